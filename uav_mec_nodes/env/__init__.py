@@ -1,0 +1,4 @@
+"""The MDP (29)-(31) as a Gymnasium environment."""
+from uav_mec_nodes.env.uav_mec_env import UavMecEnv  # noqa: F401
+
+ENV_ID = 'UavMec-v0'

@@ -1,0 +1,22 @@
+"""Rotary-wing propulsion power, eq. (2) (Zeng, Xu, Zhang 2019), as corrected by SPEC.md.
+
+P(V) = P0 (1 + 3 V^2 / U_tip^2)
+     + Pi (sqrt(1 + V^4 / (4 v0^4)) - V^2 / (2 v0^2))^(1/2)
+     + 0.5 d0 rho s A V^3
+"""
+import numpy as np
+
+
+def propulsion_power_w(speed_mps, p) -> np.ndarray:
+    """P(V) [W] for speeds V [m/s] (any shape); `p` is a config PropulsionSection."""
+    v = np.asarray(speed_mps, dtype=float)
+    blade = p.blade_profile_w * (1.0 + 3.0 * v ** 2 / p.tip_speed_mps ** 2)
+    v0 = p.mean_rotor_velocity_mps
+    induced = p.induced_w * np.sqrt(np.sqrt(1.0 + v ** 4 / (4.0 * v0 ** 4)) - v ** 2 / (2.0 * v0 ** 2))
+    parasite = 0.5 * p.fuselage_drag_ratio * p.air_density_kgpm3 * p.rotor_solidity * p.rotor_disc_area_m2 * v ** 3
+    return blade + induced + parasite
+
+
+def flight_energy_j(speed_mps, slot_s: float, p) -> np.ndarray:
+    """e_fly = P(||v||) * delta [J], eq. (2)."""
+    return propulsion_power_w(speed_mps, p) * slot_s

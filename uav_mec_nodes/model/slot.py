@@ -1,0 +1,213 @@
+"""One slot: decisions + state -> every task's latency, energy and terminal state.
+
+Puts together (18)-(27) with the failure timing of SPEC.md:
+  * association only to UAVs alive at the slot's start;
+  * a serving UAV that fails during the slot hands the tail layers (D_phi bits,
+    (22) with r_jk) to its migration target, which must survive the slot; the
+    target's CPU computes them, so (28i) is checked where the work runs;
+  * a migration decision for a UAV that did not fail is ignored and counted;
+  * every task ends COMPLETED, LATE (tau > delta (1 + tol)) or DROPPED with a reason,
+    and a dropped task keeps the energy it already spent (local, upload).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+
+from uav_mec_nodes.errors import ActionError
+from uav_mec_nodes.model import allocation, channel, power
+from uav_mec_nodes.model.dnn_profiles import ProfileArrays
+
+COMPLETED, LATE, DROPPED = 0, 1, 2          # TaskReport.STATE_*
+STATE_NAMES = ('completed', 'late', 'dropped')
+DROP_NONE, DROP_SERVING_DOWN, DROP_NO_TARGET = 0, 1, 2
+DROP_REASONS = ('', 'serving UAV down at slot start', 'serving UAV failed and no live migration target')
+NO_MIGRATION = -1
+
+
+@dataclass
+class SlotDecisions:
+    """Decisions of one slot for I users (0-based UAV ids, 1-based partition layers)."""
+    partition_layer: np.ndarray             # phi_i in 1..L_k
+    serving_uav: np.ndarray                 # j with alpha_ij = 1
+    migration_target: np.ndarray            # k with beta_ijk = 1, or NO_MIGRATION
+    cpu_share: Optional[np.ndarray] = None  # paper mode: weight of the task on its UAV's CPU, > 0
+    local_cpu_fraction: Optional[np.ndarray] = None  # paper mode: f_loc / f_max in (0, 1]
+    tx_power_w: Optional[np.ndarray] = None  # None or NaN entries: optimal power (33)-(35)
+
+
+@dataclass
+class SlotState:
+    """What the slot's physics needs besides the decisions."""
+    dnn_type: np.ndarray                    # (I,) k
+    mu_uav_gain: np.ndarray                 # (I, J) |h_ij|^2
+    uav_uav_rate_bps: np.ndarray            # (J, J) r_jk
+    alive_start: np.ndarray                 # (J,) s_j(t-1)
+    alive_end: np.ndarray                   # (J,) s_j(t)
+
+
+@dataclass
+class SlotResult:
+    """Per task (I,) arrays and slot totals. Times [s], energies [J], frequencies [Hz]."""
+    state: np.ndarray
+    drop_reason: np.ndarray
+    computing_uav: np.ndarray
+    migrated: np.ndarray
+    local_time_s: np.ndarray
+    tx_time_s: np.ndarray
+    migration_time_s: np.ndarray
+    uav_time_s: np.ndarray
+    latency_s: np.ndarray
+    local_energy_j: np.ndarray
+    tx_energy_j: np.ndarray
+    migration_energy_j: np.ndarray
+    uav_energy_j: np.ndarray
+    tx_power_w: np.ndarray
+    local_cpu_hz: np.ndarray
+    uav_cpu_hz: np.ndarray
+    uav_load_hz: np.ndarray                 # (J,) sum of f_ij computed on each UAV
+    ignored_migrations: int = 0
+    flight_energy_j: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (J,)
+    e_tot: float = 0.0
+
+    @property
+    def counts(self) -> dict:
+        return {name: int((self.state == s).sum()) for s, name in enumerate(STATE_NAMES)}
+
+    def totals(self) -> dict:
+        return dict(e_tot=self.e_tot, local_energy_j=float(self.local_energy_j.sum()),
+                    tx_energy_j=float(self.tx_energy_j.sum()),
+                    flight_energy_j=float(self.flight_energy_j.sum()),
+                    uav_compute_energy_j=float(self.uav_energy_j.sum()),
+                    migration_energy_j=float(self.migration_energy_j.sum()),
+                    tasks_migrated=int(self.migrated.sum()), ignored_migrations=self.ignored_migrations,
+                    **{f'tasks_{k}': v for k, v in self.counts.items()})
+
+
+def _check(decisions: SlotDecisions, state: SlotState, arrays: ProfileArrays, num_uavs: int, cfg):
+    n = len(state.dnn_type)
+    for name in ('partition_layer', 'serving_uav', 'migration_target'):
+        value = np.asarray(getattr(decisions, name))
+        if value.shape != (n,):
+            raise ActionError(f'{name}: expected shape ({n},), got {value.shape}')
+        if not np.all(np.isfinite(value)):
+            raise ActionError(f'{name}: NaN or inf')
+    phi = np.asarray(decisions.partition_layer)
+    layers = arrays.num_layers[state.dnn_type]
+    if np.any(phi < 1) or np.any(phi > layers):
+        i = int(np.argmax((phi < 1) | (phi > layers)))
+        raise ActionError(f'partition_layer[{i}]: must be in [1, {layers[i]}], got {phi[i]}')
+    serving = np.asarray(decisions.serving_uav)
+    if np.any(serving < 0) or np.any(serving >= num_uavs):
+        raise ActionError(f'serving_uav: must be in [0, {num_uavs - 1}], got {serving.tolist()}')
+    target = np.asarray(decisions.migration_target)
+    if np.any(target < NO_MIGRATION) or np.any(target >= num_uavs):
+        raise ActionError(f'migration_target: must be -1 or in [0, {num_uavs - 1}], got {target.tolist()}')
+    for name, lo, hi in (('cpu_share', 0.0, np.inf), ('local_cpu_fraction', 0.0, 1.0),
+                         ('tx_power_w', 0.0, cfg.users.tx_power_max_w)):
+        value = getattr(decisions, name)
+        if value is None:
+            continue
+        value = np.asarray(value, dtype=float)
+        if value.shape != (n,):
+            raise ActionError(f'{name}: expected shape ({n},), got {value.shape}')
+        finite = value[~np.isnan(value)] if name == 'tx_power_w' else value
+        if name != 'tx_power_w' and np.isnan(value).any():
+            raise ActionError(f'{name}: NaN')
+        bad = (finite <= lo) | (finite > hi) if name != 'tx_power_w' else (finite < lo) | (finite > hi)
+        if np.any(bad):
+            raise ActionError(f'{name}: must be in ({lo}, {hi}], got {finite[bad][0]}')
+
+
+def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: SlotState,
+                  flight_energy_j: Optional[np.ndarray] = None) -> SlotResult:
+    """Latency, energy and terminal state of every task of one slot, and e_tot (27)."""
+    num_uavs = len(state.alive_start)
+    _check(decisions, state, arrays, num_uavs, cfg)
+    delta, tol = cfg.scenario.slot_s, cfg.modes.deadline_tolerance
+    kappa, c0 = cfg.compute.kappa, cfg.compute.flops_per_cycle
+    b1, noise = cfg.channel.bandwidth_mu_uav_hz, cfg.noise_mu_uav_w
+    p_max, f_max, f_uav = cfg.users.tx_power_max_w, cfg.users.cpu_max_hz, cfg.uavs.cpu_hz
+    n = len(state.dnn_type)
+    idx = np.arange(n)
+    k = np.asarray(state.dnn_type)
+    phi = np.asarray(decisions.partition_layer, dtype=np.int64)
+    serving = np.asarray(decisions.serving_uav, dtype=np.int64)
+    target = np.asarray(decisions.migration_target, dtype=np.int64)
+
+    w_loc = arrays.cum_flops[k, phi - 1]
+    w_off = arrays.cum_flops[k, arrays.num_layers[k]] - w_loc
+    c_loc, c_off = w_loc / c0, w_off / c0
+    bits = arrays.input_bits[k, phi]
+    gain = state.mu_uav_gain[idx, serving]
+
+    alive_start = np.asarray(state.alive_start, bool)
+    alive_end = np.asarray(state.alive_end, bool)
+    drop = np.where(alive_start[serving], DROP_NONE, DROP_SERVING_DOWN)
+    failing = alive_start[serving] & ~alive_end[serving]
+    target_ok = (target >= 0) & (target != serving) & alive_end[np.maximum(target, 0)]
+    migrated = failing & target_ok
+    drop = np.where((drop == DROP_NONE) & failing & ~target_ok, DROP_NO_TARGET, drop)
+    ignored = int(((target >= 0) & ~failing & (drop == DROP_NONE)).sum())
+    computing = np.where(migrated, target, serving)
+    active = drop == DROP_NONE
+
+    mig_rate = state.uav_uav_rate_bps[serving, np.maximum(target, 0)]
+    t_mig = np.where(migrated, bits / np.where(migrated, mig_rate, 1.0), 0.0)
+    e_mig = np.where(migrated, cfg.uavs.tx_power_w * t_mig, 0.0)
+
+    t_loc, t_tr, t_off = np.zeros(n), np.zeros(n), np.zeros(n)
+    f_loc, f_off, p = np.zeros(n), np.zeros(n), np.zeros(n)
+    if cfg.modes.resource_allocation == 'improved':
+        a = np.flatnonzero(active)
+        times, _ = allocation.improved_allocation(
+            c_loc[a], c_off[a], bits[a], noise / gain[a], delta - t_mig[a], computing[a], num_uavs,
+            f_uav, f_max, p_max, b1, kappa, cfg.energy.w_uav)
+        t_loc[a], t_tr[a], t_off[a] = times.local_s, times.tx_s, times.uav_s
+        f_loc[a] = np.where(c_loc[a] > 0, c_loc[a] / np.maximum(t_loc[a], 1e-300), 0.0)
+        f_off[a] = np.where(c_off[a] > 0, c_off[a] / np.maximum(t_off[a], 1e-300), 0.0)
+        p[a] = np.minimum(power.min_power_w(bits[a], t_tr[a], gain[a], b1, noise), p_max)
+    else:
+        share = np.ones(n) if decisions.cpu_share is None else np.asarray(decisions.cpu_share, float)
+        frac = np.ones(n) if decisions.local_cpu_fraction is None else \
+            np.asarray(decisions.local_cpu_fraction, float)
+        f_loc = np.where(c_loc > 0, frac * f_max, 0.0)
+        t_loc = np.where(c_loc > 0, c_loc / np.maximum(f_loc, 1e-300), 0.0)
+        f_off = np.where(active, allocation.paper_allocation(c_off, np.where(active, share, 0.0), computing,
+                                                            num_uavs, f_uav), 0.0)
+        t_off = np.where(active & (c_off > 0), c_off / np.maximum(f_off, 1e-300), 0.0)
+        budget = delta - t_loc - t_off - t_mig if cfg.modes.tx_time_budget == 'remaining' else \
+            np.full(n, delta)
+        p_hat = power.min_power_w(bits, budget, gain, b1, noise)
+        if cfg.modes.power_solver == 'dinkelbach':
+            p, _ = power.dinkelbach_power_w(bits, gain, b1, noise, p_hat, p_max)
+        else:
+            p = np.minimum(p_hat, p_max)
+        p = np.where(bits > 0, p, 0.0)
+        t_tr = np.where(bits > 0, bits / np.maximum(channel.rate_bps(p, gain, b1, noise), 1e-300), 0.0)
+    if decisions.tx_power_w is not None:
+        given = np.asarray(decisions.tx_power_w, float)
+        fixed = ~np.isnan(given)
+        p = np.where(fixed, given, p)
+        rate = channel.rate_bps(p, gain, b1, noise)
+        t_tr = np.where(fixed, np.where(bits > 0, bits / np.maximum(rate, 1e-300), 0.0), t_tr)
+        t_tr = np.where(fixed & (bits > 0) & (p <= 0), np.inf, t_tr)
+
+    e_loc = kappa * f_loc ** 2 * c_loc
+    e_tr = p * t_tr
+    e_off = np.where(active, kappa * f_off ** 2 * c_off, 0.0)
+    t_off = np.where(active, t_off, 0.0)
+    latency = t_loc + t_tr + t_mig + t_off
+    st = np.where(~active, DROPPED, np.where(latency <= delta * (1.0 + tol), COMPLETED, LATE))
+    load = np.bincount(computing[active], weights=f_off[active], minlength=num_uavs)
+    fly = np.zeros(num_uavs) if flight_energy_j is None else np.asarray(flight_energy_j, float)
+    e_tot = float(e_loc.sum() + e_tr.sum() + cfg.energy.w_fly * fly.sum()
+                  + cfg.energy.w_uav * (e_off.sum() + e_mig.sum()))
+    return SlotResult(state=st, drop_reason=drop, computing_uav=np.where(active, computing, -1),
+                      migrated=migrated, local_time_s=t_loc, tx_time_s=t_tr, migration_time_s=t_mig,
+                      uav_time_s=t_off, latency_s=latency, local_energy_j=e_loc, tx_energy_j=e_tr,
+                      migration_energy_j=e_mig, uav_energy_j=e_off, tx_power_w=p, local_cpu_hz=f_loc,
+                      uav_cpu_hz=f_off, uav_load_hz=load, ignored_migrations=ignored,
+                      flight_energy_j=fly, e_tot=e_tot)
