@@ -17,5 +17,5 @@ def test_version():
 def test_help_lists_subcommands():
     out = subprocess.run([UAV_MEC, '--help'], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
-    for name in ('run', 'config'):
+    for name in ('run', 'config', 'evaluate', 'slot', 'profiles'):
         assert name in out.stdout

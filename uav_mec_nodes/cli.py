@@ -50,6 +50,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UserInputError as exc:
         print(f'uav-mec {args.command}: error: {exc}', file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `uav-mec profiles | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == '__main__':

@@ -56,3 +56,91 @@ def config_cmd(args) -> int:
 
 
 config_cmd.add_arguments = lambda p: p.add_argument('--config', help='scenario YAML to validate and print')
+
+
+@subcommand('profiles', 'print the per-layer FLOPs (8) and input sizes (9) of AlexNet, VGG16, VGG13')
+def profiles_cmd(args) -> int:
+    from uav_mec_nodes.config import DNN_NAMES
+    from uav_mec_nodes.model import dnn_profiles
+    table = dnn_profiles.layer_table()
+    rows = []
+    for name in DNN_NAMES:
+        prof = dnn_profiles.profile(name, args.conv_flops, args.fc_flops)
+        for layer, row in enumerate(table[name]):
+            shape = (f"{row['h_in']}x{row['w_in']}x{row['c_in']} -> {row['h_out']}x{row['w_out']}x{row['c_out']}"
+                     f" k{row['ker']}") if row['kind'] == 'conv' else f"{row['u_in']} -> {row['u_out']}"
+            rows.append(dict(dnn=name, layer=layer + 1, kind=row['kind'], shape=shape,
+                             flops=prof.flops[layer], input_bits=prof.input_bits[layer]))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'dnn':8} {'layer':>5} {'kind':4} {'shape':34} {'GFLOPs':>9} {'D_l [Mbit]':>11}")
+    for r in rows:
+        print(f"{r['dnn']:8} {r['layer']:>5} {r['kind']:4} {r['shape']:34} {r['flops'] / 1e9:9.4f} "
+              f"{r['input_bits'] / 1e6:11.4f}")
+    return 0
+
+
+def _profiles_args(parser):
+    parser.add_argument('--conv-flops', choices=('output', 'paper_input'), default='output',
+                        help='conv FLOPs from the output size (default, SPEC) or the paper input-size form')
+    parser.add_argument('--fc-flops', choices=('paper', 'usual'), default='paper',
+                        help='FC FLOPs 2(U_in-1)U_out (paper, default) or (2U_in-1)U_out')
+    parser.add_argument('--json', action='store_true', help='print JSON')
+
+
+profiles_cmd.add_arguments = _profiles_args
+
+
+@subcommand('evaluate', 'run N episodes of a policy and print energy, deadline misses and task counts')
+def evaluate_cmd(args) -> int:
+    import numpy as np
+
+    from uav_mec_nodes.episode import run_episode
+    from uav_mec_nodes.errors import UserInputError
+    from uav_mec_nodes.policies import make_policy
+    if args.episodes < 1:
+        raise UserInputError(f'--episodes: must be >= 1, got {args.episodes}')
+    env = _make_env(args)
+    policy = make_policy(args.policy)
+    summaries = [run_episode(env, policy, args.seed + n).summary() for n in range(args.episodes)]
+    energy = np.array([s['e_tot'] for s in summaries])
+    tasks = sum(s['tasks'] for s in summaries)
+    result = dict(
+        policy=args.policy, episodes=args.episodes, seed=args.seed,
+        users=env.num_users, uavs=env.num_uavs, max_failures=env.cfg.failures.max_failures,
+        energy_mean=float(energy.mean()), energy_std=float(energy.std(ddof=1)) if len(energy) > 1 else 0.0,
+        deadline_miss_rate=sum(s['tasks_late'] + s['tasks_dropped'] for s in summaries) / tasks,
+        tasks=tasks, tasks_completed=sum(s['tasks_completed'] for s in summaries),
+        tasks_late=sum(s['tasks_late'] for s in summaries),
+        tasks_dropped=sum(s['tasks_dropped'] for s in summaries),
+        tasks_migrated=sum(s['tasks_migrated'] for s in summaries),
+        failures_injected=sum(len(s['failures']) for s in summaries))
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        width = max(map(len, result))
+        for key, value in result.items():
+            print(f'{key:<{width}}  {value:.6g}' if isinstance(value, float) else f'{key:<{width}}  {value}')
+    return 0
+
+
+def _evaluate_args(parser):
+    _scenario_args(parser)
+    parser.add_argument('--policy', required=True, help='policy name: offload-all, random-partition')
+    parser.add_argument('--episodes', type=int, default=10, help='episodes, seeds SEED..SEED+N-1 (default 10)')
+    parser.add_argument('--seed', type=int, default=0, help='first seed (default 0)')
+    parser.add_argument('--json', action='store_true', help='print JSON')
+
+
+evaluate_cmd.add_arguments = _evaluate_args
+
+
+@subcommand('slot', 'evaluate one slot from a JSON file; prints each task and the totals as JSON')
+def slot_cmd(args) -> int:
+    from uav_mec_nodes.slot_file import evaluate_slot_file
+    print(json.dumps(evaluate_slot_file(args.file), indent=1))
+    return 0
+
+
+slot_cmd.add_arguments = lambda p: p.add_argument('file', help='slot description (format: README)')

@@ -160,11 +160,17 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
 
     t_loc, t_tr, t_off = np.zeros(n), np.zeros(n), np.zeros(n)
     f_loc, f_off, p = np.zeros(n), np.zeros(n), np.zeros(n)
+    given = np.full(n, np.nan) if decisions.tx_power_w is None else np.asarray(decisions.tx_power_w, float)
+    fixed = ~np.isnan(given)
+    with np.errstate(divide='ignore'):
+        t_tr_fixed = np.where(bits > 0, bits / channel.rate_bps(np.where(fixed, given, 0.0), gain, b1, noise), 0.0)
     if cfg.modes.resource_allocation == 'improved':
         a = np.flatnonzero(active)
+        # a given transmit power fixes the upload time: it comes off the budget like migration
+        budget = delta - t_mig[a] - np.where(fixed[a], t_tr_fixed[a], 0.0)
         times, _ = allocation.improved_allocation(
-            c_loc[a], c_off[a], bits[a], noise / gain[a], delta - t_mig[a], computing[a], num_uavs,
-            f_uav, f_max, p_max, b1, kappa, cfg.energy.w_uav)
+            c_loc[a], c_off[a], np.where(fixed[a], 0.0, bits[a]), noise / gain[a], budget, computing[a],
+            num_uavs, f_uav, f_max, p_max, b1, kappa, cfg.energy.w_uav)
         t_loc[a], t_tr[a], t_off[a] = times.local_s, times.tx_s, times.uav_s
         f_loc[a] = np.where(c_loc[a] > 0, c_loc[a] / np.maximum(t_loc[a], 1e-300), 0.0)
         f_off[a] = np.where(c_off[a] > 0, c_off[a] / np.maximum(t_off[a], 1e-300), 0.0)
@@ -187,13 +193,8 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
             p = np.minimum(p_hat, p_max)
         p = np.where(bits > 0, p, 0.0)
         t_tr = np.where(bits > 0, bits / np.maximum(channel.rate_bps(p, gain, b1, noise), 1e-300), 0.0)
-    if decisions.tx_power_w is not None:
-        given = np.asarray(decisions.tx_power_w, float)
-        fixed = ~np.isnan(given)
-        p = np.where(fixed, given, p)
-        rate = channel.rate_bps(p, gain, b1, noise)
-        t_tr = np.where(fixed, np.where(bits > 0, bits / np.maximum(rate, 1e-300), 0.0), t_tr)
-        t_tr = np.where(fixed & (bits > 0) & (p <= 0), np.inf, t_tr)
+    p = np.where(fixed, given, p)
+    t_tr = np.where(fixed, t_tr_fixed, t_tr)
 
     e_loc = kappa * f_loc ** 2 * c_loc
     e_tr = p * t_tr
