@@ -98,9 +98,7 @@ def evaluate_slot_file(path: str | Path) -> Dict[str, Any]:
     gain = channel.mu_uav_gain(user_pos, uav_pos, cfg, fading)
     state = SlotState(np.array(dnn), gain, channel.uav_uav_rate_bps(uav_pos, cfg), alive['alive_start'],
                       alive['alive_end'])
-    fly = propulsion.flight_energy_j(np.linalg.norm(uav_vel, axis=1), cfg.scenario.slot_s, cfg.propulsion)
-    if cfg.energy.fly_energy_of_failed == 'down':
-        fly = np.where(alive['alive_start'], fly, 0.0)
+    fly = propulsion.slot_flight_energy_j(uav_vel, alive['alive_start'], cfg)
     result = evaluate_slot(cfg, ProfileArrays.build(profiles_for(cfg.compute)), decided, state, fly)
     tasks = []
     for i in range(n_users):

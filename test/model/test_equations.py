@@ -80,3 +80,12 @@ def test_dinkelbach_converges_to_closed_form(bits, gain, t_tx):
 def test_min_power_infeasible_time():
     assert np.isinf(power.min_power_w(1e6, 0.0, 1e-7, 10e6, 1e-13))
     assert power.min_power_w(0.0, 0.0, 1e-7, 10e6, 1e-13) == 0.0
+
+
+def test_slot_flight_energy_masks_failed_uavs():
+    velocity = np.array([[0.0, 0.0, 0.0], [6.0, 8.0, 0.0]])  # speeds 0 and 10 m/s
+    alive = np.array([True, False])
+    down = propulsion.slot_flight_energy_j(velocity, alive, CFG)
+    assert down[0] == pytest.approx(168.49) and down[1] == 0.0
+    every = propulsion.slot_flight_energy_j(velocity, alive, CFG.replace(energy__fly_energy_of_failed='all'))
+    assert every[1] == pytest.approx(propulsion.propulsion_power_w(10.0, CFG.propulsion))

@@ -189,10 +189,7 @@ class UavMecEnv(gym.Env):
         cfg, t = self.cfg, self._t
         alive_start = failures.alive_at_start(self.fail_slots, t)
         alive_end = failures.alive_at_end(self.fail_slots, t)
-        speed = np.linalg.norm(self.uav_vel, axis=1)
-        fly = propulsion.flight_energy_j(speed, cfg.scenario.slot_s, cfg.propulsion)
-        if cfg.energy.fly_energy_of_failed == 'down':
-            fly = np.where(alive_start, fly, 0.0)
+        fly = propulsion.slot_flight_energy_j(self.uav_vel, alive_start, cfg)
         state = SlotState(self.dnn_type, self.mu_uav_gain, self.uav_uav_rate, alive_start, alive_end)
         result = evaluate_slot(cfg, self.arrays, decisions, state, fly)
         motion = mobility.step_uavs(self.uav_pos, self.uav_vel, np.asarray(accel, float), alive_end, cfg)

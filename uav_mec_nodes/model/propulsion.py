@@ -20,3 +20,16 @@ def propulsion_power_w(speed_mps, p) -> np.ndarray:
 def flight_energy_j(speed_mps, slot_s: float, p) -> np.ndarray:
     """e_fly = P(||v||) * delta [J], eq. (2)."""
     return propulsion_power_w(speed_mps, p) * slot_s
+
+
+def slot_flight_energy_j(velocity_mps: np.ndarray, alive_start: np.ndarray, cfg) -> np.ndarray:
+    """e_j^fly of every UAV in one slot (J,), from its velocity (J, 3) at the slot's start.
+
+    With `energy.fly_energy_of_failed: down` a UAV down at the slot's start
+    spends nothing; 'all' sums over all J as (27) is printed.
+    """
+    speed = np.linalg.norm(np.asarray(velocity_mps, dtype=float), axis=-1)
+    fly = flight_energy_j(speed, cfg.scenario.slot_s, cfg.propulsion)
+    if cfg.energy.fly_energy_of_failed == 'down':
+        fly = np.where(alive_start, fly, 0.0)
+    return fly
