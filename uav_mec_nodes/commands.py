@@ -40,7 +40,7 @@ def run(args) -> int:
 
 def _run_args(parser):
     _scenario_args(parser)
-    parser.add_argument('--policy', default='offload-all', help='policy name (default: offload-all)')
+    parser.add_argument('--policy', default='offload-all', help='policy: offload-all, random-partition, greedy (default: offload-all)')
     parser.add_argument('--seed', type=int, default=0, help='episode seed (default 0)')
     parser.add_argument('--out', help='folder for summary.json and slots.json')
 
@@ -127,7 +127,7 @@ def evaluate_cmd(args) -> int:
 
 def _evaluate_args(parser):
     _scenario_args(parser)
-    parser.add_argument('--policy', required=True, help='policy name: offload-all, random-partition')
+    parser.add_argument('--policy', required=True, help='policy: offload-all, random-partition, greedy (or a checkpoint, see train)')
     parser.add_argument('--episodes', type=int, default=10, help='episodes, seeds SEED..SEED+N-1 (default 10)')
     parser.add_argument('--seed', type=int, default=0, help='first seed (default 0)')
     parser.add_argument('--json', action='store_true', help='print JSON')

@@ -182,16 +182,26 @@ class UavMecEnv(gym.Env):
 
     def step_decisions(self, decisions: SlotDecisions, accel: np.ndarray):
         """Advance one slot with decoded decisions (used by the baselines and the ROS planner)."""
+        state, fly = self.slot_inputs()
+        result = evaluate_slot(self.cfg, self.arrays, decisions, state, fly)
+        return self.finish_slot(result, decisions, accel)
+
+    def slot_inputs(self) -> tuple[SlotState, np.ndarray]:
+        """What the slot's evaluation needs from the env: (SlotState, flight energy (J,))."""
         if self._t is None:
             raise RuntimeError('call reset() before step()')
         if self._t >= self.num_slots:
             raise RuntimeError('episode is over: call reset()')
-        cfg, t = self.cfg, self._t
+        t = self._t
         alive_start = failures.alive_at_start(self.fail_slots, t)
         alive_end = failures.alive_at_end(self.fail_slots, t)
-        fly = propulsion.slot_flight_energy_j(self.uav_vel, alive_start, cfg)
-        state = SlotState(self.dnn_type, self.mu_uav_gain, self.uav_uav_rate, alive_start, alive_end)
-        result = evaluate_slot(cfg, self.arrays, decisions, state, fly)
+        fly = propulsion.slot_flight_energy_j(self.uav_vel, alive_start, self.cfg)
+        return SlotState(self.dnn_type, self.mu_uav_gain, self.uav_uav_rate, alive_start, alive_end), fly
+
+    def finish_slot(self, result, decisions: SlotDecisions, accel: np.ndarray):
+        """Apply an evaluated slot: reward (31), UAV and user motion, next channels; the step 5-tuple."""
+        cfg, t = self.cfg, self._t
+        alive_end = failures.alive_at_end(self.fail_slots, t)
         motion = mobility.step_uavs(self.uav_pos, self.uav_vel, np.asarray(accel, float), alive_end, cfg)
         timeout = bool(np.any((result.state == LATE) | (result.state == DROPPED)))
         r = cfg.reward

@@ -35,7 +35,8 @@ _LOG_MU = (-120.0, 40.0)      # natural-log bracket of mu [J/cycle]
 class TaskTimes:
     local_s: np.ndarray
     tx_s: np.ndarray
-    uav_s: np.ndarray
+    uav_s: np.ndarray            # from the upload's end to the result (a queued task's wait included)
+    uav_hz: np.ndarray = None    # f_ij; None: c_off / uav_s
 
 
 def _tx_time(lam, a, n, t_min):
@@ -76,69 +77,170 @@ def _times(lam, mu_task, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav):
             _uav_time(lam, mu_task, c_off, w_uav, kappa))
 
 
-def _solve_lambda(mu_task, budget, args, iters=80):
-    """Per task, lambda with t_loc + t_tr + t_off = budget (bisection on log lambda)."""
+def _total_and_slope(lam, mu_task, args):
+    """Sum of the three times and its derivative in log(lambda) (0 for terms held at a bound)."""
+    c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav = args
+    t_loc, t_tr, t_off = _times(lam, mu_task, *args)
+    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+        d_loc = np.where((c_loc > 0) & (t_loc > t_loc_min), -t_loc / 3.0, 0.0)
+        e2 = n * np.exp2(a / t_tr) * (a * LN2) ** 2 / t_tr ** 3       # e_tr''(t)
+        d_tr = np.where((a > 0) & (t_tr > t_tr_min) & np.isfinite(t_tr), -lam / e2, 0.0)
+        d_off = np.where(c_off > 0, -lam * t_off ** 3 / (3.0 * lam * t_off ** 2 - mu_task * c_off), 0.0)
+    return t_loc + t_tr + t_off, d_loc + d_tr + d_off
+
+
+def _solve_lambda(mu_task, budget, args, x0=None, tol=1e-12, max_iter=200):
+    """Per task, lambda with t_loc + t_tr + t_off = budget (within tol relative).
+
+    The total time falls monotonically in x = log(lambda): safeguarded Newton
+    on x inside a bisection bracket, warm-started at x0. Returns (lambda, x).
+    """
     lo = np.full(budget.shape, _LOG_LAMBDA[0])
     hi = np.full(budget.shape, _LOG_LAMBDA[1])
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        total = sum(_times(np.exp(mid), mu_task, *args))
-        too_slow = total > budget       # need a larger lambda (shorter times)
-        lo = np.where(too_slow, mid, lo)
-        hi = np.where(too_slow, hi, mid)
-    return np.exp(hi)  # hi side: the budget is met
+    if x0 is None:
+        # the compute terms alone (no upload, no bounds) give lambda in closed form
+        c_loc, c_off, kappa, w_uav = args[0], args[1], args[6], args[7]
+        with np.errstate(divide='ignore'):
+            x0 = np.log(2.0 * kappa * (c_loc + np.cbrt(w_uav) * c_off) ** 3 / budget ** 3)
+        x0 = np.where(np.isfinite(x0), x0, 0.0)
+    x = np.clip(x0, lo + 1.0, hi - 1.0)
+    for _ in range(max_iter):
+        total, slope = _total_and_slope(np.exp(x), mu_task, args)
+        f = total - budget
+        too_slow = f > 0
+        lo = np.where(too_slow, x, lo)
+        hi = np.where(too_slow, hi, x)
+        done = np.abs(f) <= tol * budget
+        if np.all(done | (hi - lo < 1e-14)):
+            break
+        with np.errstate(divide='ignore', invalid='ignore'):
+            newton = x - f / slope
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        x = np.where(done, x, np.where(inside, newton, 0.5 * (lo + hi)))
+    x = np.where(np.abs(f) <= tol * budget, x, hi)  # bracket collapsed: keep the side within budget
+    return np.exp(x), x
+
+
+def _solve_mu(binding, k, budget, sub, cpu_uav_hz, num_uavs, tol=1e-11, max_iter=100):
+    """Per UAV with a binding CPU, mu with sum c_off / t_off = f_uav (within tol relative).
+
+    The used frequency falls monotonically in y = log(mu): safeguarded Newton
+    on g(y) = log(used / f_uav) inside a bisection bracket. dg/dy includes
+    each task's lambda moving to keep its budget (implicit differentiation),
+    and lambda is warm-started from the previous iterate.
+    """
+    c_off, kappa, w_uav = sub[1], sub[6], sub[7]
+    x_warm = None
+
+    def g_and_slope(y):
+        nonlocal x_warm
+        mu = np.where(binding, np.exp(y), 0.0)[k]
+        lam, x_warm = _solve_lambda(mu, budget, sub, x0=x_warm)
+        _, slope = _total_and_slope(lam, mu, sub)
+        t_off = _uav_time(lam, mu, c_off, w_uav, kappa)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            denom = 3.0 * lam * t_off ** 2 - mu * c_off
+            q = np.where(c_off > 0, mu * c_off * t_off / denom, 0.0)            # dt_off/dy at fixed lambda
+            d_off = np.where(c_off > 0, -lam * t_off ** 3 / denom, 0.0)         # dt_off/dx at fixed mu
+            dt_dy = q - d_off * q / np.where(slope < 0, slope, -np.inf)         # lambda keeps the budget
+            f = np.where(c_off > 0, c_off / np.maximum(t_off, 1e-300), 0.0)
+            used = np.bincount(k, weights=f, minlength=num_uavs)
+            d_used = np.bincount(k, weights=np.where(c_off > 0, -f / t_off * dt_dy, 0.0), minlength=num_uavs)
+            return np.log(np.maximum(used, 1e-300) / cpu_uav_hz), d_used / used
+
+    lo, hi = np.full(num_uavs, _LOG_MU[0]), np.full(num_uavs, _LOG_MU[1])
+    y = np.full(num_uavs, np.log(1e-20))  # J/cycle: the order of w2 kappa f^2 at GHz speeds
+    for _ in range(max_iter):
+        g, dg = g_and_slope(y)
+        over = g > 0
+        lo = np.where(binding & over, y, lo)
+        hi = np.where(binding & ~over, y, hi)
+        active = binding & (np.abs(g) > tol) & (hi - lo > 1e-13)
+        if not active.any():
+            break
+        with np.errstate(divide='ignore', invalid='ignore'):
+            newton = y - g / dg
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        y = np.where(active, np.where(inside, newton, 0.5 * (lo + hi)), y)
+    y = np.where(np.abs(g) <= tol, y, hi)
+    return np.where(binding, np.exp(y), 0.0)
+
+
+def _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz):
+    """Deadline-first admission per UAV; returns (late (N,) bool, capacity left for the rest (J,)).
+
+    A task that cannot meet its deadline even alone (need = inf) is late. While a
+    UAV's admitted tasks need more than it has, the one needing most becomes
+    late (queued). Admitted tasks split the whole CPU exactly within the slot;
+    queued tasks run after the slot's budget on the full CPU, shared in
+    proportion to their cycles, so they finish late but finish.
+    """
+    late = ~np.isfinite(need)
+    load = np.bincount(computing_uav, weights=np.where(late, 0.0, need), minlength=num_uavs)
+    late_k = np.flatnonzero(load > cpu_uav_hz * (1 - 1e-12))
+    for k in late_k:
+        members = np.flatnonzero((computing_uav == k) & ~late)
+        order = members[np.argsort(-need[members], kind='stable')]
+        fits = np.cumsum(need[order][::-1])[::-1] <= cpu_uav_hz * (1 - 1e-12)  # fits[m]: order[m:] fits
+        m = int(np.argmax(fits)) if fits.any() else len(order)
+        late[order[:m]] = True
+    capacity = np.full(num_uavs, float(cpu_uav_hz))
+    return late, capacity
 
 
 def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs,
                         cpu_uav_hz, cpu_max_hz, p_max_w, bandwidth_hz, kappa, w_uav):
     """Exact time split for the active tasks (all arrays (N,), computing_uav in 0..J-1).
 
-    Returns (TaskTimes, feasible (N,) bool): feasible is False for tasks of UAVs
-    that fell back to full speed.
+    Returns (TaskTimes, feasible (N,) bool): feasible is False for the tasks
+    made late by the admission of `_admit` (full local speed, p_max, their
+    proportional CPU share).
     """
     n_tasks = len(c_loc)
     a = bits / bandwidth_hz
     t_loc_min = np.where(c_loc > 0, c_loc / cpu_max_hz, 0.0)
     t_tr_min = np.where(a > 0, a / np.log2(1.0 + p_max_w / noise_over_gain), 0.0)
     slack = budget_s - t_loc_min - t_tr_min
-    with np.errstate(over='ignore', divide='ignore'):
+    with np.errstate(over='ignore', divide='ignore', invalid='ignore'):
         need = np.where(slack > 0, c_off / np.maximum(slack, 1e-300), np.inf)
-    load = np.bincount(computing_uav, weights=need, minlength=num_uavs) if n_tasks else np.zeros(num_uavs)
-    uav_ok = load <= cpu_uav_hz * (1 - 1e-12)
-    ok = uav_ok[computing_uav] if n_tasks else np.zeros(0, bool)
+    late, capacity = _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz) if n_tasks else \
+        (np.zeros(0, bool), np.full(num_uavs, float(cpu_uav_hz)))
+    ok = ~late
     args = (c_loc, c_off, a, noise_over_gain, t_loc_min, t_tr_min)
 
     t_loc, t_tr, t_off = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks)
     if ok.any():
         sub = tuple(x[ok] for x in args) + (kappa, w_uav)
         k = computing_uav[ok]
-        lam = _solve_lambda(np.zeros(ok.sum()), budget_s[ok], sub)
+        lam, _ = _solve_lambda(np.zeros(ok.sum()), budget_s[ok], sub)
         times = _times(lam, 0.0, *sub)
         used = np.bincount(k, weights=np.where(sub[1] > 0, sub[1] / np.maximum(times[2], 1e-300), 0.0),
                            minlength=num_uavs)
-        binding = used > cpu_uav_hz
+        binding = used > capacity
         if binding.any():
-            lo = np.full(num_uavs, _LOG_MU[0])
-            hi = np.full(num_uavs, _LOG_MU[1])
-            for _ in range(60):
-                mid = 0.5 * (lo + hi)
-                mu = np.where(binding, np.exp(mid), 0.0)
-                lam = _solve_lambda(mu[k], budget_s[ok], sub, iters=60)
-                t3 = _uav_time(lam, mu[k], sub[1], w_uav, kappa)
-                used = np.bincount(k, weights=sub[1] / np.maximum(t3, 1e-300), minlength=num_uavs)
-                over = used > cpu_uav_hz
-                lo = np.where(over, mid, lo)
-                hi = np.where(over, hi, mid)
-            mu = np.where(binding, np.exp(hi), 0.0)
-            lam = _solve_lambda(mu[k], budget_s[ok], sub)
+            mu = _solve_mu(binding, k, budget_s[ok], sub, capacity, num_uavs)
+            lam, _ = _solve_lambda(mu[k], budget_s[ok], sub)
             times = _times(lam, mu[k], *sub)
         t_loc[ok], t_tr[ok], t_off[ok] = times
-    bad = ~ok
-    if bad.any():
-        cycles_on = np.bincount(computing_uav[bad], weights=c_off[bad], minlength=num_uavs)
-        f = cpu_uav_hz * c_off[bad] / np.maximum(cycles_on[computing_uav[bad]], 1e-300)
-        t_off[bad] = np.where(c_off[bad] > 0, c_off[bad] / np.maximum(f, 1e-300), 0.0)
-    return TaskTimes(t_loc, t_tr, t_off), ok
+    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+        f_off = np.where(c_off > 0, c_off / np.maximum(t_off, 1e-300), 0.0)
+    if late.any():
+        queued = np.bincount(computing_uav[late], weights=c_off[late], minlength=num_uavs)
+        f_off[late] = cpu_uav_hz * c_off[late] / np.maximum(queued[computing_uav[late]], 1e-300)
+        wait = np.maximum(budget_s[late] - t_loc[late] - t_tr[late], 0.0)
+        t_off[late] = np.where(c_off[late] > 0, wait + c_off[late] / np.maximum(f_off[late], 1e-300), 0.0)
+    return TaskTimes(t_loc, t_tr, t_off, f_off), ok
+
+
+def task_energy_j(c_loc, c_off, bits, noise_over_gain, times: TaskTimes, bandwidth_hz, kappa, w_uav):
+    """Weighted energy of each task for given times: local (19), upload at p_hat (33), w2 * UAV (25)."""
+    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+        e_loc = np.where(c_loc > 0, kappa * c_loc ** 3 / np.maximum(times.local_s, 1e-300) ** 2, 0.0)
+        a = bits / bandwidth_hz
+        e_tr = np.where(a > 0, noise_over_gain * times.tx_s * np.expm1(LN2 * a / np.maximum(times.tx_s, 1e-300)),
+                        0.0)
+        e_off = np.where(c_off > 0, w_uav * kappa * c_off ** 3 / np.maximum(times.uav_s, 1e-300) ** 2, 0.0)
+    return e_loc + e_tr + e_off
 
 
 def paper_allocation(c_off, cpu_share, computing_uav, num_uavs, cpu_uav_hz):

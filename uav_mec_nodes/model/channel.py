@@ -35,7 +35,8 @@ def uav_uav_gain(uav_pos: np.ndarray, cfg) -> np.ndarray:
     """|h_jk|^2 (J, J), eq. (16); 0 on the diagonal."""
     d = distances_m(uav_pos, uav_pos)
     np.fill_diagonal(d, np.inf)
-    gain = cfg.h0 / d ** 2
+    with np.errstate(divide='ignore'):  # two UAVs at one point (a collision, penalised by (5)): inf gain
+        gain = cfg.h0 / d ** 2
     return gain ** 2 if cfg.channel.uav_gain_squared else gain
 
 

@@ -67,8 +67,9 @@ class SlotResult:
     tx_power_w: np.ndarray
     local_cpu_hz: np.ndarray
     uav_cpu_hz: np.ndarray
-    uav_load_hz: np.ndarray                 # (J,) sum of f_ij computed on each UAV
+    uav_load_hz: np.ndarray                 # (J,) sum of f_ij computed on each UAV within the slot
     ignored_migrations: int = 0
+    migration_ignored: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (I,) per task
     flight_energy_j: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (J,)
     e_tot: float = 0.0
 
@@ -150,7 +151,8 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
     target_ok = (target >= 0) & (target != serving) & alive_end[np.maximum(target, 0)]
     migrated = failing & target_ok
     drop = np.where((drop == DROP_NONE) & failing & ~target_ok, DROP_NO_TARGET, drop)
-    ignored = int(((target >= 0) & ~failing & (drop == DROP_NONE)).sum())
+    ignored_mask = (target >= 0) & ~failing & (drop == DROP_NONE)
+    ignored = int(ignored_mask.sum())
     computing = np.where(migrated, target, serving)
     active = drop == DROP_NONE
 
@@ -168,12 +170,14 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
         a = np.flatnonzero(active)
         # a given transmit power fixes the upload time: it comes off the budget like migration
         budget = delta - t_mig[a] - np.where(fixed[a], t_tr_fixed[a], 0.0)
-        times, _ = allocation.improved_allocation(
+        times, in_slot = allocation.improved_allocation(
             c_loc[a], c_off[a], np.where(fixed[a], 0.0, bits[a]), noise / gain[a], budget, computing[a],
             num_uavs, f_uav, f_max, p_max, b1, kappa, cfg.energy.w_uav)
         t_loc[a], t_tr[a], t_off[a] = times.local_s, times.tx_s, times.uav_s
         f_loc[a] = np.where(c_loc[a] > 0, c_loc[a] / np.maximum(t_loc[a], 1e-300), 0.0)
-        f_off[a] = np.where(c_off[a] > 0, c_off[a] / np.maximum(t_off[a], 1e-300), 0.0)
+        f_off[a] = times.uav_hz
+        queued = np.zeros(n, bool)
+        queued[a] = ~in_slot
         p[a] = np.minimum(power.min_power_w(bits[a], t_tr[a], gain[a], b1, noise), p_max)
     else:
         share = np.ones(n) if decisions.cpu_share is None else np.asarray(decisions.cpu_share, float)
@@ -193,6 +197,7 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
             p = np.minimum(p_hat, p_max)
         p = np.where(bits > 0, p, 0.0)
         t_tr = np.where(bits > 0, bits / np.maximum(channel.rate_bps(p, gain, b1, noise), 1e-300), 0.0)
+        queued = np.zeros(n, bool)
     p = np.where(fixed, given, p)
     t_tr = np.where(fixed, t_tr_fixed, t_tr)
 
@@ -202,7 +207,8 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
     t_off = np.where(active, t_off, 0.0)
     latency = t_loc + t_tr + t_mig + t_off
     st = np.where(~active, DROPPED, np.where(latency <= delta * (1.0 + tol), COMPLETED, LATE))
-    load = np.bincount(computing[active], weights=f_off[active], minlength=num_uavs)
+    in_slot = active & ~queued   # queued tasks use the CPU after the slot's budget
+    load = np.bincount(computing[in_slot], weights=f_off[in_slot], minlength=num_uavs)
     fly = np.zeros(num_uavs) if flight_energy_j is None else np.asarray(flight_energy_j, float)
     e_tot = float(e_loc.sum() + e_tr.sum() + cfg.energy.w_fly * fly.sum()
                   + cfg.energy.w_uav * (e_off.sum() + e_mig.sum()))
@@ -211,4 +217,63 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
                       uav_time_s=t_off, latency_s=latency, local_energy_j=e_loc, tx_energy_j=e_tr,
                       migration_energy_j=e_mig, uav_energy_j=e_off, tx_power_w=p, local_cpu_hz=f_loc,
                       uav_cpu_hz=f_off, uav_load_hz=load, ignored_migrations=ignored,
+                      migration_ignored=ignored_mask,
                       flight_energy_j=fly, e_tot=e_tot)
+
+
+_TASK_FIELDS = ('state', 'drop_reason', 'migrated', 'local_time_s', 'tx_time_s', 'migration_time_s', 'uav_time_s',
+                'latency_s', 'local_energy_j', 'tx_energy_j', 'migration_energy_j', 'uav_energy_j', 'tx_power_w',
+                'local_cpu_hz', 'uav_cpu_hz', 'migration_ignored')
+
+
+def evaluate_slot_batch(cfg, arrays: ProfileArrays, decisions: Sequence[SlotDecisions],
+                        states: Sequence[SlotState], flight_energy_j: Sequence[np.ndarray]) -> list:
+    """evaluate_slot for B independent slots (same J) in one vectorised call.
+
+    The slots are laid side by side as one slot of sum(I_b) users and B J UAVs
+    whose channels are block-diagonal, so no task can reach another episode's
+    UAV; the results are split back per slot.
+    """
+    n_b = [len(s.dnn_type) for s in states]
+    num_uavs = len(states[0].alive_start)
+    if any(len(s.alive_start) != num_uavs for s in states):
+        raise ValueError('evaluate_slot_batch: every slot needs the same number of UAVs')
+    total_users, total_uavs = sum(n_b), num_uavs * len(states)
+    gain = np.zeros((total_users, total_uavs))
+    rate = np.zeros((total_uavs, total_uavs))
+    starts = np.concatenate([[0], np.cumsum(n_b)])
+    for b, s in enumerate(states):
+        u, j = slice(starts[b], starts[b + 1]), slice(b * num_uavs, (b + 1) * num_uavs)
+        gain[u, j] = s.mu_uav_gain
+        rate[j, j] = s.uav_uav_rate_bps
+    offset = np.repeat(np.arange(len(states)) * num_uavs, n_b)
+    cat = np.concatenate
+
+    def optional(name):
+        values = [getattr(d, name) for d in decisions]
+        if all(v is None for v in values):
+            return None
+        return cat([np.full(n, np.nan if name == 'tx_power_w' else 1.0) if v is None else np.asarray(v, float)
+                    for v, n in zip(values, n_b)])
+
+    target = cat([np.asarray(d.migration_target, np.int64) for d in decisions])
+    flat = SlotDecisions(cat([np.asarray(d.partition_layer, np.int64) for d in decisions]),
+                         cat([np.asarray(d.serving_uav, np.int64) for d in decisions]) + offset,
+                         np.where(target >= 0, target + offset, NO_MIGRATION),
+                         optional('cpu_share'), optional('local_cpu_fraction'), optional('tx_power_w'))
+    state = SlotState(cat([s.dnn_type for s in states]), gain, rate, cat([s.alive_start for s in states]),
+                      cat([s.alive_end for s in states]))
+    fly = cat([np.asarray(f, float) for f in flight_energy_j])
+    r = evaluate_slot(cfg, arrays, flat, state, fly)
+    out = []
+    for b in range(len(states)):
+        u, j = slice(starts[b], starts[b + 1]), slice(b * num_uavs, (b + 1) * num_uavs)
+        parts = {name: getattr(r, name)[u] for name in _TASK_FIELDS}
+        computing = r.computing_uav[u]
+        e_tot = float(parts['local_energy_j'].sum() + parts['tx_energy_j'].sum()
+                      + cfg.energy.w_fly * r.flight_energy_j[j].sum()
+                      + cfg.energy.w_uav * (parts['uav_energy_j'].sum() + parts['migration_energy_j'].sum()))
+        out.append(SlotResult(computing_uav=np.where(computing >= 0, computing - b * num_uavs, -1),
+                              uav_load_hz=r.uav_load_hz[j], flight_energy_j=r.flight_energy_j[j],
+                              ignored_migrations=int(parts['migration_ignored'].sum()), e_tot=e_tot, **parts))
+    return out

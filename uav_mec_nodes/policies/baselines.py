@@ -1,4 +1,4 @@
-"""Baseline policies of the paper's Sec. Simulation Results.
+"""Baseline policies of the paper's Sec. Simulation Results (and the greedy reference).
 
 All act on the environment's decoded interface (SlotDecisions + accelerations)
 and share one rule for what the paper leaves to the scheme: each user is served
@@ -66,6 +66,14 @@ BASELINES: Dict[str, Callable[[], Policy]] = {
     OffloadAll.name: OffloadAll,
     RandomPartition.name: RandomPartition,
 }
+
+
+def _greedy():
+    from uav_mec_nodes.policies.greedy import GreedyOptimum
+    return GreedyOptimum()
+
+
+BASELINES['greedy'] = _greedy
 
 
 def make_policy(name: str) -> Policy:

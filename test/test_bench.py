@@ -1,0 +1,38 @@
+"""The benchmark scripts run, and their reference implementations agree with the package."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'bench'))
+
+import env_throughput  # noqa: E402
+
+from uav_mec_nodes.config import load_scenario  # noqa: E402
+from uav_mec_nodes.env import UavMecEnv  # noqa: E402
+from uav_mec_nodes.model.slot import evaluate_slot  # noqa: E402
+
+
+def test_loop_reference_equals_vectorised_slot_with_failures():
+    cfg = load_scenario().replace(modes__resource_allocation='paper', scenario__num_users=25,
+                                  failures__model='schedule', failures__schedule=((0, 0),))
+    env = UavMecEnv(cfg)
+    env.reset(seed=4)
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        decisions, accel = env.decode_action(rng.uniform(-1, 1, env.action_dim))
+        state, fly = env.slot_inputs()
+        vector = evaluate_slot(cfg, env.arrays, decisions, state, fly).e_tot
+        assert np.isclose(env_throughput.loop_slot_e_tot(cfg, env.arrays, decisions, state, fly), vector,
+                          rtol=1e-9)
+        env.step_decisions(decisions, accel)
+
+
+def test_env_throughput_quick_run(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'env_throughput.py'), '--quick', '--seconds',
+                          '0.02', '--batch', '2'], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = [line for line in out.stdout.splitlines() if line.startswith('|') and '10 |' in line]
+    assert len(row) == 1 and len(row[0].split('|')) == 12
