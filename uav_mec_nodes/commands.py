@@ -144,3 +144,45 @@ def slot_cmd(args) -> int:
 
 
 slot_cmd.add_arguments = lambda p: p.add_argument('file', help='slot description (format: README)')
+
+
+@subcommand('train', 'train SAC-PER, SAC or REDQ on a scenario; logs, evaluations, checkpoints, --resume')
+def train_cmd(args) -> int:
+    from uav_mec_nodes.learn.sac import LearnerConfig
+    from uav_mec_nodes.learn.trainer import TrainSettings, train
+    env = _make_env(args)
+    learner = LearnerConfig.for_algo(args.algo, batch_size=args.batch_size, buffer_size=args.buffer_size,
+                                     learning_starts=args.learning_starts, num_critics=args.critics,
+                                     target_subset=args.target_subset, updates_per_step=args.utd,
+                                     hidden=tuple(args.hidden) if args.hidden else None)
+    settings = TrainSettings(steps=args.steps, seed=args.seed, eval_every=args.eval_every,
+                             eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
+                             threads=args.threads, progress=not args.no_progress)
+    result = train(learner, env.cfg, settings, args.out, resume=args.resume)
+    print(f"trained {args.algo} for {result['step']} steps ({result['episodes']} episodes, "
+          f"{result['wall_s']:.0f} s); policy: {Path(args.out) / 'checkpoint.pt'}")
+    return 0
+
+
+def _train_args(parser):
+    _scenario_args(parser)
+    parser.add_argument('--algo', default='sac-per', help='sac-per (default), sac or redq')
+    parser.add_argument('--steps', type=int, required=True, help='environment steps (slots) in total')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the networks, replay and episodes')
+    parser.add_argument('--out', required=True, help='output folder (CSV logs, checkpoint.pt, resume.pt)')
+    parser.add_argument('--resume', action='store_true', help='continue the run in --out from its resume.pt')
+    parser.add_argument('--eval-every', type=int, default=2000, help='steps between evaluations (default 2000)')
+    parser.add_argument('--eval-episodes', type=int, default=3, help='episodes per evaluation (default 3)')
+    parser.add_argument('--checkpoint-every', type=int, default=5000, help='steps between resume points')
+    parser.add_argument('--threads', type=int, default=1, help='torch threads (1: deterministic, default)')
+    parser.add_argument('--batch-size', type=int, help='minibatch size (default 256)')
+    parser.add_argument('--buffer-size', type=int, help='replay capacity (default 1000000)')
+    parser.add_argument('--learning-starts', type=int, help='random-action steps first (default 1000)')
+    parser.add_argument('--critics', type=int, help='N critics (default 2; redq 10)')
+    parser.add_argument('--target-subset', type=int, help='M critics in the target min (default 2)')
+    parser.add_argument('--utd', type=int, help='G updates per env step (default 1; redq 2)')
+    parser.add_argument('--hidden', type=int, nargs='+', help='hidden layer sizes (default 256 256)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+
+
+train_cmd.add_arguments = _train_args

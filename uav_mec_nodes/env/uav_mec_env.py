@@ -133,6 +133,10 @@ class UavMecEnv(gym.Env):
         return channel.rate_bps(cfg.users.tx_power_max_w, self.mu_uav_gain, cfg.channel.bandwidth_mu_uav_hz,
                                 cfg.noise_mu_uav_w)
 
+    def observation(self) -> np.ndarray:
+        """The state (29) of the current slot, as reset() and step() return it."""
+        return self._observation()
+
     def _observation(self) -> np.ndarray:
         cfg, s = self.cfg, self.cfg.scenario
         onehot = np.eye(3)[self.dnn_type]

@@ -77,7 +77,12 @@ BASELINES['greedy'] = _greedy
 
 
 def make_policy(name: str) -> Policy:
+    """A baseline by name, or a trained policy file (a path ending in .pt)."""
+    if name.endswith('.pt') or '/' in name:
+        from uav_mec_nodes.policies.learned import LearnedPolicy
+        return LearnedPolicy(name)
     if name not in BASELINES:
         from uav_mec_nodes.errors import UserInputError
-        raise UserInputError(f'--policy: unknown policy {name!r}; allowed: {sorted(BASELINES)}')
+        raise UserInputError(f'--policy: unknown policy {name!r}; allowed: {sorted(BASELINES)} '
+                             f'or a policy file (.pt) from uav-mec train')
     return BASELINES[name]()

@@ -1,0 +1,201 @@
+"""SAC (37)-(38) with automatic temperature, its PER form (39), and REDQ, in one agent.
+
+The three learners differ only in three knobs of `LearnerConfig`:
+  * sac:     2 critics, target = min of both, 1 update per env step, uniform replay;
+  * sac-per: the same with prioritized replay (TD errors of (39) as priorities,
+             importance weights on the critic loss);
+  * redq:    N critics (default 10), target = min over a random subset of M (2),
+             G updates per env step (default 2, not Chen et al.'s 20: one critic
+             update of 10 critics costs about 2.3 times SAC's whole update on one
+             CPU thread, so G=20 would make a 20K-step run take hours), and the
+             actor maximises the mean of all N critics.
+The TD error of (39) is the mean over the critics of |y - Q_i(s, a)|, with the
+entropy term inside the target y as in SAC's usual target.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from typing import Tuple
+
+import numpy as np
+import torch
+
+from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.learn.networks import CriticEnsemble, SquashedGaussianActor
+
+ALGOS = ('sac-per', 'sac', 'redq')
+
+
+@dataclass
+class LearnerConfig:
+    """Every hyper-parameter of the learners (units: env steps unless said)."""
+    algo: str = 'sac-per'
+    hidden: Tuple[int, ...] = (256, 256)
+    gamma: float = 0.99
+    tau: float = 0.005                  # Polyak rate of the target critics
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    init_alpha: float = 0.2
+    target_entropy_per_dim: float = -1.0   # target entropy = this * action_dim
+    batch_size: int = 256
+    buffer_size: int = 1_000_000        # SPEC: 1e6 (untouched pages cost no memory)
+    learning_starts: int = 1_000        # uniform random actions before learning
+    reward_scale: float = 10.0          # rewards are -e_tot (~0.1 J a slot): scaled for the critics
+    num_critics: int = 2                # N
+    target_subset: int = 2              # M (REDQ's in-target minimisation)
+    updates_per_step: int = 1           # G (update-to-data ratio)
+    per_alpha: float = 0.6
+    per_beta0: float = 0.4
+    per_eps: float = 1e-6
+    per_beta_steps: int = 0             # 0: anneal beta to 1 over the whole run
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def for_algo(cls, algo: str, **overrides) -> 'LearnerConfig':
+        if algo not in ALGOS:
+            raise UserInputError(f'--algo: must be one of {list(ALGOS)}, got {algo!r}')
+        base = dict(algo=algo)
+        if algo == 'redq':
+            base.update(num_critics=10, target_subset=2, updates_per_step=2)
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        cfg = cls(**base)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        checks = [('gamma', 0.0, 1.0), ('tau', 0.0, 1.0), ('per_alpha', 0.0, 1.0), ('per_beta0', 0.0, 1.0)]
+        for name, lo, hi in checks:
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise UserInputError(f'{name}: must be in [{lo}, {hi}], got {value}')
+        for name in ('batch_size', 'buffer_size', 'num_critics', 'target_subset', 'updates_per_step'):
+            if getattr(self, name) < 1:
+                raise UserInputError(f'{name}: must be >= 1, got {getattr(self, name)}')
+        if self.target_subset > self.num_critics:
+            raise UserInputError(f'target_subset: must be in [1, num_critics={self.num_critics}], '
+                                 f'got {self.target_subset}')
+
+    @property
+    def prioritized(self) -> bool:
+        return self.algo == 'sac-per'
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d['hidden'] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> 'LearnerConfig':
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        if 'hidden' in d:
+            d['hidden'] = tuple(d['hidden'])
+        return cls(**d)
+
+
+class SacAgent:
+    """Networks, optimisers and the update rule; no env and no buffer inside."""
+
+    def __init__(self, obs_dim: int, action_dim: int, cfg: LearnerConfig, seed: int = 0):
+        self.cfg, self.obs_dim, self.action_dim = cfg, obs_dim, action_dim
+        self.generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        self.actor = SquashedGaussianActor(obs_dim, action_dim, cfg.hidden)
+        self.critic = CriticEnsemble(obs_dim, action_dim, cfg.num_critics, cfg.hidden)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.tensor(float(np.log(cfg.init_alpha)), requires_grad=True)
+        self.target_entropy = cfg.target_entropy_per_dim * action_dim
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
+        self.updates = 0
+
+    @property
+    def alpha(self) -> float:
+        return float(self.log_alpha.detach().exp())
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        obs_t = torch.as_tensor(np.asarray(obs, np.float32))
+        single = obs_t.ndim == 1
+        action, _ = self.actor(obs_t.unsqueeze(0) if single else obs_t, deterministic, with_log_prob=False)
+        action = action.numpy()
+        return action[0] if single else action
+
+    # --- losses (separate so tests can check them on hand-made numbers) -------
+    def critic_target_values(self, reward, next_obs, done) -> torch.Tensor:
+        """y = s r + gamma (1 - d) (min over M target critics of Q'(s', a') - alpha log pi(a'|s'))."""
+        with torch.no_grad():
+            next_action, next_logp = self.actor(next_obs)
+            q_next = self.critic_target(next_obs, next_action)
+            if self.cfg.target_subset < self.cfg.num_critics:
+                pick = torch.randperm(self.cfg.num_critics, generator=self.generator)[:self.cfg.target_subset]
+                q_next = q_next[pick]
+            q_next = q_next.min(dim=0).values - self.log_alpha.exp() * next_logp
+            return self.cfg.reward_scale * reward + self.cfg.gamma * (1.0 - done) * q_next
+
+    def critic_loss(self, batch, weights) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Importance-weighted squared TD error summed over critics; also |delta| (39) per sample."""
+        y = self.critic_target_values(batch['reward'], batch['next_obs'], batch['done'])
+        q = self.critic(batch['obs'], batch['action'])
+        td = q - y.unsqueeze(0)
+        loss = (weights.unsqueeze(0) * td ** 2).mean(dim=1).sum()
+        return loss, td.detach().abs().mean(dim=0)
+
+    def actor_loss(self, obs) -> Tuple[torch.Tensor, torch.Tensor]:
+        action, logp = self.actor(obs)
+        q = self.critic(obs, action)
+        q = q.mean(dim=0) if self.cfg.num_critics > 2 else q.min(dim=0).values
+        return (self.log_alpha.exp().detach() * logp - q).mean(), logp.detach()
+
+    def alpha_loss(self, logp) -> torch.Tensor:
+        return -(self.log_alpha * (logp + self.target_entropy)).mean()
+
+    def update(self, batch_np: dict, weights_np: np.ndarray) -> Tuple[dict, np.ndarray]:
+        """One gradient step of the critics; the actor and alpha once per G critic steps."""
+        batch = {k: torch.as_tensor(v) for k, v in batch_np.items()}
+        weights = torch.as_tensor(weights_np)
+        c_loss, td = self.critic_loss(batch, weights)
+        self.critic_opt.zero_grad()
+        c_loss.backward()
+        self.critic_opt.step()
+        with torch.no_grad():
+            for p, p_t in zip(self.critic.parameters(), self.critic_target.parameters()):
+                p_t.mul_(1.0 - self.cfg.tau).add_(p, alpha=self.cfg.tau)
+        self.updates += 1
+        metrics = dict(critic_loss=float(c_loss.detach()))
+        if self.updates % self.cfg.updates_per_step == 0:
+            a_loss, logp = self.actor_loss(batch['obs'])
+            self.actor_opt.zero_grad()
+            a_loss.backward()
+            self.actor_opt.step()
+            al_loss = self.alpha_loss(logp)
+            self.alpha_opt.zero_grad()
+            al_loss.backward()
+            self.alpha_opt.step()
+            metrics.update(actor_loss=float(a_loss), alpha=self.alpha, entropy=float(-logp.mean()))
+        return metrics, td.numpy()
+
+    # --- checkpoints -----------------------------------------------------------
+    def state_dict(self) -> dict:
+        return dict(actor=self.actor.state_dict(), critic=self.critic.state_dict(),
+                    critic_target=self.critic_target.state_dict(), log_alpha=self.log_alpha.detach().clone(),
+                    actor_opt=self.actor_opt.state_dict(), critic_opt=self.critic_opt.state_dict(),
+                    alpha_opt=self.alpha_opt.state_dict(), updates=self.updates,
+                    generator=self.generator.get_state())
+
+    def load_state_dict(self, state: dict, actor_only: bool = False) -> None:
+        self.actor.load_state_dict(state['actor'])
+        if actor_only:
+            return
+        self.critic.load_state_dict(state['critic'])
+        self.critic_target.load_state_dict(state['critic_target'])
+        with torch.no_grad():
+            self.log_alpha.copy_(state['log_alpha'])
+        self.actor_opt.load_state_dict(state['actor_opt'])
+        self.critic_opt.load_state_dict(state['critic_opt'])
+        self.alpha_opt.load_state_dict(state['alpha_opt'])
+        self.updates = int(state['updates'])
+        self.generator.set_state(state['generator'])

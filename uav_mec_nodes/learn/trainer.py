@@ -1,0 +1,252 @@
+"""The training loop: env steps, replay, updates, logs, evaluations, checkpoints, resume.
+
+Output folder:
+  train.csv        one row per finished training episode
+  eval.csv         one row per evaluation (deterministic policy, fixed seeds)
+  checkpoint.pt    the latest policy: actor weights + learner and scenario configs (small)
+  resume.pt        everything to continue bit for bit: agent, optimisers, buffer, RNG states
+  run.json         the command's settings
+
+Resume points are episode ends (the env's state is then fully given by the
+next reset seed), saved every `checkpoint_every` steps and at the end, so a
+resumed run continues exactly as the uninterrupted one would have.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from uav_mec_nodes.config import ScenarioConfig, from_dict, to_dict
+from uav_mec_nodes.env.uav_mec_env import UavMecEnv
+from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.learn.buffers import PrioritizedReplayBuffer, ReplayBuffer
+from uav_mec_nodes.learn.sac import LearnerConfig, SacAgent
+
+TRAIN_FIELDS = ('step', 'episode', 'reward', 'energy_j', 'deadline_miss_rate', 'alpha', 'critic_loss',
+                'steps_per_s', 'wall_s')
+EVAL_FIELDS = ('step', 'reward_mean', 'reward_std', 'energy_mean_j', 'energy_std_j', 'deadline_miss_rate',
+               'episodes')
+EVAL_SEED = 1_000_000   # evaluation episodes use seeds EVAL_SEED.. (never a training seed)
+
+
+@dataclass
+class TrainSettings:
+    steps: int
+    seed: int = 0
+    eval_every: int = 2_000
+    eval_episodes: int = 3
+    checkpoint_every: int = 5_000
+    threads: int = 1
+    progress: bool = True
+
+    def validate(self) -> None:
+        for name, lo in (('steps', 1), ('eval_every', 1), ('eval_episodes', 1), ('checkpoint_every', 1),
+                         ('threads', 1)):
+            if getattr(self, name) < lo:
+                raise UserInputError(f'--{name.replace("_", "-")}: must be >= {lo}, got {getattr(self, name)}')
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    return seed * 100_003 + episode
+
+
+def evaluate_actor(agent: SacAgent, cfg: ScenarioConfig, episodes: int, first_seed: int = EVAL_SEED) -> dict:
+    env = UavMecEnv(cfg)
+    rewards, energies, misses, tasks = [], [], 0, 0
+    for n in range(episodes):
+        obs, _ = env.reset(seed=first_seed + n)
+        done, total_r, total_e = False, 0.0, 0.0
+        while not done:
+            obs, r, done, _, info = env.step(agent.act(obs, deterministic=True))
+            total_r += r
+            total_e += info['e_tot']
+            misses += info['tasks_late'] + info['tasks_dropped']
+            tasks += env.num_users
+        rewards.append(total_r)
+        energies.append(total_e)
+    return dict(reward_mean=float(np.mean(rewards)), reward_std=float(np.std(rewards)),
+                energy_mean_j=float(np.mean(energies)), energy_std_j=float(np.std(energies)),
+                deadline_miss_rate=misses / max(tasks, 1), episodes=episodes)
+
+
+class Trainer:
+    def __init__(self, learner: LearnerConfig, scenario: ScenarioConfig, settings: TrainSettings, out_dir,
+                 resume: bool = False):
+        settings.validate()
+        learner.validate()
+        self.learner, self.scenario, self.settings = learner, scenario, settings
+        self.out = Path(out_dir)
+        torch.set_num_threads(settings.threads)
+        self.env = UavMecEnv(scenario)
+        obs_dim = self.env.observation_space.shape[0]
+        action_dim = self.env.action_space.shape[0]
+        self.agent = SacAgent(obs_dim, action_dim, learner, seed=settings.seed)
+        beta_steps = learner.per_beta_steps or max(1, (settings.steps - learner.learning_starts)
+                                                   * learner.updates_per_step)
+        if learner.prioritized:
+            self.buffer = PrioritizedReplayBuffer(learner.buffer_size, obs_dim, action_dim, learner.per_alpha,
+                                                  learner.per_beta0, beta_steps, learner.per_eps)
+        else:
+            self.buffer = ReplayBuffer(learner.buffer_size, obs_dim, action_dim)
+        self.rng = np.random.default_rng(settings.seed)
+        self.step, self.episode = 0, 0
+        self.wall_s = 0.0
+        if resume:
+            self._load_resume()
+        elif self.out.exists() and any(self.out.glob('*.csv')):
+            raise UserInputError(f'--out: {self.out} already holds a run; pass --resume to continue it '
+                                 f'or choose another folder')
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / 'run.json').write_text(json.dumps(dict(
+            learner=learner.to_dict(), scenario=to_dict(scenario), settings=vars(settings)), indent=1) + '\n')
+
+    # --- persistence -------------------------------------------------------------
+    def _resume_path(self) -> Path:
+        return self.out / 'resume.pt'
+
+    def _load_resume(self) -> None:
+        path = self._resume_path()
+        if not path.exists():
+            raise UserInputError(f'--resume: no {path} to resume from')
+        state = torch.load(path, weights_only=False)
+        if state['learner'] != self.learner.to_dict():
+            raise UserInputError(f'--resume: {path} was trained with other learner settings '
+                                 f'({state["learner"]["algo"]}); use the same --algo and options')
+        self.agent.load_state_dict(state['agent'])
+        self.buffer.load_state_dict(state['buffer'])
+        self.rng.bit_generator.state = state['numpy_rng']
+        torch.set_rng_state(state['torch_rng'])
+        self.step, self.episode, self.wall_s = state['step'], state['episode'], state['wall_s']
+
+    def _save_resume(self) -> None:
+        state = dict(agent=self.agent.state_dict(), buffer=self.buffer.state_dict(),
+                     numpy_rng=self.rng.bit_generator.state, torch_rng=torch.get_rng_state(),
+                     step=self.step, episode=self.episode, wall_s=self.wall_s, learner=self.learner.to_dict())
+        tmp = self._resume_path().with_suffix('.tmp')
+        torch.save(state, tmp)
+        tmp.replace(self._resume_path())
+        save_policy(self.out / 'checkpoint.pt', self.agent, self.learner, self.scenario, self.step)
+
+    def _append(self, name: str, header, row: dict) -> None:
+        path = self.out / name
+        new = not path.exists()
+        with path.open('a', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k, '') for k in header})
+
+    def _truncate_logs(self) -> None:
+        """On resume, drop log rows written after the resume point (a run killed between saves)."""
+        for name in ('train.csv', 'eval.csv'):
+            path = self.out / name
+            if not path.exists():
+                continue
+            with path.open() as f:
+                rows = list(csv.DictReader(f))
+            keep = [r for r in rows if int(r['step']) <= self.step]
+            header = TRAIN_FIELDS if name == 'train.csv' else EVAL_FIELDS
+            with path.open('w', newline='') as f:
+                writer = csv.DictWriter(f, fieldnames=header)
+                writer.writeheader()
+                writer.writerows(keep)
+
+    # --- the loop -------------------------------------------------------------------
+    def run(self) -> dict:
+        s, lc = self.settings, self.learner
+        self._truncate_logs()
+        bar = _progress(s.steps, self.step, s.progress)
+        obs, _ = self.env.reset(seed=episode_seed(s.seed, self.episode))
+        ep_reward = ep_energy = 0.0
+        ep_miss = 0
+        metrics: dict = {}
+        last_save = self.step
+        t0, step0 = time.perf_counter(), self.step
+        while self.step < s.steps:
+            if self.step < lc.learning_starts:
+                action = self.rng.uniform(-1.0, 1.0, self.env.action_space.shape).astype(np.float32)
+            else:
+                action = self.agent.act(obs)
+            next_obs, reward, terminated, truncated, info = self.env.step(action)
+            self.buffer.add(obs, action, reward, next_obs, float(terminated))
+            obs = next_obs
+            ep_reward += reward
+            ep_energy += info['e_tot']
+            ep_miss += info['tasks_late'] + info['tasks_dropped']
+            self.step += 1
+            if self.step > lc.learning_starts and len(self.buffer) >= lc.batch_size:
+                for _ in range(lc.updates_per_step):
+                    batch, idx, weights = self.buffer.sample(lc.batch_size, self.rng)
+                    metrics, td = self.agent.update(batch, weights)
+                    self.buffer.update_priorities(idx, td)
+            if self.step % s.eval_every == 0 or self.step == s.steps:
+                row = evaluate_actor(self.agent, self.scenario, s.eval_episodes)
+                self._append('eval.csv', EVAL_FIELDS, dict(step=self.step, **row))
+            if terminated or truncated:
+                elapsed = time.perf_counter() - t0
+                self.wall_s += elapsed
+                t0 = time.perf_counter()
+                rate = (self.step - step0) / max(elapsed, 1e-9)
+                step0 = self.step
+                row = dict(step=self.step, episode=self.episode, reward=ep_reward, energy_j=ep_energy,
+                           deadline_miss_rate=ep_miss / (self.env.num_slots * self.env.num_users),
+                           alpha=self.agent.alpha, critic_loss=metrics.get('critic_loss', ''),
+                           steps_per_s=rate, wall_s=self.wall_s)
+                self._append('train.csv', TRAIN_FIELDS, row)
+                bar.set_postfix(reward=f'{ep_reward:.3f}', energy=f'{ep_energy:.3f}', steps_s=f'{rate:.0f}')
+                self.episode += 1
+                if self.step - last_save >= s.checkpoint_every or self.step >= s.steps:
+                    self._save_resume()
+                    last_save = self.step
+                obs, _ = self.env.reset(seed=episode_seed(s.seed, self.episode))
+                ep_reward = ep_energy = 0.0
+                ep_miss = 0
+            bar.update(1)
+        bar.close()
+        if last_save != self.step:   # the run ended mid-episode: keep the policy (resume point stays earlier)
+            save_policy(self.out / 'checkpoint.pt', self.agent, self.learner, self.scenario, self.step)
+        return dict(step=self.step, episodes=self.episode, wall_s=self.wall_s)
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, disable=not enabled, unit='step', dynamic_ncols=True,
+                desc='train')
+
+
+# --- policy files -----------------------------------------------------------------------
+def save_policy(path, agent: SacAgent, learner: LearnerConfig, scenario: ScenarioConfig, step: int) -> None:
+    """The small file `uav-mec evaluate --policy PATH` and the ROS planner load."""
+    torch.save(dict(format='uav_mec_nodes.policy/1', actor=agent.actor.state_dict(), learner=learner.to_dict(),
+                    scenario=to_dict(scenario), obs_dim=agent.obs_dim, action_dim=agent.action_dim, step=step),
+               Path(path))
+
+
+def load_policy(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f'--policy: no policy file {path}')
+    try:
+        state = torch.load(path, weights_only=False, map_location='cpu')
+    except Exception as exc:  # a truncated or foreign file
+        raise UserInputError(f'--policy: {path} is not a uav_mec_nodes policy file ({exc})') from exc
+    if not isinstance(state, dict) or state.get('format') != 'uav_mec_nodes.policy/1':
+        raise UserInputError(f'--policy: {path} is not a uav_mec_nodes policy file')
+    state['scenario_config'] = from_dict(state['scenario'])
+    return state
+
+
+def train(learner: LearnerConfig, scenario: ScenarioConfig, settings: TrainSettings, out_dir,
+          resume: bool = False) -> dict:
+    return Trainer(learner, scenario, settings, out_dir, resume).run()
+
+
+def scenario_of(path) -> Optional[ScenarioConfig]:
+    return load_policy(path)['scenario_config']
