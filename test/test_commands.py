@@ -60,9 +60,69 @@ def test_profiles_json():
     assert len(rows) == 8 + 16 + 13
 
 
-def test_run_writes_summary(tmp_path):
+def test_run_is_the_ros_episode_with_bag_summary_and_plots(tmp_path, ros_domain_id):
     out = uav_mec('run', '--seed', '2', '--out', str(tmp_path))
     assert 'weighted energy e_tot' in out.stdout
     summary = json.loads((tmp_path / 'summary.json').read_text())
     assert summary['tasks'] == summary['tasks_completed'] + summary['tasks_late'] + summary['tasks_dropped'] == 600
+    assert summary['tasks_with_one_terminal_state'] == 600
     assert len(summary['failures']) == 1
+    assert summary['policy'].endswith('sac_per_default.pt')   # the shipped SAC-PER policy by default
+    for name in ('bag/metadata.yaml', 'trajectories.png', 'energy.png'):
+        assert (tmp_path / name).exists() and str((tmp_path / name.split('/')[0]).resolve()) in out.stdout
+    again = uav_mec('run', '--seed', '2', '--out', str(tmp_path), check=False)
+    assert again.returncode == 2 and '--overwrite' in again.stderr   # a bag is never overwritten silently
+    gym = uav_mec('run', '--seed', '2', '--engine', 'gym', '--out', str(tmp_path / 'gym'))
+    assert json.loads((tmp_path / 'gym' / 'summary.json').read_text())['e_tot'] == pytest.approx(
+        summary['e_tot'], rel=1e-9)
+
+
+def test_run_bad_flags(tmp_path):
+    out = uav_mec('run', '--failure-mode', 'explode', '--out', str(tmp_path), check=False)
+    assert out.returncode == 2 and '--failure-mode' in out.stderr and 'announce' in out.stderr
+    out = uav_mec('run', '--failure-schedule', '1-4', '--out', str(tmp_path / 'b'), check=False)
+    assert out.returncode == 2 and 'failure_schedule' in out.stderr and 'uav:slot' in out.stderr
+
+
+def test_train_cli_and_resume_guard(tmp_path):
+    args = ['train', '--algo', 'sac', '--steps', '60', '--users', '2', '--uavs', '2', '--learning-starts', '20',
+            '--batch-size', '16', '--hidden', '16', '--eval-every', '60', '--eval-episodes', '1', '--no-progress',
+            '--out', str(tmp_path / 'run'), '--config', str(REPO_ROOT / 'config' / 'scenario.yaml')]
+    out = uav_mec(*args)
+    assert 'checkpoint.pt' in out.stdout and (tmp_path / 'run' / 'eval.csv').exists()
+    again = uav_mec(*args, check=False)
+    assert again.returncode == 2 and '--resume' in again.stderr
+    ev = json.loads(uav_mec('evaluate', '--policy', str(tmp_path / 'run' / 'checkpoint.pt'), '--users', '2',
+                            '--uavs', '2', '--episodes', '1', '--json').stdout)
+    assert ev['tasks'] == 120
+    wrong = uav_mec('evaluate', '--policy', str(tmp_path / 'run' / 'checkpoint.pt'), '--episodes', '1', check=False)
+    assert wrong.returncode == 2 and 'trained for I=2 users and J=2 UAVs' in wrong.stderr
+    bad = uav_mec('train', '--algo', 'ppo', '--steps', '10', '--out', str(tmp_path / 'x'), check=False)
+    assert bad.returncode == 2 and '--algo' in bad.stderr
+
+
+def test_shipped_policy_beats_offload_all_and_random_partition():
+    """The issue's bar, on seeds 0-9 of the default scenario (one UAV failure each)."""
+    from uav_mec_nodes.env import UavMecEnv
+    from uav_mec_nodes.episode import summarize_episodes
+    from uav_mec_nodes.policies import make_policy, shipped_policy_path
+    energy = {name: summarize_episodes(UavMecEnv(), make_policy(name), 0, 10)['energy_mean']
+              for name in (str(shipped_policy_path()), 'offload-all', 'random-partition')}
+    shipped = energy.pop(str(shipped_policy_path()))
+    assert all(shipped < other for other in energy.values()), (shipped, energy)
+
+
+def test_config_files_match_the_code():
+    params = uav_mec('params').stdout
+    assert (REPO_ROOT / 'config' / 'params.yaml').read_text() == params, \
+        'regenerate with `uav-mec params > config/params.yaml`'
+    # the launch file offers every argument of the graph (parsed, not imported: no ros2 launch here)
+    import ast
+    from dataclasses import fields
+
+    from uav_mec_nodes.graph import GraphConfig
+    tree = ast.parse((REPO_ROOT / 'launch' / 'sim.launch.py').read_text())
+    arguments = next(node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                     and getattr(node.targets[0], 'id', '') == 'ARGUMENTS')
+    names = {k.value for k in arguments.keys}
+    assert {f.name for f in fields(GraphConfig)} - {'run_torch_layers'} <= names

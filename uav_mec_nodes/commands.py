@@ -21,28 +21,74 @@ def _make_env(args):
                      max_failures=args.max_failures)
 
 
-@subcommand('run', 'main job: one simulated episode with a UAV failure; prints a summary table')
+@subcommand('run', 'main job: one episode of the ROS 2 graph with a UAV failure; bag, summary table, plots')
 def run(args) -> int:
-    from uav_mec_nodes.episode import format_summary, run_episode
-    from uav_mec_nodes.policies import make_policy
-    env = _make_env(args)
-    log = run_episode(env, make_policy(args.policy), args.seed)
-    summary = log.summary()
-    print(format_summary(summary))
-    if args.out:
-        out = Path(args.out)
+    from uav_mec_nodes.episode import format_summary
+    out = Path(args.out)
+    if args.engine == 'gym':
+        from uav_mec_nodes.episode import run_episode
+        from uav_mec_nodes.policies import make_policy
+        from uav_mec_nodes.policies.learned import default_policy_name
+        policy = make_policy(args.policy or default_policy_name())
+        log = run_episode(_make_env(args), policy, args.seed)
+        summary = log.summary()
+        print(format_summary(summary))
         out.mkdir(parents=True, exist_ok=True)
         (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
-        (out / 'slots.json').write_text(json.dumps(log.slots, indent=1, default=float) + '\n')
         print(f'\noutputs written to {out.resolve()}')
+        return 0
+    from uav_mec_nodes.graph import GraphConfig, parse_missing
+    from uav_mec_nodes.launcher import run_multi_process, run_single_process
+    from uav_mec_nodes.policies.learned import default_policy_name
+    from uav_mec_nodes.report import summarize_run
+    from uav_mec_nodes.errors import UserInputError
+    bag = out / 'bag'
+    if bag.exists():
+        if not args.overwrite:
+            raise UserInputError(f'--out: {bag} exists; pass --overwrite or choose another --out')
+        import shutil
+        shutil.rmtree(bag)
+    policy = args.policy or default_policy_name()
+    g = GraphConfig(num_users=args.users or 0, num_uavs=args.uavs or 0,
+                    max_failures=-1 if args.max_failures is None else args.max_failures, seed=args.seed,
+                    scenario_file=args.config or '', failure_mode=args.failure_mode,
+                    failure_schedule=args.failure_schedule or '', policy=policy, record=True,
+                    bag_path=str(bag), storage=args.storage, real_time_factor=args.rtf,
+                    missing_uavs=parse_missing(args.missing_uavs), run_torch_layers=args.run_torch_layers)
+    runner = run_multi_process if args.processes == 'multi' else run_single_process
+    result = runner(g)
+    summary, plots = summarize_run(bag, policy, args.seed, out)
+    summary['wall_s'] = result.wall_s
+    summary['processes'] = args.processes
+    print(format_summary(summary))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    print(f'\nwall time {result.wall_s:.1f} s ({args.processes} process)')
+    print(f'bag:     {bag.resolve()}')
+    for path in plots:
+        print(f'plot:    {path.resolve()}')
+    print(f'summary: {(out / "summary.json").resolve()}')
     return 0
 
 
 def _run_args(parser):
     _scenario_args(parser)
-    parser.add_argument('--policy', default='offload-all', help='policy: offload-all, random-partition, greedy (default: offload-all)')
+    parser.add_argument('--policy', help='baseline name or policy file (default: the shipped SAC-PER policy, '
+                                         'else greedy)')
     parser.add_argument('--seed', type=int, default=0, help='episode seed (default 0)')
-    parser.add_argument('--out', help='folder for summary.json and slots.json')
+    parser.add_argument('--out', default='runs/main', help='output folder (default runs/main)')
+    parser.add_argument('--overwrite', action='store_true', help='replace the bag already in --out')
+    parser.add_argument('--engine', choices=('ros', 'gym'), default='ros',
+                        help='ros: the ROS 2 node graph (default); gym: the Gymnasium env alone')
+    parser.add_argument('--processes', choices=('single', 'multi'), default='single',
+                        help='all nodes in one process (default) or one process per node')
+    parser.add_argument('--failure-mode', default='announce', help='announce (default), silence or kill')
+    parser.add_argument('--failure-schedule', help='"uav:slot,..." (default: the scenario\'s random failure)')
+    parser.add_argument('--rtf', type=float, default=0.0, help='real-time factor; 0: as fast as possible')
+    parser.add_argument('--storage', default='sqlite3', help='bag storage: sqlite3 (default) or mcap')
+    parser.add_argument('--missing-uavs', help='UAV ids whose nodes are not started, e.g. "2" (a drill)')
+    parser.add_argument('--run-torch-layers', action='store_true',
+                        help='UAV nodes run the real torch tail layers of their tasks (slow)')
 
 
 run.add_arguments = _run_args
@@ -94,31 +140,18 @@ profiles_cmd.add_arguments = _profiles_args
 
 @subcommand('evaluate', 'run N episodes of a policy and print energy, deadline misses and task counts')
 def evaluate_cmd(args) -> int:
-    import numpy as np
-
-    from uav_mec_nodes.episode import run_episode
+    from uav_mec_nodes.episode import summarize_episodes
     from uav_mec_nodes.errors import UserInputError
     from uav_mec_nodes.policies import make_policy
     if args.episodes < 1:
         raise UserInputError(f'--episodes: must be >= 1, got {args.episodes}')
     env = _make_env(args)
-    policy = make_policy(args.policy)
-    summaries = [run_episode(env, policy, args.seed + n).summary() for n in range(args.episodes)]
-    energy = np.array([s['e_tot'] for s in summaries])
-    tasks = sum(s['tasks'] for s in summaries)
-    result = dict(
-        policy=args.policy, episodes=args.episodes, seed=args.seed,
-        users=env.num_users, uavs=env.num_uavs, max_failures=env.cfg.failures.max_failures,
-        energy_mean=float(energy.mean()), energy_std=float(energy.std(ddof=1)) if len(energy) > 1 else 0.0,
-        deadline_miss_rate=sum(s['tasks_late'] + s['tasks_dropped'] for s in summaries) / tasks,
-        tasks=tasks, tasks_completed=sum(s['tasks_completed'] for s in summaries),
-        tasks_late=sum(s['tasks_late'] for s in summaries),
-        tasks_dropped=sum(s['tasks_dropped'] for s in summaries),
-        tasks_migrated=sum(s['tasks_migrated'] for s in summaries),
-        failures_injected=sum(len(s['failures']) for s in summaries))
+    result = summarize_episodes(env, make_policy(args.policy), args.seed, args.episodes)
+    result['policy'] = args.policy
     if args.json:
         print(json.dumps(result, indent=1))
     else:
+        result.pop('energy_per_episode')
         width = max(map(len, result))
         for key, value in result.items():
             print(f'{key:<{width}}  {value:.6g}' if isinstance(value, float) else f'{key:<{width}}  {value}')
@@ -148,13 +181,14 @@ slot_cmd.add_arguments = lambda p: p.add_argument('file', help='slot description
 
 @subcommand('train', 'train SAC-PER, SAC or REDQ on a scenario; logs, evaluations, checkpoints, --resume')
 def train_cmd(args) -> int:
-    from uav_mec_nodes.learn.sac import LearnerConfig
-    from uav_mec_nodes.learn.trainer import TrainSettings, train
+    from uav_mec_nodes.learners.sac import LearnerConfig
+    from uav_mec_nodes.learners.trainer import TrainSettings, train
     env = _make_env(args)
     learner = LearnerConfig.for_algo(args.algo, batch_size=args.batch_size, buffer_size=args.buffer_size,
                                      learning_starts=args.learning_starts, num_critics=args.critics,
                                      target_subset=args.target_subset, updates_per_step=args.utd,
-                                     hidden=tuple(args.hidden) if args.hidden else None)
+                                     hidden=tuple(args.hidden) if args.hidden else None, gamma=args.gamma,
+                                     reward_scale=args.reward_scale, init_alpha=args.init_alpha)
     settings = TrainSettings(steps=args.steps, seed=args.seed, eval_every=args.eval_every,
                              eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                              threads=args.threads, progress=not args.no_progress)
@@ -182,7 +216,69 @@ def _train_args(parser):
     parser.add_argument('--target-subset', type=int, help='M critics in the target min (default 2)')
     parser.add_argument('--utd', type=int, help='G updates per env step (default 1; redq 2)')
     parser.add_argument('--hidden', type=int, nargs='+', help='hidden layer sizes (default 256 256)')
+    parser.add_argument('--gamma', type=float, help='discount factor (default 0.99)')
+    parser.add_argument('--init-alpha', type=float, help='initial entropy temperature (default 0.2)')
+    parser.add_argument('--reward-scale', type=float, help='factor on the rewards seen by the critics (default 100)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
 train_cmd.add_arguments = _train_args
+
+
+@subcommand('sweep', "train and evaluate what a figure needs (resumable: finished runs are skipped)")
+def sweep_cmd(args) -> int:
+    from uav_mec_nodes.errors import UserInputError
+    from uav_mec_nodes.experiments import FIGURES, sweep
+    figures = FIGURES if args.figure == 'all' else (args.figure,)
+    if args.steps < 1:
+        raise UserInputError(f'--steps: must be >= 1, got {args.steps}')
+    for figure in figures:
+        spent = sweep(figure, Path(args.results), tuple(args.seeds), args.steps, progress=not args.no_progress)
+        print(f"{figure}: trained {spent['runs_trained']} run(s) in {spent['train_s']:.0f} CPU s, "
+              f"{spent['evals_done']} evaluation(s) in {spent['eval_s']:.0f} CPU s")
+    return 0
+
+
+def _sweep_args(parser):
+    parser.add_argument('--figure', default='all', help='fig3, fig4, fig5, robustness or all (default)')
+    parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (default 0 1 2)')
+    parser.add_argument('--steps', type=int, default=20000, help='training steps per run (default 20000)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+
+
+sweep_cmd.add_arguments = _sweep_args
+
+
+@subcommand('figures', 'draw Fig. 3, 4, 5 and the failure-robustness figure (PNG + CSV) from sweep results')
+def figures_cmd(args) -> int:
+    from uav_mec_nodes.figures import make_figures
+    notes = make_figures(Path(args.results), Path(args.out or args.results))
+    for note in notes:
+        print(f'missing: {note}')
+    print(f'figures written to {Path(args.out or args.results).resolve()}')
+    return 0
+
+
+def _figures_args(parser):
+    parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
+    parser.add_argument('--out', help='where to write PNG and CSV (default: the results folder)')
+
+
+figures_cmd.add_arguments = _figures_args
+
+
+@subcommand('params', 'print the ROS 2 parameters of every node of the default graph (config/params.yaml)')
+def params_cmd(args) -> int:
+    import yaml
+
+    from uav_mec_nodes.graph import GraphConfig, node_specs, params_yaml, resolved_num_uavs
+    g = GraphConfig()
+    print('# ROS 2 parameters of the default graph (uav_mec_nodes/graph.py); regenerate with\n'
+          '# `uav-mec params > config/params.yaml`. Use with: ros2 run uav_mec_nodes <node> --ros-args '
+          '--params-file config/params.yaml')
+    print(yaml.safe_dump(params_yaml(node_specs(g, resolved_num_uavs(g))), sort_keys=False), end='')
+    return 0
+
+
+params_cmd.add_arguments = lambda p: None

@@ -51,6 +51,24 @@ def run_episode(env: UavMecEnv, policy, seed: int) -> EpisodeLog:
     return log
 
 
+def summarize_episodes(env: UavMecEnv, policy, seed: int, episodes: int) -> Dict:
+    """Run episodes with seeds seed..seed+episodes-1 and summarise them (uav-mec evaluate's output)."""
+    summaries = [run_episode(env, policy, seed + n).summary() for n in range(episodes)]
+    energy = np.array([s['e_tot'] for s in summaries])
+    tasks = sum(s['tasks'] for s in summaries)
+    return dict(
+        policy=policy.name, episodes=episodes, seed=seed,
+        users=env.num_users, uavs=env.num_uavs, max_failures=env.cfg.failures.max_failures,
+        energy_mean=float(energy.mean()), energy_std=float(energy.std(ddof=1)) if len(energy) > 1 else 0.0,
+        deadline_miss_rate=sum(s['tasks_late'] + s['tasks_dropped'] for s in summaries) / tasks,
+        tasks=tasks, tasks_completed=sum(s['tasks_completed'] for s in summaries),
+        tasks_late=sum(s['tasks_late'] for s in summaries),
+        tasks_dropped=sum(s['tasks_dropped'] for s in summaries),
+        tasks_migrated=sum(s['tasks_migrated'] for s in summaries),
+        failures_injected=sum(len(s['failures']) for s in summaries),
+        energy_per_episode=energy.tolist())
+
+
 def format_summary(summary: Dict) -> str:
     """A plain-text table of one episode's summary."""
     rows = [('policy', summary['policy']), ('seed', summary['seed']), ('slots', summary['slots']),
@@ -66,7 +84,11 @@ def format_summary(summary: Dict) -> str:
             ('  dropped', summary['tasks_dropped']),
             ('  migrated', summary['tasks_migrated']),
             ('deadline-miss rate', f"{summary['deadline_miss_rate']:.2%}"),
-            ('UAV failures', ', '.join(f"UAV {f['uav']} in slot {f['slot']}" for f in summary['failures'])
+            ('UAV failures', ', '.join(f"UAV {f['uav']} in slot {f['slot']}"
+                                       + (f" ({f['mode']})" if 'mode' in f else '') for f in summary['failures'])
              or 'none')]
+    if 'decision_time_median_s' in summary:
+        rows.append(('planner decision time median / p99',
+                     f"{summary['decision_time_median_s'] * 1e3:.1f} / {summary['decision_time_p99_s'] * 1e3:.1f} ms"))
     width = max(len(r[0]) for r in rows)
     return '\n'.join(f'{name:<{width}}  {value}' for name, value in rows)

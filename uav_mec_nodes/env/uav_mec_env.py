@@ -202,8 +202,12 @@ class UavMecEnv(gym.Env):
         fly = propulsion.slot_flight_energy_j(self.uav_vel, alive_start, self.cfg)
         return SlotState(self.dnn_type, self.mu_uav_gain, self.uav_uav_rate, alive_start, alive_end), fly
 
-    def finish_slot(self, result, decisions: SlotDecisions, accel: np.ndarray):
-        """Apply an evaluated slot: reward (31), UAV and user motion, next channels; the step 5-tuple."""
+    def finish_slot(self, result, decisions: SlotDecisions, accel: np.ndarray, draw_next_channels: bool = True):
+        """Apply an evaluated slot: reward (31), UAV and user motion, next channels; the step 5-tuple.
+
+        draw_next_channels=False leaves the next slot's channels to begin_slot(), for
+        callers whose UAV kinematics come from outside (the ROS world, PX4).
+        """
         cfg, t = self.cfg, self._t
         alive_end = failures.alive_at_end(self.fail_slots, t)
         motion = mobility.step_uavs(self.uav_pos, self.uav_vel, np.asarray(accel, float), alive_end, cfg)
@@ -216,14 +220,36 @@ class UavMecEnv(gym.Env):
         self.uav_pos, self.uav_vel = motion.position, motion.velocity
         self.users = mobility.step_users(self.users, cfg, self.np_random)
         self._t += 1
-        self._draw_channels()
+        if draw_next_channels:
+            self._draw_channels()
         info = dict(slot=t, reward_factor=factor, collision=motion.collision,
                     out_of_bounds=bool(motion.out_of_bounds.any()), timeout=timeout,
                     task_state=result.state.copy(), alive=alive_end.copy(), fail_slots=self.fail_slots.copy(),
                     failed_in_slot=np.flatnonzero(failures.failing_in(self.fail_slots, t)).tolist(),
                     **result.totals())
         terminated = self._t >= self.num_slots
-        return self._observation(), float(reward), terminated, False, info
+        obs = self._observation() if draw_next_channels else None
+        return obs, float(reward), terminated, False, info
+
+    def begin_slot(self, uav_pos: np.ndarray, uav_vel: np.ndarray) -> None:
+        """Start the current slot with UAV kinematics given from outside; draws its channels."""
+        self.uav_pos = np.array(uav_pos, dtype=float).reshape(self.num_uavs, 3)
+        self.uav_vel = np.array(uav_vel, dtype=float).reshape(self.num_uavs, 3)
+        self._draw_channels()
+
+    def load_view(self, slot: int, dnn_type, user_pos, uav_pos, uav_vel, mu_uav_gain, uav_uav_rate,
+                  fail_slots) -> None:
+        """Set the whole slot state from outside (the ROS planner's view built from topics)."""
+        self._t = int(slot)
+        self.dnn_type = np.asarray(dnn_type, np.int64)
+        self.users = mobility.UserMotion(np.asarray(user_pos, float).reshape(self.num_users, 3),
+                                         np.zeros(self.num_users), np.zeros(self.num_users),
+                                         np.zeros(self.num_users))
+        self.uav_pos = np.asarray(uav_pos, float).reshape(self.num_uavs, 3)
+        self.uav_vel = np.asarray(uav_vel, float).reshape(self.num_uavs, 3)
+        self.mu_uav_gain = np.asarray(mu_uav_gain, float).reshape(self.num_users, self.num_uavs)
+        self.uav_uav_rate = np.asarray(uav_uav_rate, float).reshape(self.num_uavs, self.num_uavs)
+        self.fail_slots = np.asarray(fail_slots, np.int64).copy()
 
     def _info_reset(self) -> dict:
         return dict(slot=0, alive=self.alive_start.copy(), fail_slots=self.fail_slots.copy())

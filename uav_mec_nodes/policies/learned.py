@@ -13,8 +13,8 @@ class LearnedPolicy(Policy):
     def __init__(self, path):
         import torch
 
-        from uav_mec_nodes.learn.networks import SquashedGaussianActor
-        from uav_mec_nodes.learn.trainer import load_policy
+        from uav_mec_nodes.learners.networks import SquashedGaussianActor
+        from uav_mec_nodes.learners.trainer import load_policy
         state = load_policy(path)
         self.path = Path(path)
         self.name = f"{state['learner']['algo']}:{self.path.name}"
@@ -43,3 +43,10 @@ class LearnedPolicy(Policy):
     def act(self, env):
         self.check_env(env)
         return env.decode_action(self.action(env.observation()))
+
+
+def default_policy_name() -> str:
+    """The shipped SAC-PER policy file if the package has one, else the greedy reference."""
+    from uav_mec_nodes.policies import shipped_policy_path
+    path = shipped_policy_path()
+    return str(path) if path.exists() else 'greedy'

@@ -26,8 +26,8 @@ import torch
 from uav_mec_nodes.config import ScenarioConfig, from_dict, to_dict
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.learn.buffers import PrioritizedReplayBuffer, ReplayBuffer
-from uav_mec_nodes.learn.sac import LearnerConfig, SacAgent
+from uav_mec_nodes.learners.buffers import PrioritizedReplayBuffer, ReplayBuffer
+from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
 
 TRAIN_FIELDS = ('step', 'episode', 'reward', 'energy_j', 'deadline_miss_rate', 'alpha', 'critic_loss',
                 'steps_per_s', 'wall_s')

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from uav_mec_nodes.learn.buffers import PrioritizedReplayBuffer, ReplayBuffer, SumTree
+from uav_mec_nodes.learners.buffers import PrioritizedReplayBuffer, ReplayBuffer, SumTree
 
 
 def test_sum_tree_totals_and_updates():

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.learn.networks import CriticEnsemble, SquashedGaussianActor
+from uav_mec_nodes.learners.networks import CriticEnsemble, SquashedGaussianActor
 
 ALGOS = ('sac-per', 'sac', 'redq')
 
@@ -42,7 +42,8 @@ class LearnerConfig:
     batch_size: int = 256
     buffer_size: int = 1_000_000        # SPEC: 1e6 (untouched pages cost no memory)
     learning_starts: int = 1_000        # uniform random actions before learning
-    reward_scale: float = 10.0          # rewards are -e_tot (~0.1 J a slot): scaled for the critics
+    reward_scale: float = 100.0         # rewards are -e_tot (~0.1 J a slot); unscaled, the entropy term of
+                                        # ~80 action dims swamps them (measured: no learning at 1 or 10)
     num_critics: int = 2                # N
     target_subset: int = 2              # M (REDQ's in-target minimisation)
     updates_per_step: int = 1           # G (update-to-data ratio)
@@ -175,7 +176,7 @@ class SacAgent:
             self.alpha_opt.zero_grad()
             al_loss.backward()
             self.alpha_opt.step()
-            metrics.update(actor_loss=float(a_loss), alpha=self.alpha, entropy=float(-logp.mean()))
+            metrics.update(actor_loss=float(a_loss.detach()), alpha=self.alpha, entropy=float(-logp.mean()))
         return metrics, td.numpy()
 
     # --- checkpoints -----------------------------------------------------------

@@ -1,0 +1,126 @@
+"""The ROS graph: same numbers as the Gym env, a real crash, a UAV that never starts, the bag's contents."""
+import signal
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from uav_mec_nodes.bag import read_bag, topic_counts
+from uav_mec_nodes.config import load_scenario
+from uav_mec_nodes.env import UavMecEnv
+from uav_mec_nodes.episode import run_episode
+from uav_mec_nodes.graph import GraphConfig
+from uav_mec_nodes.launcher import MultiProcessRun, run_single_process
+from uav_mec_nodes.policies import make_policy
+
+SLOTS = 10
+SCHEDULE = '1:4'   # UAV 1 fails during slot 4: its tasks of that slot migrate
+
+
+def _gym_e_tot(policy: str, slots: int = SLOTS, seed: int = 0):
+    cfg = load_scenario().replace(scenario__num_slots=slots, failures__model='schedule',
+                                  failures__schedule=((1, 4),))
+    log = run_episode(UavMecEnv(cfg), make_policy(policy), seed)
+    return np.array([s['e_tot'] for s in log.slots]), log
+
+
+def _assert_every_task_once(bag, slots, users=10):
+    per_task = Counter((r.slot, r.user_id) for r in bag['/task_reports'])
+    assert len(per_task) == slots * users and set(per_task.values()) == {1}
+    assert {r.terminal_state for r in bag['/task_reports']} <= {0, 1, 2}
+
+
+@pytest.mark.parametrize('policy', ['random-partition', 'greedy'])
+def test_single_process_graph_equals_gym_env(policy, tmp_path, ros_domain_id):
+    g = GraphConfig(num_slots=SLOTS, policy=policy, failure_schedule=SCHEDULE, bag_path=str(tmp_path / 'bag'))
+    result = run_single_process(g, timeout_s=300)
+    expected, log = _gym_e_tot(policy)
+    graph = np.array([s['e_tot'] for s in result.slots])
+    np.testing.assert_allclose(graph, expected, rtol=1e-9, atol=0)
+    assert sum(s['tasks_migrated'] for s in result.slots) == sum(s['tasks_migrated'] for s in log.slots) > 0
+    bag = read_bag(tmp_path / 'bag')
+    np.testing.assert_allclose([m.e_tot for m in bag['/slot_metrics']], expected, rtol=1e-9, atol=0)
+    _assert_every_task_once(bag, SLOTS)
+    counts = topic_counts(tmp_path / 'bag')
+    assert counts['/slot_metrics'] == counts['/plan'] == counts['/users'] == counts['/channel'] == SLOTS
+    assert counts['/task_reports'] == 10 * SLOTS
+    assert counts['/world/uav_states'] == 3 * SLOTS
+    assert counts['/clock'] == SLOTS + 1
+    assert counts['/failures'] == 1 and counts['/markers'] == SLOTS
+    for j in range(3):
+        assert counts[f'/uav_{j}/state'] == SLOTS and counts[f'/uav_{j}/cmd'] >= 4
+
+
+def test_multi_process_graph_equals_gym_env(tmp_path, ros_domain_id):
+    g = GraphConfig(num_slots=SLOTS, policy='random-partition', failure_schedule=SCHEDULE,
+                    bag_path=str(tmp_path / 'bag'))
+    with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
+        result = run.wait(timeout_s=180)
+    assert result.returncodes['channel_sim'] == 0 and result.returncodes['world'] == 0
+    expected, _ = _gym_e_tot('random-partition')
+    bag = read_bag(tmp_path / 'bag')
+    np.testing.assert_allclose([m.e_tot for m in sorted(bag['/slot_metrics'], key=lambda m: m.slot)], expected,
+                               rtol=1e-9, atol=0)
+
+
+def _wait_for_slot(slot: int, timeout_s: float) -> None:
+    """Block until /slot_metrics reports `slot` (a subscriber of the test's own)."""
+    import rclpy
+
+    from uav_mec_nodes.msg import SlotMetrics
+    from uav_mec_nodes.nodes import _common as c
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('crash_test_probe', context=context)
+    seen = []
+    node.create_subscription(SlotMetrics, c.TOPIC_SLOT_METRICS, lambda m: seen.append(m.slot), c.RELIABLE)
+    executor = rclpy.executors.SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not seen or max(seen) < slot:
+            executor.spin_once(timeout_sec=0.05)
+            assert time.monotonic() < deadline, f'slot {slot} not reached within {timeout_s} s'
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def test_sigkill_of_a_uav_process_mid_episode(tmp_path, ros_domain_id):
+    slots, lease = 40, 0.5
+    g = GraphConfig(num_slots=slots, policy='offload-all', max_failures=0, real_time_factor=10.0,
+                    lease_s=lease, bag_path=str(tmp_path / 'bag'))
+    with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
+        _wait_for_slot(8, timeout_s=60)
+        run.processes['uav_1'].send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        result = run.wait(timeout_s=180)
+    assert run.processes['uav_1'].returncode == -signal.SIGKILL
+    bag = read_bag(tmp_path / 'bag')
+    assert len(bag['/slot_metrics']) == slots
+    _assert_every_task_once(bag, slots)
+    lost = [f for f in bag['/failures'] if f.uav_id == 1 and f.mode == 3]
+    assert len(lost) == 1, 'the planner publishes the lost lease once'
+    # at rtf 10 a slot is 0.1 s of wall time: the lease (0.5 s) plus one slot is at most 6 slots
+    plans = sorted(bag['/plan'], key=lambda p: p.slot)
+    first_down = next(p.slot for p in plans if not p.uav_alive[1])
+    kill_slot = max(m.slot for m in bag['/slot_metrics'] if m.alive_uavs == 3)
+    assert first_down - kill_slot <= int(np.ceil((lease + 0.1) / 0.1)) + 1
+    # from then on nobody is served by UAV 1, and every slot has two live UAVs
+    assert all(d.serving_uav != 1 for p in plans if p.slot >= first_down for d in p.decisions)
+    assert all(m.alive_uavs == 2 for m in bag['/slot_metrics'] if m.slot >= first_down)
+    assert time.monotonic() - killed_at < 120
+
+
+def test_uav_that_never_starts_is_failed_from_the_first_slot(tmp_path, ros_domain_id):
+    g = GraphConfig(num_slots=6, policy='offload-all', max_failures=0, missing_uavs=(2,),
+                    bag_path=str(tmp_path / 'bag'))
+    result = run_single_process(g, timeout_s=120)
+    bag = read_bag(tmp_path / 'bag')
+    assert len(result.slots) == 6
+    _assert_every_task_once(bag, 6)
+    assert all(not p.uav_alive[2] for p in bag['/plan'])
+    assert all(d.serving_uav in (0, 1) for p in bag['/plan'] for d in p.decisions)
+    assert all(r.terminal_state != 2 for r in bag['/task_reports'])   # its would-be users served by others
+    assert [f.uav_id for f in bag['/failures']] == [2]

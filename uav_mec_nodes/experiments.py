@@ -1,0 +1,151 @@
+"""The paper's experiments as resumable sweeps: which runs and evaluations each figure needs.
+
+Layout under the results folder (default docs/results/):
+  runs/<algo>-I<I>-J<J>-s<seed>/   one training run (train.csv, eval.csv, run.json; *.pt not in git)
+  evals/<policy>-I<I>-J<J>-F<F>.json  `uav-mec evaluate --json` output of one policy at one point
+A run counts as finished when its eval.csv holds a row at its final step; a
+sweep skips finished runs and evaluations, resumes interrupted runs from their
+resume.pt, and can be stopped and restarted at any time.
+Learners are retrained per point (fixed I and J per network; no padding).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Optional, Tuple
+
+from uav_mec_nodes.config import ScenarioConfig, load_scenario
+
+LEARNERS = ('sac-per', 'sac', 'redq')
+BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy')
+FIGURES = ('fig3', 'fig4', 'fig5', 'robustness')
+USERS_FIG4 = (4, 6, 8, 10, 12)
+UAVS_FIG5 = (2, 3, 4, 5)
+FAILURES_ROBUSTNESS = (0, 1, 2, 3)
+DEFAULT_SEEDS = (0, 1, 2)
+EVAL_EPISODES = 10
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    algo: str
+    users: int
+    uavs: int
+    seed: int
+    steps: int
+
+    @property
+    def name(self) -> str:
+        return f'{self.algo}-I{self.users}-J{self.uavs}-s{self.seed}'
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    policy: str          # a baseline name, or a RunSpec name (its checkpoint)
+    users: int
+    uavs: int
+    failures: int        # F_max = failures drawn per episode
+    episodes: int = EVAL_EPISODES
+
+    @property
+    def name(self) -> str:
+        return f'{self.policy}-I{self.users}-J{self.uavs}-F{self.failures}'
+
+
+def scenario(users: int, uavs: int, failures: int = 1, base: Optional[ScenarioConfig] = None) -> ScenarioConfig:
+    cfg = base or load_scenario()
+    return cfg.replace(scenario__num_users=users, scenario__num_uavs=uavs, failures__max_failures=failures,
+                       failures__num_failures=failures)
+
+
+def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000) -> Tuple[List[RunSpec], List[EvalSpec]]:
+    """The training runs and evaluations a figure needs."""
+    runs: List[RunSpec] = []
+    evals: List[EvalSpec] = []
+    if figure == 'fig3':
+        runs = [RunSpec(a, 10, 3, s, steps) for s in seeds for a in LEARNERS]
+    elif figure == 'fig4':
+        for users in USERS_FIG4:
+            point = [RunSpec(a, users, 3, s, steps) for a in LEARNERS for s in seeds]
+            runs += point
+            evals += [EvalSpec(r.name, users, 3, 1) for r in point]
+            evals += [EvalSpec(p, users, 3, 1) for p in BASELINE_POLICIES]
+    elif figure == 'fig5':
+        for uavs in UAVS_FIG5:
+            point = [RunSpec('sac-per', 10, uavs, s, steps) for s in seeds]
+            runs += point
+            evals += [EvalSpec(r.name, 10, uavs, 1) for r in point]
+            evals += [EvalSpec(p, 10, uavs, 1) for p in BASELINE_POLICIES]
+    elif figure == 'robustness':
+        point = [RunSpec('sac-per', 10, 3, s, steps) for s in seeds]
+        runs = point
+        for f in FAILURES_ROBUSTNESS:
+            evals += [EvalSpec(r.name, 10, 3, f) for r in point]
+            evals += [EvalSpec(p, 10, 3, f) for p in BASELINE_POLICIES]
+    else:
+        from uav_mec_nodes.errors import UserInputError
+        raise UserInputError(f'--figure: must be one of {list(FIGURES)}, got {figure!r}')
+    return runs, evals
+
+
+def run_finished(folder: Path, steps: int) -> bool:
+    path = folder / 'eval.csv'
+    if not path.exists():
+        return False
+    with path.open() as f:
+        return any(int(row['step']) >= steps for row in csv.DictReader(f))
+
+
+def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, progress: bool = True,
+          log=print) -> dict:
+    """Train the missing runs and do the missing evaluations of one figure; returns CPU seconds spent."""
+    from uav_mec_nodes.learners.sac import LearnerConfig
+    from uav_mec_nodes.learners.trainer import TrainSettings, train
+    runs, evals = plan(figure, seeds, steps)
+    spent = dict(train_s=0.0, eval_s=0.0, runs_trained=0, evals_done=0)
+    for run in runs:
+        folder = results / 'runs' / run.name
+        if run_finished(folder, run.steps):
+            continue
+        log(f'[{figure}] training {run.name} ({run.steps} steps)')
+        start = time.process_time()
+        train(LearnerConfig.for_algo(run.algo), scenario(run.users, run.uavs),
+              TrainSettings(steps=run.steps, seed=run.seed, eval_every=1000, eval_episodes=3,
+                            checkpoint_every=5000, progress=progress),
+              folder, resume=(folder / 'resume.pt').exists())
+        spent['train_s'] += time.process_time() - start
+        spent['runs_trained'] += 1
+    for ev in evals:
+        path = results / 'evals' / f'{ev.name}.json'
+        if path.exists():
+            continue
+        log(f'[{figure}] evaluating {ev.name} ({ev.episodes} episodes)')
+        start = time.process_time()
+        result = evaluate_policy(ev, results)
+        spent['eval_s'] += time.process_time() - start
+        result['cpu_s'] = time.process_time() - start
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1) + '\n')
+        spent['evals_done'] += 1
+    return spent
+
+
+def evaluate_policy(ev: EvalSpec, results: Path) -> dict:
+    from uav_mec_nodes.env import UavMecEnv
+    from uav_mec_nodes.episode import summarize_episodes
+    from uav_mec_nodes.policies import make_policy
+    name = ev.policy
+    if name not in BASELINE_POLICIES:
+        name = str(results / 'runs' / ev.policy / 'checkpoint.pt')
+    env = UavMecEnv(scenario(ev.users, ev.uavs, ev.failures))
+    result = summarize_episodes(env, make_policy(name), seed=0, episodes=ev.episodes)
+    result['policy'] = ev.policy
+    return result
+
+
+def iter_evals(results: Path) -> Iterator[dict]:
+    for path in sorted((results / 'evals').glob('*.json')):
+        yield json.loads(path.read_text())

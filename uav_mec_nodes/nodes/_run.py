@@ -1,0 +1,41 @@
+"""Running one node in its own process (the entry point of each node module)."""
+from __future__ import annotations
+
+import sys
+import time
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+
+from uav_mec_nodes.errors import UserInputError
+
+
+def finished(node) -> bool:
+    """Episode over for this node: done flag set (the recorder also drains 0.5 s and closes its bag)."""
+    if hasattr(node, 'close'):
+        if node.done_at is not None and time.monotonic() - node.done_at > 0.5:
+            node.close()
+            return True
+        return False
+    return bool(getattr(node, 'done', False))
+
+
+def run_single(node_class, args=None) -> None:
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    try:
+        node = node_class()
+        while rclpy.ok() and not finished(node):
+            rclpy.spin_once(node, timeout_sec=0.05)
+    except UserInputError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(2)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            if hasattr(node, 'close'):
+                node.close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()

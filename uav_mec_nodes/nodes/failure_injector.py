@@ -1,0 +1,62 @@
+"""failure_injector: UAV failures by the scenario's model (schedule, uniform, hazard) within F_max.
+
+The failure slots are drawn exactly as the Gym env draws them for the same
+seed (model.failures through a seeded env replica); the shared parameter
+`failure_schedule` ("uav:slot,uav:slot") makes the scenario's model a schedule. At the start of a UAV's failure
+slot (the world's states of that slot) it publishes a FailureEvent with the configured mode:
+announce (the event is the news), silence (the UAV stops publishing; others
+notice from its lease), kill (the UAV's process ends with SIGKILL).
+"""
+from __future__ import annotations
+
+import numpy as np
+import rclpy
+from rclpy.node import Node
+
+from uav_mec_nodes.env.uav_mec_env import UavMecEnv
+from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.model.failures import NEVER
+from uav_mec_nodes.msg import FailureEvent, UavState
+from uav_mec_nodes.nodes import _common as c
+
+MODES = {'announce': FailureEvent.MODE_ANNOUNCE, 'silence': FailureEvent.MODE_SILENCE,
+         'kill': FailureEvent.MODE_KILL}
+
+
+class FailureInjectorNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('failure_injector', **kwargs)
+        self.cfg, seed = c.declare_scenario(self)
+        mode = c.declare(self, 'mode', 'announce', 'announce | silence | kill')
+        if mode not in MODES:
+            raise UserInputError(f'failure_injector: parameter mode: must be one of {sorted(MODES)}, got {mode!r}')
+        self.mode = MODES[mode]
+        replica = UavMecEnv(self.cfg)
+        replica.reset(seed=seed)   # the Gym env's failure draw for this seed (or the schedule)
+        self.fail_slots = replica.fail_slots.copy()
+        self.announced = set()
+        self.pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.LATCHED)
+        # the world's per-slot states (reliable, unlike /clock) mark each slot's start
+        self.create_subscription(UavState, c.TOPIC_WORLD_UAVS, self.on_slot_start, c.RELIABLE)
+        planned = [(int(j), int(t)) for j, t in enumerate(self.fail_slots) if t < NEVER]
+        self.get_logger().info(f'failures planned (uav, slot): {planned}, mode {mode}')
+
+    def on_slot_start(self, msg: UavState) -> None:
+        slot = msg.slot
+        for j in np.flatnonzero(self.fail_slots <= slot):
+            if int(j) in self.announced:
+                continue
+            self.announced.add(int(j))
+            event = FailureEvent(slot=int(self.fail_slots[j]), uav_id=int(j), mode=self.mode,
+                                 reason=f'injected ({self.cfg.failures.model} model)')
+            event.header.stamp = msg.header.stamp
+            self.pub.publish(event)
+
+
+def main(args=None) -> None:
+    from uav_mec_nodes.nodes._run import run_single
+    run_single(FailureInjectorNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,121 @@
+"""uav: one UAV's onboard node, namespaced /uav_<j>.
+
+Reports its state every slot on /uav_<j>/state with a MANUAL_BY_TOPIC liveliness
+lease, asserted by a wall-clock heartbeat: if the process dies (SIGKILL) or the
+UAV is silenced, the lease runs out and the planner notices. Relays its
+command of each plan to the world (/uav_<j>/cmd). Accounts the compute of the
+tasks it runs (from /task_reports, the model's numbers) and can run the real
+torch tail layers of each task on a random tensor (`run_torch_layers`).
+Failure modes it obeys (FailureEvent for itself): ANNOUNCE keeps reporting
+with alive=false; SILENCE stops reporting and asserting; KILL ends its own
+process with SIGKILL when it runs alone (else it falls silent).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import rclpy
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+
+from uav_mec_nodes.msg import FailureEvent, Plan, TaskReport, UavCommand, UavState
+from uav_mec_nodes.nodes import _common as c
+
+
+class UavNode(Node):
+    def __init__(self, uav_id: int = 0, **kwargs):
+        super().__init__(f'uav_{uav_id}', **kwargs)
+        self.cfg, _ = c.declare_scenario(self)
+        self.uav_id = c.declare(self, 'uav_id', uav_id, 'j, this UAV\'s 0-based id', 0, 999)
+        if self.uav_id >= self.cfg.scenario.num_uavs:
+            from uav_mec_nodes.errors import UserInputError
+            raise UserInputError(f'uav node: parameter uav_id: must be in [0, {self.cfg.scenario.num_uavs - 1}], '
+                                 f'got {self.uav_id}')
+        self.lease_s = c.declare(self, 'lease_s', 0.5, 'liveliness lease of the state topic (wall) [s]', 0.05, 60.0)
+        self.own_process = c.declare(self, 'own_process', False, 'this node has its process to itself (KILL ends it)')
+        self.run_torch = c.declare(self, 'run_torch_layers', False,
+                                   'run the real torch tail layers of each task it computes')
+        self.silent = False
+        self.failed = False
+        self.load_hz = {}
+        self.energy_j = {}
+        self.layers_run = 0
+        self._blocks = {}
+        self.wall = Clock(clock_type=ClockType.STEADY_TIME)
+        self.state_pub = self.create_publisher(UavState, c.uav_state_topic(self.uav_id),
+                                               c.liveliness_qos(self.lease_s))
+        self.cmd_pub = self.create_publisher(UavCommand, c.uav_cmd_topic(self.uav_id), c.RELIABLE)
+        self.create_subscription(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state, c.LATCHED)
+        self.create_subscription(Plan, c.TOPIC_PLAN, self.on_plan, c.RELIABLE)
+        self.create_subscription(FailureEvent, c.TOPIC_FAILURES, self.on_failure, c.LATCHED)
+        self.create_subscription(TaskReport, c.TOPIC_TASK_REPORTS, self.on_report, c.RELIABLE)
+        self.create_timer(self.lease_s / 5.0, self.heartbeat, clock=self.wall)
+
+    def heartbeat(self) -> None:
+        if not self.silent:
+            self.state_pub.assert_liveliness()
+
+    def on_failure(self, msg: FailureEvent) -> None:
+        if msg.uav_id != self.uav_id or self.failed:
+            return
+        self.failed = True
+        self.get_logger().warning(f'UAV {self.uav_id} fails in slot {msg.slot} (mode {msg.mode}: {msg.reason})')
+        if msg.mode == FailureEvent.MODE_KILL and self.own_process:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if msg.mode in (FailureEvent.MODE_SILENCE, FailureEvent.MODE_KILL):
+            self.silent = True
+
+    def on_world_state(self, msg: UavState) -> None:
+        if msg.uav_id != self.uav_id or self.silent:
+            return
+        out = UavState(header=msg.header, slot=msg.slot, uav_id=msg.uav_id, alive=msg.alive and not self.failed,
+                       position=msg.position, velocity=msg.velocity, cpu_capacity_hz=msg.cpu_capacity_hz,
+                       cpu_load_hz=self.load_hz.get(msg.slot - 1, 0.0), flight_energy_j=msg.flight_energy_j)
+        self.state_pub.publish(out)
+
+    def on_plan(self, msg: Plan) -> None:
+        if self.silent:
+            return
+        for cmd in msg.uav_commands:
+            if cmd.uav_id == self.uav_id:
+                self.cmd_pub.publish(cmd)
+
+    def on_report(self, msg: TaskReport) -> None:
+        if msg.computing_uav != self.uav_id or self.silent:
+            return
+        self.load_hz[msg.slot] = self.load_hz.get(msg.slot, 0.0) + msg.uav_cpu_hz
+        self.energy_j[msg.slot] = self.energy_j.get(msg.slot, 0.0) + msg.uav_energy_j
+        if self.run_torch:
+            self.run_tail_layers(msg.dnn_type, msg.partition_layer)
+
+    def run_tail_layers(self, dnn_type: int, partition_layer: int) -> None:
+        """Layers phi..L_k on the tensor the user's head layers 1..phi-1 make of a random image.
+
+        Random weights (no downloads): the point is the real tensor shapes and compute.
+        """
+        import torch
+
+        from uav_mec_nodes.config import DNN_NAMES
+        from uav_mec_nodes.model.dnn_networks import build, input_shape, layer_blocks
+        name = DNN_NAMES[dnn_type]
+        if name not in self._blocks:
+            self._blocks[name] = layer_blocks(build(name))
+        blocks = self._blocks[name]
+        with torch.no_grad():
+            x = torch.randn(input_shape())
+            for block in blocks[:partition_layer - 1]:
+                x = block(x)
+            for block in blocks[partition_layer - 1:]:
+                x = block(x)
+        self.layers_run += len(blocks) - partition_layer + 1
+
+
+def main(args=None) -> None:
+    from uav_mec_nodes.nodes._run import run_single
+    run_single(UavNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,103 @@
+"""A run's summary table and plots, from its bag alone (what `uav-mec run` prints and draws)."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+from uav_mec_nodes.bag import read_bag
+from uav_mec_nodes.model.slot import STATE_NAMES
+from uav_mec_nodes.nodes import _common as c
+
+
+def summarize(bag: Dict[str, List], policy: str, seed: int) -> dict:
+    metrics = sorted(bag.get(c.TOPIC_SLOT_METRICS, []), key=lambda m: m.slot)
+    reports = bag.get(c.TOPIC_TASK_REPORTS, [])
+    states = Counter(r.terminal_state for r in reports)
+    per_task = Counter((r.slot, r.user_id) for r in reports)
+    failures = sorted({(f.uav_id, f.slot, f.mode) for f in bag.get(c.TOPIC_FAILURES, [])})
+    tasks = len(per_task)
+    parts = ('e_tot', 'reward', 'local_energy_j', 'tx_energy_j', 'flight_energy_j', 'uav_compute_energy_j',
+             'migration_energy_j')
+    out = dict(policy=policy, seed=seed, slots=len(metrics), tasks=tasks,
+               **{p: float(sum(getattr(m, p) for m in metrics)) for p in parts},
+               **{f'tasks_{name}': states.get(s, 0) for s, name in enumerate(STATE_NAMES)},
+               tasks_migrated=sum(1 for r in reports if r.migrated),
+               tasks_with_one_terminal_state=sum(1 for v in per_task.values() if v == 1),
+               deadline_miss_rate=(states.get(1, 0) + states.get(2, 0)) / max(tasks, 1),
+               failures=[{'uav': u, 'slot': s, 'mode': ('announce', 'silence', 'kill', 'liveliness lost')[m]}
+                         for u, s, m in failures])
+    plans = bag.get(c.TOPIC_PLAN, [])
+    if plans:
+        times = np.array([p.decision_time_s for p in plans])
+        out['decision_time_median_s'] = float(np.median(times))
+        out['decision_time_p99_s'] = float(np.percentile(times, 99))
+    return out
+
+
+def plot(bag: Dict[str, List], out: Path) -> List[Path]:
+    """trajectories.png (UAVs, users, failure points) and energy.png (per-slot energy by part)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    world = bag.get(c.TOPIC_WORLD_UAVS, [])
+    users = sorted(bag.get(c.TOPIC_USERS, []), key=lambda m: m.slot)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    uav_ids = sorted({m.uav_id for m in world})
+    failed = {f.uav_id: f.slot for f in bag.get(c.TOPIC_FAILURES, [])}
+    for j in uav_ids:
+        track = sorted((m.slot, m.position.x, m.position.y) for m in world if m.uav_id == j)
+        xy = np.array([(x, y) for _, x, y in track])
+        line, = ax.plot(xy[:, 0], xy[:, 1], '-', lw=2, label=f'UAV {j}')
+        ax.plot(xy[0, 0], xy[0, 1], 'o', color=line.get_color())
+        if j in failed:
+            at = min(max(failed[j], 0), len(xy) - 1)
+            ax.plot(xy[at, 0], xy[at, 1], 'X', ms=14, color='red', label=f'UAV {j} fails (slot {failed[j]})')
+    if users:
+        pos = np.array([[(p.x, p.y) for p in m.positions] for m in users])
+        for i in range(pos.shape[1]):
+            ax.plot(pos[:, i, 0], pos[:, i, 1], '-', lw=0.8, color='gray', alpha=0.7,
+                    label='users' if i == 0 else None)
+    ax.set_xlabel('x [m]')
+    ax.set_ylabel('y [m]')
+    ax.set_title('UAV and user trajectories')
+    ax.set_aspect('equal')
+    ax.legend(fontsize=8, loc='best')
+    fig.tight_layout()
+    paths.append(out / 'trajectories.png')
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    metrics = sorted(bag.get(c.TOPIC_SLOT_METRICS, []), key=lambda m: m.slot)
+    if metrics:
+        from uav_mec_nodes.config import load_scenario
+        w = load_scenario().energy
+        slots = np.array([m.slot for m in metrics])
+        parts = [('local compute', [m.local_energy_j for m in metrics]),
+                 ('upload', [m.tx_energy_j for m in metrics]),
+                 (f'flight x {w.w_fly:g}', [w.w_fly * m.flight_energy_j for m in metrics]),
+                 (f'UAV compute x {w.w_uav:g}', [w.w_uav * m.uav_compute_energy_j for m in metrics]),
+                 (f'migration x {w.w_uav:g}', [w.w_uav * m.migration_energy_j for m in metrics])]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.stackplot(slots, *[np.array(v) for _, v in parts], labels=[n for n, _ in parts])
+        for j, s in failed.items():
+            ax.axvline(s, color='red', ls='--', lw=1)
+            ax.text(s, ax.get_ylim()[1] * 0.95, f' UAV {j} fails', color='red', fontsize=8, va='top')
+        ax.set_xlabel('slot')
+        ax.set_ylabel('weighted energy e_tot per slot [J]')
+        ax.set_title('Per-slot energy by part, eq. (27)')
+        ax.legend(fontsize=8, loc='upper left')
+        fig.tight_layout()
+        paths.append(out / 'energy.png')
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths
+
+
+def summarize_run(bag_path: Path, policy: str, seed: int, out: Path) -> tuple[dict, List[Path]]:
+    bag = read_bag(bag_path)
+    return summarize(bag, policy, seed), plot(bag, out)
