@@ -69,7 +69,8 @@ def run_single_process(g: GraphConfig, timeout_s: float = 600.0) -> RunResult:
             executor.spin_once(timeout_sec=0.05)
             core_done = nodes['world'].done and nodes['channel_sim'].done
             if recorder is not None:
-                if recorder.done_at is not None and time.monotonic() - recorder.done_at > 0.5:
+                if (recorder.done_at is not None and time.monotonic() - recorder.done_at > 0.5) or \
+                        recorder.idle_after_episode():
                     recorder.close()
                     if core_done:
                         break

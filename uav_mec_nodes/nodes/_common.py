@@ -34,6 +34,7 @@ TOPIC_FAILURES = '/failures'
 TOPIC_TASK_REPORTS = '/task_reports'
 TOPIC_SLOT_METRICS = '/slot_metrics'
 TOPIC_MARKERS = '/markers'
+TOPIC_RECORDER_PROGRESS = '/recorder/progress'   # std_msgs/UInt32: slots recorded in full
 
 
 def uav_state_topic(j: int) -> str:
@@ -46,15 +47,19 @@ def uav_cmd_topic(j: int) -> str:
 
 # Every slot's data matters and must survive late matching: at rtf 0 an episode can be over
 # before DDS has matched every publisher with every subscriber (discovery is pairwise), so
-# all per-slot topics keep their history for late joiners (reliable, transient local, keep all).
-RELIABLE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_ALL,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# all per-slot topics keep their history for late joiners (reliable, transient local). KEEP_ALL
+# would be exact but Fast DDS caps its history (publishing fails past about 5000 samples), so
+# a deep KEEP_LAST: the world waits for each slot's metrics, so no reader lags by thousands.
+HISTORY_DEPTH = 20000
+RELIABLE = QoSProfile(depth=HISTORY_DEPTH, reliability=ReliabilityPolicy.RELIABLE,
+                      history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 LATCHED = RELIABLE
 
 
 def liveliness_qos(lease_s: float) -> QoSProfile:
     """UAV state QoS: the lease runs out when the UAV stops asserting (killed, silenced, never started)."""
-    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_ALL,
+    return QoSProfile(depth=HISTORY_DEPTH, reliability=ReliabilityPolicy.RELIABLE,
+                      history=HistoryPolicy.KEEP_LAST,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL, liveliness=LivelinessPolicy.MANUAL_BY_TOPIC,
                       liveliness_lease_duration=Duration(seconds=lease_s))
 

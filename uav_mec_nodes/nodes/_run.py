@@ -13,7 +13,7 @@ from uav_mec_nodes.errors import UserInputError
 def finished(node) -> bool:
     """Episode over for this node: done flag set (the recorder also drains 0.5 s and closes its bag)."""
     if hasattr(node, 'close'):
-        if node.done_at is not None and time.monotonic() - node.done_at > 0.5:
+        if (node.done_at is not None and time.monotonic() - node.done_at > 0.5) or node.idle_after_episode():
             node.close()
             return True
         return False

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import rclpy
 from rclpy.node import Node
+from std_msgs.msg import UInt32
 
 from uav_mec_nodes.nodes import _common as c
 
@@ -80,6 +81,9 @@ class RecorderNode(Node):
         self.metrics_seen = 0
         self.closed = False
         self.done_at = None
+        self.last_message = time.monotonic()
+        self.slots_recorded = 0
+        self.progress_pub = self.create_publisher(UInt32, c.TOPIC_RECORDER_PROGRESS, c.RELIABLE)
         for topic, type_name in recorded_topics(self.cfg.scenario.num_uavs).items():
             conn = self.writer.add_connection(topic, type_name, typestore=store)
             qos = 10 if topic in (c.TOPIC_CLOCK, c.TOPIC_MARKERS) else c.RELIABLE
@@ -92,10 +96,25 @@ class RecorderNode(Node):
             return
         self.writer.write(conn, self.get_clock().now().nanoseconds or time.time_ns(), data)
         self.counts[topic] = self.counts.get(topic, 0) + 1
+        self.last_message = time.monotonic()
+        s = self.cfg.scenario
         if topic == c.TOPIC_SLOT_METRICS:
             self.metrics_seen += 1
-            if self.metrics_seen >= self.cfg.scenario.num_slots:
-                self.done_at = time.monotonic()
+        if topic in (c.TOPIC_SLOT_METRICS, c.TOPIC_TASK_REPORTS):
+            # slots recorded in full (counts, since topics are not ordered against each other); the
+            # world waits for this before the next slot, so no reader queue grows without bound
+            done = min(self.metrics_seen, self.counts.get(c.TOPIC_TASK_REPORTS, 0) // max(s.num_users, 1))
+            if done > self.slots_recorded:
+                self.slots_recorded = done
+                self.progress_pub.publish(UInt32(data=done))
+        # done when every slot's metrics and every task's report are in (the reports of a slot can
+        # still be queued when its metrics arrive); `finished` also stops after 2 s without messages
+        if self.done_at is None and self.metrics_seen >= s.num_slots and \
+                self.counts.get(c.TOPIC_TASK_REPORTS, 0) >= s.num_slots * s.num_users:
+            self.done_at = time.monotonic()
+
+    def idle_after_episode(self, idle_s: float = 2.0) -> bool:
+        return self.metrics_seen >= self.cfg.scenario.num_slots and time.monotonic() - self.last_message > idle_s
 
     def close(self) -> None:
         if not self.closed:

@@ -18,6 +18,7 @@ from geometry_msgs.msg import Point, Vector3
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
+from std_msgs.msg import UInt32
 
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.model import mobility, propulsion
@@ -37,7 +38,7 @@ class WorldNode(Node):
         self.startup_wait_s = c.declare(self, 'startup_wait_s', 3.0,
                                         'wall time to wait for UAV nodes before slot 0 [s]', 0.0, 600.0)
         self.wait_for_recorder = c.declare(self, 'wait_for_recorder', False,
-                                           'do not start before the recorder subscribes')
+                                           'start with the recorder, and let it finish each slot first')
         replica = UavMecEnv(self.cfg)
         replica.reset(seed=seed)   # the same initial UAV positions as the Gym env with this seed
         self.pos, self.vel = replica.uav_pos.copy(), replica.uav_vel.copy()
@@ -57,6 +58,9 @@ class WorldNode(Node):
         self.state_pub = self.create_publisher(UavState, c.TOPIC_WORLD_UAVS, c.LATCHED)
         self.create_subscription(Plan, c.TOPIC_PLAN, self.on_plan, c.RELIABLE)
         self.create_subscription(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics, c.RELIABLE)
+        self.slots_recorded = 0
+        if self.wait_for_recorder:
+            self.create_subscription(UInt32, c.TOPIC_RECORDER_PROGRESS, self.on_recorder_progress, c.RELIABLE)
         self.create_subscription(FailureEvent, c.TOPIC_FAILURES, self.on_failure, c.LATCHED)
         for j in range(self.num_uavs):
             self.create_subscription(UavCommand, c.uav_cmd_topic(j), self.on_command, c.RELIABLE)
@@ -81,6 +85,9 @@ class WorldNode(Node):
             self.get_logger().warning(f'rejected command of UAV {msg.uav_id}: NaN or inf acceleration')
             return
         self.commands[msg.uav_id] = np.array(a)
+
+    def on_recorder_progress(self, msg: UInt32) -> None:
+        self.slots_recorded = max(self.slots_recorded, msg.data)
 
     def on_metrics(self, msg: SlotMetrics) -> None:
         if msg.slot == self.slot:
@@ -107,7 +114,8 @@ class WorldNode(Node):
                 self.phase = 'metrics'
         elif self.phase == 'metrics':
             paced = self.rtf <= 0 or now - self.t_slot_wall >= self.cfg.scenario.slot_s / self.rtf
-            if self.metrics_in and paced:
+            recorded = not self.wait_for_recorder or self.slots_recorded > self.slot
+            if self.metrics_in and paced and recorded:
                 self.slot += 1
                 if self.slot >= self.num_slots:
                     self.publish_clock(self.slot)
