@@ -36,3 +36,10 @@ def test_env_throughput_quick_run(tmp_path):
     assert out.returncode == 0, out.stderr
     row = [line for line in out.stdout.splitlines() if line.startswith('|') and '10 |' in line]
     assert len(row) == 1 and len(row[0].split('|')) == 12
+
+
+def test_learner_updates_quick_run(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'learner_updates.py'), '--updates', '3', '--fill',
+                          '300'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert '| our SAC-PER |' in out.stdout and '| SB3 SAC | ' in out.stdout

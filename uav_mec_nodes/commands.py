@@ -57,7 +57,8 @@ def run(args) -> int:
                     missing_uavs=parse_missing(args.missing_uavs), run_torch_layers=args.run_torch_layers)
     runner = run_multi_process if args.processes == 'multi' else run_single_process
     result = runner(g)
-    summary, plots = summarize_run(bag, policy, args.seed, out)
+    display = policy if not policy.endswith('.pt') else f'sac-per:{Path(policy).name}'
+    summary, plots = summarize_run(bag, display, args.seed, out)
     summary['wall_s'] = result.wall_s
     summary['processes'] = args.processes
     print(format_summary(summary))
@@ -233,7 +234,8 @@ def sweep_cmd(args) -> int:
     if args.steps < 1:
         raise UserInputError(f'--steps: must be >= 1, got {args.steps}')
     for figure in figures:
-        spent = sweep(figure, Path(args.results), tuple(args.seeds), args.steps, progress=not args.no_progress)
+        spent = sweep(figure, Path(args.results), tuple(args.seeds), args.steps, progress=not args.no_progress,
+                      evals_only=args.evals_only)
         print(f"{figure}: trained {spent['runs_trained']} run(s) in {spent['train_s']:.0f} CPU s, "
               f"{spent['evals_done']} evaluation(s) in {spent['eval_s']:.0f} CPU s")
     return 0
@@ -245,6 +247,8 @@ def _sweep_args(parser):
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (default 0 1 2)')
     parser.add_argument('--steps', type=int, default=20000, help='training steps per run (default 20000)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('--evals-only', action='store_true',
+                        help='train nothing: evaluate baselines and learners whose runs are finished')
 
 
 sweep_cmd.add_arguments = _sweep_args

@@ -100,15 +100,18 @@ def run_finished(folder: Path, steps: int) -> bool:
 
 
 def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, progress: bool = True,
-          log=print) -> dict:
-    """Train the missing runs and do the missing evaluations of one figure; returns CPU seconds spent."""
+          log=print, evals_only: bool = False) -> dict:
+    """Train the missing runs and do the missing evaluations of one figure; returns CPU seconds spent.
+
+    evals_only: train nothing; evaluate the baselines and the learners whose runs are finished.
+    """
     from uav_mec_nodes.learners.sac import LearnerConfig
     from uav_mec_nodes.learners.trainer import TrainSettings, train
     runs, evals = plan(figure, seeds, steps)
     spent = dict(train_s=0.0, eval_s=0.0, runs_trained=0, evals_done=0)
     for run in runs:
         folder = results / 'runs' / run.name
-        if run_finished(folder, run.steps):
+        if run_finished(folder, run.steps) or evals_only:
             continue
         log(f'[{figure}] training {run.name} ({run.steps} steps)')
         start = time.process_time()
@@ -121,6 +124,9 @@ def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, 
     for ev in evals:
         path = results / 'evals' / f'{ev.name}.json'
         if path.exists():
+            continue
+        if ev.policy not in BASELINE_POLICIES and not run_finished(results / 'runs' / ev.policy, steps):
+            log(f'[{figure}] skipping {ev.name}: its training run is not finished')
             continue
         log(f'[{figure}] evaluating {ev.name} ({ev.episodes} episodes)')
         start = time.process_time()

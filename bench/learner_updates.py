@@ -1,0 +1,122 @@
+"""Gradient updates per second: our SAC and SAC-PER against Stable-Baselines3's SAC; PER vs uniform replay.
+
+    .venv/bin/python bench/learner_updates.py [--updates N] [--fill N]
+
+Same work for all: the default UavMecEnv (obs 111, action 79), two hidden
+layers of 256, batch 256, two critics, automatic temperature, one thread.
+Each replay buffer is first filled with the same number of random env steps;
+then N gradient updates are timed (sampling included; SAC-PER also updates
+the priorities). SB3 runs `SAC.train(gradient_steps=N)`. Then the replay
+alone: sample 256 + priority update of our prioritized buffer against our
+uniform buffer's sample, on a buffer of 100000 transitions.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def fill_transitions(env, n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    out = []
+    for step in range(n):
+        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+        next_obs, reward, done, _, _ = env.step(action)
+        out.append((obs, action, reward, next_obs, float(done)))
+        obs = next_obs if not done else env.reset(seed=seed + step + 1)[0]
+    return out
+
+
+def ours(algo: str, transitions, updates: int) -> float:
+    from uav_mec_nodes.learners.buffers import PrioritizedReplayBuffer, ReplayBuffer
+    from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
+    cfg = LearnerConfig.for_algo(algo)
+    obs_dim, act_dim = len(transitions[0][0]), len(transitions[0][1])
+    buf = PrioritizedReplayBuffer(100_000, obs_dim, act_dim) if cfg.prioritized else \
+        ReplayBuffer(100_000, obs_dim, act_dim)
+    for t in transitions:
+        buf.add(*t)
+    agent = SacAgent(obs_dim, act_dim, cfg, seed=0)
+    rng = np.random.default_rng(0)
+
+    def one():
+        batch, idx, w = buf.sample(cfg.batch_size, rng)
+        _, td = agent.update(batch, w)
+        buf.update_priorities(idx, td)
+    for _ in range(5):
+        one()
+    start = time.perf_counter()
+    for _ in range(updates):
+        one()
+    return updates / (time.perf_counter() - start)
+
+
+def sb3(env_factory, fill: int, updates: int) -> float:
+    from stable_baselines3 import SAC
+    model = SAC('MlpPolicy', env_factory(), policy_kwargs=dict(net_arch=[256, 256]), batch_size=256,
+                buffer_size=100_000, learning_starts=fill, train_freq=1, gradient_steps=1, ent_coef='auto',
+                device='cpu', seed=0, verbose=0)
+    model.learn(total_timesteps=fill)          # random actions only: learning_starts = fill
+    model.train(gradient_steps=5, batch_size=256)
+    start = time.perf_counter()
+    model.train(gradient_steps=updates, batch_size=256)
+    return updates / (time.perf_counter() - start)
+
+
+def replay_rates(reps: int = 2000) -> tuple[float, float]:
+    from uav_mec_nodes.learners.buffers import PrioritizedReplayBuffer, ReplayBuffer
+    n, obs_dim, act_dim = 100_000, 111, 79
+    rng = np.random.default_rng(0)
+    uni, per = ReplayBuffer(n, obs_dim, act_dim), PrioritizedReplayBuffer(n, obs_dim, act_dim)
+    for buf in (uni, per):
+        for _ in range(n // 1000):
+            buf.add(np.zeros((1000, obs_dim)), np.zeros((1000, act_dim)), np.zeros(1000),
+                    np.zeros((1000, obs_dim)), np.zeros(1000))
+    per.update_priorities(np.arange(n), rng.random(n))
+    start = time.perf_counter()
+    for _ in range(reps):
+        uni.sample(256, rng)
+    t_uni = (time.perf_counter() - start) / reps
+    start = time.perf_counter()
+    for _ in range(reps):
+        _, idx, _ = per.sample(256, rng)
+        per.update_priorities(idx, rng.random(256))
+    t_per = (time.perf_counter() - start) / reps
+    return t_uni, t_per
+
+
+def main(argv=None) -> int:
+    from uav_mec_nodes.env import UavMecEnv
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--updates', type=int, default=300, help='timed gradient updates (default 300)')
+    parser.add_argument('--fill', type=int, default=2000, help='random env steps in the buffers (default 2000)')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    transitions = fill_transitions(UavMecEnv(), args.fill)
+    rates = {'SB3 SAC': sb3(UavMecEnv, args.fill, args.updates),
+             'our SAC': ours('sac', transitions, args.updates),
+             'our SAC-PER': ours('sac-per', transitions, args.updates)}
+    ref = rates['SB3 SAC']
+    print(f'gradient updates per second (one thread, batch 256, 2x256 hidden, {args.updates} updates)')
+    print('| learner | updates/s | ratio to SB3 SAC |')
+    print('|---|---|---|')
+    for name, rate in rates.items():
+        print(f'| {name} | {rate:.1f} | {rate / ref:.2f} |')
+    t_uni, t_per = replay_rates()
+    print()
+    print('| replay (100000 transitions, batch 256) | time per batch [ms] | ratio to uniform |')
+    print('|---|---|---|')
+    print(f'| uniform: sample | {t_uni * 1e3:.3f} | 1.00 |')
+    print(f'| prioritized: sample + priority update | {t_per * 1e3:.3f} | {t_per / t_uni:.2f} |')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
