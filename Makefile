@@ -9,7 +9,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 run: setup
-	$(VENV)/bin/uav-mec run --out $(OUT)
+	$(VENV)/bin/uav-mec run --out $(OUT) --overwrite
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -27,7 +27,8 @@ class GraphConfig:
     bag_path: str = 'runs/main/bag'
     storage: str = 'sqlite3'
     real_time_factor: float = 0.0
-    lease_s: float = 0.5
+    lease_s: float = 0.0               # UAV liveliness lease [s]; 0: 0.5 s, or 5 s with all nodes in one
+                                       # process (a long planner step there delays the UAVs' heartbeats)
     run_torch_layers: bool = False
     missing_uavs: Tuple[int, ...] = field(default_factory=tuple)   # UAV nodes not started (tests, drills)
 
@@ -35,6 +36,8 @@ class GraphConfig:
         from uav_mec_nodes.errors import UserInputError
         if self.failure_mode not in FAILURE_MODES:
             raise UserInputError(f'--failure-mode: must be one of {list(FAILURE_MODES)}, got {self.failure_mode!r}')
+        if not 0.0 <= self.lease_s <= 60.0:
+            raise UserInputError(f'lease_s: must be in [0, 60] (0: automatic), got {self.lease_s}')
         if not 0.0 <= self.real_time_factor <= 1000.0:
             raise UserInputError(f'--rtf: must be in [0, 1000], got {self.real_time_factor}')
         if self.storage not in ('sqlite3', 'mcap'):
@@ -51,19 +54,24 @@ class NodeSpec:
     params: Dict[str, object]
 
 
-def node_specs(g: GraphConfig, num_uavs: int) -> List[NodeSpec]:
+def lease_for(g: GraphConfig, single_process: bool) -> float:
+    return g.lease_s if g.lease_s > 0 else (5.0 if single_process else 0.5)
+
+
+def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> List[NodeSpec]:
+    lease = lease_for(g, single_process)
     common = dict(scenario_file=g.scenario_file, seed=g.seed, num_users=g.num_users, num_uavs=g.num_uavs,
                   num_slots=g.num_slots, max_failures=g.max_failures, failure_schedule=g.failure_schedule)
     specs = [
         NodeSpec('world', 'world', dict(common, real_time_factor=float(g.real_time_factor),
                                         wait_for_recorder=g.record)),
         NodeSpec('channel_sim', 'channel_sim', dict(common)),
-        NodeSpec('planner', 'planner', dict(common, policy=g.policy, lease_s=float(g.lease_s))),
+        NodeSpec('planner', 'planner', dict(common, policy=g.policy, lease_s=float(lease))),
         NodeSpec('failure_injector', 'failure_injector', dict(common, mode=g.failure_mode)),
     ]
     for j in range(num_uavs):
         if j not in g.missing_uavs:
-            specs.append(NodeSpec('uav', f'uav_{j}', dict(common, uav_id=j, lease_s=float(g.lease_s),
+            specs.append(NodeSpec('uav', f'uav_{j}', dict(common, uav_id=j, lease_s=float(lease),
                                                           run_torch_layers=g.run_torch_layers)))
     if g.record:
         specs.append(NodeSpec('recorder', 'recorder', dict(common, bag_path=g.bag_path, storage=g.storage)))

@@ -49,7 +49,7 @@ def run_single_process(g: GraphConfig, timeout_s: float = 600.0) -> RunResult:
     from rclpy.executors import SingleThreadedExecutor
     num_uavs = resolved_num_uavs(g)
     g.validate(num_uavs)
-    specs = node_specs(g, num_uavs)
+    specs = node_specs(g, num_uavs, single_process=True)
     start = time.monotonic()
     context = rclpy.Context()
     rclpy.init(context=context)

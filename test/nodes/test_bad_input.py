@@ -12,7 +12,8 @@ from rclpy.parameter import Parameter
 from uav_mec_nodes.bag import read_bag
 from uav_mec_nodes.graph import GraphConfig
 from uav_mec_nodes.launcher import run_single_process
-from uav_mec_nodes.msg import ChannelState, FailureEvent, OffloadDecision, Plan, UavCommand, UavState, UserStates
+from uav_mec_nodes.msg import (ChannelState, FailureEvent, FailureReport, OffloadDecision, Plan, UavCommand,
+                               UavState, UserStates)
 from uav_mec_nodes.nodes.channel_sim import ChannelSimNode
 from uav_mec_nodes.nodes.planner import PlannerNode
 from uav_mec_nodes.nodes.world import WorldNode
@@ -47,6 +48,8 @@ def _plan_for(sim, **bad):
 def test_channel_sim_rejects_malformed_decisions_and_drops_tasks_of_dead_uavs(context, capfd):
     sim = ChannelSimNode(context=context, parameter_overrides=_params(num_slots=3, max_failures=1))
     sim.publish_slot_inputs()
+    sim.on_failure_report(FailureReport(slot=0))
+    sim.on_failure_report(FailureReport(slot=1))
     sim.book.down_before(2, 0)          # UAV 2 down from the start
     plan = _plan_for(sim, tx_power_w=float('inf'), partition_layer=999, serving_uav=7, migration_target=42,
                      local_cpu_hz=float('nan'))

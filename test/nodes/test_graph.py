@@ -48,6 +48,7 @@ def test_single_process_graph_equals_gym_env(policy, tmp_path, ros_domain_id):
     assert counts['/world/uav_states'] == 3 * SLOTS
     assert counts['/clock'] == SLOTS + 1
     assert counts['/failures'] == 1 and counts['/markers'] == SLOTS
+    assert counts['/failure_injector/report'] == SLOTS
     for j in range(3):
         assert counts[f'/uav_{j}/state'] == SLOTS and counts[f'/uav_{j}/cmd'] >= 4
 
@@ -124,3 +125,33 @@ def test_uav_that_never_starts_is_failed_from_the_first_slot(tmp_path, ros_domai
     assert all(d.serving_uav in (0, 1) for p in bag['/plan'] for d in p.decisions)
     assert all(r.terminal_state != 2 for r in bag['/task_reports'])   # its would-be users served by others
     assert [f.uav_id for f in bag['/failures']] == [2]
+
+
+def test_mcap_bag_and_uav_running_real_torch_layers(tmp_path, ros_domain_id):
+    g = GraphConfig(num_slots=2, num_users=2, policy='offload-all', max_failures=0, storage='mcap',
+                    bag_path=str(tmp_path / 'bag'))
+    run_single_process(g, timeout_s=120)
+    counts = topic_counts(tmp_path / 'bag')
+    assert any(p.suffix == '.mcap' for p in (tmp_path / 'bag').iterdir())
+    assert counts['/task_reports'] == 4 and counts['/slot_metrics'] == 2
+
+
+def test_uav_node_runs_the_tail_layers_on_real_tensors(ros_domain_id):
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from uav_mec_nodes.msg import TaskReport
+    from uav_mec_nodes.nodes.uav import UavNode
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = UavNode(uav_id=1, context=context, parameter_overrides=[Parameter('uav_id', value=1),
+                                                                         Parameter('run_torch_layers', value=True)])
+        # AlexNet (8 layers): partition layer 7 leaves layers 7 and 8 (the last FC layers) to the UAV
+        node.on_report(TaskReport(slot=0, computing_uav=1, dnn_type=0, partition_layer=7, uav_cpu_hz=2e9))
+        node.on_report(TaskReport(slot=0, computing_uav=0, dnn_type=0, partition_layer=1, uav_cpu_hz=3e9))
+        assert node.layers_run == 2
+        assert node.load_hz == {0: 2e9}
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)

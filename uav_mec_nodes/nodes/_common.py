@@ -11,7 +11,8 @@ The slot protocol (one slot t, all on simulated time):
   channel_sim    /task_reports (one per task) and /slot_metrics for slot t
   world          applies the commands, then moves on to t + 1 (at once with a
                  real-time factor of 0, else after delta / rtf of wall time)
-  failure_injector  /failures at the start of the slot in which a UAV fails
+  failure_injector  /failures when a UAV fails, and a FailureReport for every slot (the
+                 accounting and the world's motion of slot t wait for report t)
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ TOPIC_USERS = '/users'
 TOPIC_CHANNEL = '/channel'
 TOPIC_PLAN = '/plan'
 TOPIC_FAILURES = '/failures'
+TOPIC_FAILURE_REPORT = '/failure_injector/report'   # FailureReport, one per slot
 TOPIC_TASK_REPORTS = '/task_reports'
 TOPIC_SLOT_METRICS = '/slot_metrics'
 TOPIC_MARKERS = '/markers'

@@ -25,7 +25,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.model.failures import NEVER
 from uav_mec_nodes.model.slot import DROP_REASONS, SlotDecisions, evaluate_slot
-from uav_mec_nodes.msg import (ChannelState, FailureEvent, Plan, SlotMetrics, TaskReport, UavState, UserStates)
+from uav_mec_nodes.msg import (ChannelState, FailureEvent, FailureReport, Plan, SlotMetrics, TaskReport, UavState,
+                               UserStates)
 from uav_mec_nodes.nodes import _common as c
 from uav_mec_nodes.nodes._failure_book import FailureBook
 
@@ -68,12 +69,23 @@ class ChannelSimNode(Node):
         self.create_subscription(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state, c.LATCHED)
         self.create_subscription(Plan, c.TOPIC_PLAN, self.on_plan, c.RELIABLE)
         self.create_subscription(FailureEvent, c.TOPIC_FAILURES, self.on_failure, c.LATCHED)
+        self.create_subscription(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report, c.RELIABLE)
+        self.reported_slots = set()
+        self.pending_plan = None
 
     def on_failure(self, msg: FailureEvent) -> None:
         if msg.uav_id >= self.env.num_uavs:
             self.get_logger().warning(f'rejected failure event: unknown UAV id {msg.uav_id}')
             return
         self.book.fail_during(msg.uav_id, msg.slot)
+
+    def on_failure_report(self, msg: FailureReport) -> None:
+        for event in msg.failures:
+            self.on_failure(event)
+        self.reported_slots.add(msg.slot)
+        if self.pending_plan is not None and self.pending_plan.slot in self.reported_slots:
+            plan, self.pending_plan = self.pending_plan, None
+            self.on_plan(plan)
 
     def on_world_state(self, msg: UavState) -> None:
         reason = c.uav_state_ok(msg, self.env.num_uavs)
@@ -154,6 +166,9 @@ class ChannelSimNode(Node):
                 self.get_logger().warning(f'ignored plan for slot {plan.slot} (current slot {env.slot})')
             return
         t = env.slot
+        if t not in self.reported_slots:   # the injector's word on this slot first
+            self.pending_plan = plan
+            return
         if len(plan.uav_alive) == env.num_uavs:
             for j in np.flatnonzero(~np.array(plan.uav_alive, bool)):
                 self.book.down_before(int(j), t)

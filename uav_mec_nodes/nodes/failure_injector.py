@@ -16,7 +16,7 @@ from rclpy.node import Node
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.model.failures import NEVER
-from uav_mec_nodes.msg import FailureEvent, UavState
+from uav_mec_nodes.msg import FailureEvent, FailureReport, UavState
 from uav_mec_nodes.nodes import _common as c
 
 MODES = {'announce': FailureEvent.MODE_ANNOUNCE, 'silence': FailureEvent.MODE_SILENCE,
@@ -36,6 +36,8 @@ class FailureInjectorNode(Node):
         self.fail_slots = replica.fail_slots.copy()
         self.announced = set()
         self.pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.LATCHED)
+        self.report_pub = self.create_publisher(FailureReport, c.TOPIC_FAILURE_REPORT, c.RELIABLE)
+        self.reported = set()
         # the world's per-slot states (reliable, unlike /clock) mark each slot's start
         self.create_subscription(UavState, c.TOPIC_WORLD_UAVS, self.on_slot_start, c.RELIABLE)
         planned = [(int(j), int(t)) for j, t in enumerate(self.fail_slots) if t < NEVER]
@@ -43,6 +45,11 @@ class FailureInjectorNode(Node):
 
     def on_slot_start(self, msg: UavState) -> None:
         slot = msg.slot
+        if slot in self.reported:
+            return
+        self.reported.add(slot)
+        report = FailureReport(slot=slot)
+        report.header.stamp = msg.header.stamp
         for j in np.flatnonzero(self.fail_slots <= slot):
             if int(j) in self.announced:
                 continue
@@ -51,6 +58,8 @@ class FailureInjectorNode(Node):
                                  reason=f'injected ({self.cfg.failures.model} model)')
             event.header.stamp = msg.header.stamp
             self.pub.publish(event)
+            report.failures.append(event)
+        self.report_pub.publish(report)
 
 
 def main(args=None) -> None:

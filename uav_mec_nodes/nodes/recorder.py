@@ -22,6 +22,7 @@ TYPE_NAMES = {
     c.TOPIC_CLOCK: 'rosgraph_msgs/msg/Clock', c.TOPIC_WORLD_UAVS: 'uav_mec_nodes/msg/UavState',
     c.TOPIC_USERS: 'uav_mec_nodes/msg/UserStates', c.TOPIC_CHANNEL: 'uav_mec_nodes/msg/ChannelState',
     c.TOPIC_PLAN: 'uav_mec_nodes/msg/Plan', c.TOPIC_FAILURES: 'uav_mec_nodes/msg/FailureEvent',
+    c.TOPIC_FAILURE_REPORT: 'uav_mec_nodes/msg/FailureReport',
     c.TOPIC_TASK_REPORTS: 'uav_mec_nodes/msg/TaskReport', c.TOPIC_SLOT_METRICS: 'uav_mec_nodes/msg/SlotMetrics',
     c.TOPIC_MARKERS: 'visualization_msgs/msg/MarkerArray',
 }

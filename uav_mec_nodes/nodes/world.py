@@ -22,7 +22,7 @@ from std_msgs.msg import UInt32
 
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.model import mobility, propulsion
-from uav_mec_nodes.msg import FailureEvent, Plan, SlotMetrics, UavCommand, UavState
+from uav_mec_nodes.msg import FailureEvent, FailureReport, Plan, SlotMetrics, UavCommand, UavState
 from uav_mec_nodes.nodes import _common as c
 from uav_mec_nodes.nodes._failure_book import FailureBook
 
@@ -62,6 +62,8 @@ class WorldNode(Node):
         if self.wait_for_recorder:
             self.create_subscription(UInt32, c.TOPIC_RECORDER_PROGRESS, self.on_recorder_progress, c.RELIABLE)
         self.create_subscription(FailureEvent, c.TOPIC_FAILURES, self.on_failure, c.LATCHED)
+        self.create_subscription(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report, c.RELIABLE)
+        self.reported_slots = set()
         for j in range(self.num_uavs):
             self.create_subscription(UavCommand, c.uav_cmd_topic(j), self.on_command, c.RELIABLE)
         self.create_timer(0.002, self.tick, clock=self.wall)
@@ -70,6 +72,11 @@ class WorldNode(Node):
     def on_failure(self, msg: FailureEvent) -> None:
         if msg.uav_id < self.num_uavs:
             self.book.fail_during(msg.uav_id, msg.slot)
+
+    def on_failure_report(self, msg: FailureReport) -> None:
+        for event in msg.failures:
+            self.on_failure(event)
+        self.reported_slots.add(msg.slot)
 
     def on_plan(self, msg: Plan) -> None:
         if msg.slot == self.slot and self.phase == 'planning':
@@ -109,6 +116,8 @@ class WorldNode(Node):
             live = self.book.alive_end(self.slot) & np.array(self.plan.uav_alive, bool) \
                 if len(self.plan.uav_alive) == self.num_uavs else self.book.alive_end(self.slot)
             waiting = [j for j in np.flatnonzero(live) if j not in self.commands]
+            if self.slot not in self.reported_slots:   # a UAV failing in this slot must not move
+                return
             if not waiting or now - self.t_phase > self.command_timeout_s:
                 self.move(live)
                 self.phase = 'metrics'
