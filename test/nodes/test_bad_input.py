@@ -120,3 +120,19 @@ def test_graph_survives_a_rogue_publisher(tmp_path, ros_domain_id):
     reports = bag['/task_reports']
     assert len({(r.slot, r.user_id) for r in reports}) == 80 and len(reports) == 80
     assert np.all(np.isfinite([m.e_tot for m in bag['/slot_metrics']]))
+
+
+def test_world_setpoint_command_flies_towards_the_target_within_limits(context):
+    world = WorldNode(context=context, parameter_overrides=_params(num_slots=3))
+    start = world.pos[0].copy()
+    cmd = UavCommand(slot=0, uav_id=0, mode=UavCommand.MODE_SETPOINT)
+    cmd.setpoint.x, cmd.setpoint.y, cmd.setpoint.z = start[0] + 1.0, start[1], start[2]
+    world.on_command(cmd)
+    world.move(np.ones(3, bool))
+    np.testing.assert_allclose(world.pos[0], start + [1.0, 0, 0], atol=1e-9)   # 1 m: within a_max
+    cmd.slot, cmd.setpoint.x = 0, start[0] + 1000.0
+    world.commands = {}
+    world.on_command(cmd)
+    world.move(np.ones(3, bool))
+    assert np.linalg.norm(world.vel[0]) <= world.cfg.uavs.v_max_mps + 1e-9   # (7) limits a far setpoint
+    world.destroy_node()

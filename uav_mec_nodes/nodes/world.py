@@ -87,6 +87,16 @@ class WorldNode(Node):
     def on_command(self, msg: UavCommand) -> None:
         if msg.uav_id >= self.num_uavs or msg.slot != self.slot:
             return
+        if msg.mode == UavCommand.MODE_SETPOINT:
+            target = (msg.setpoint.x, msg.setpoint.y, msg.setpoint.z)
+            if not c.finite(*target):
+                self.get_logger().warning(f'rejected command of UAV {msg.uav_id}: NaN or inf setpoint')
+                return
+            # the constant acceleration that would reach the setpoint in one slot; (7) then limits it
+            delta = self.cfg.scenario.slot_s
+            j = msg.uav_id
+            self.commands[j] = 2.0 * (np.array(target) - self.pos[j] - self.vel[j] * delta) / delta ** 2
+            return
         a = (msg.acceleration.x, msg.acceleration.y, msg.acceleration.z)
         if not c.finite(*a):
             self.get_logger().warning(f'rejected command of UAV {msg.uav_id}: NaN or inf acceleration')
