@@ -45,7 +45,7 @@ def fig3(results: Path, out: Path) -> List[str]:
     """Evaluation reward against training steps, mean and spread over seeds, per learner."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    rows, notes = [], []
+    rows, notes, shown, conv = [], [], [], []
     for algo in LEARNERS:
         curves = {}
         for seed in DEFAULT_SEEDS:
@@ -62,6 +62,13 @@ def fig3(results: Path, out: Path) -> List[str]:
         ax.plot(steps, mean, label=f'{LABELS[algo]} ({len(curves)} seeds)', **STYLE[algo])
         ax.fill_between(steps, mean - std, mean + std, alpha=0.2, color=STYLE[algo]['color'])
         rows += [(algo, t, m, sd, len(curves)) for t, m, sd in zip(steps, mean, std)]
+        shown += [m for t, m in zip(steps, mean) if t >= 2000]
+        conv.append((algo, convergence_step(steps, mean), float(np.mean(mean[-3:])), len(curves)))
+    if shown:   # the first evaluation (random actions only) is far below: keep the learning visible
+        span = max(shown) - min(shown)
+        ax.set_ylim(min(shown) - 0.5 * span, max(shown) + 0.3 * span)
+        ax.text(0.98, 0.02, 'evaluations before 2000 steps (random actions) are below the axis',
+                transform=ax.transAxes, ha='right', fontsize=7)
     ax.set_xlabel('training steps (slots)')
     ax.set_ylabel('evaluation reward per episode')
     ax.set_title('Fig. 3: convergence (I=10, J=3, one failure)')
@@ -71,7 +78,22 @@ def fig3(results: Path, out: Path) -> List[str]:
     fig.savefig(out / 'fig3_convergence.png', dpi=120)
     plt.close(fig)
     _write_csv(out / 'fig3_convergence.csv', ('algo', 'step', 'reward_mean', 'reward_std', 'seeds'), rows)
+    _write_csv(out / 'fig3_convergence_steps.csv', ('algo', 'convergence_step', 'final_reward', 'seeds'), conv)
     return notes
+
+
+def convergence_step(steps, mean, tolerance: float = 0.2, window: int = 3):
+    """First evaluation step from which the seed-mean reward, smoothed over `window` evaluations
+    (3-episode evaluations are noisy), stays within `tolerance` (relative) of the final reward
+    (the mean of the last `window` evaluations)."""
+    mean = np.asarray(mean, float)
+    smooth = np.array([mean[max(0, k - window + 1):k + 1].mean() for k in range(len(mean))])
+    final = float(np.mean(mean[-window:]))
+    inside = np.abs(smooth - final) <= tolerance * abs(final)
+    for k in range(len(steps)):
+        if inside[k:].all():
+            return int(steps[k])
+    return int(steps[-1])
 
 
 def _points(results: Path, x_key: str, fixed: Dict[str, int]) -> Dict[str, Dict[int, List[dict]]]:

@@ -42,3 +42,13 @@ def test_figures_from_synthetic_results(tmp_path):
     assert {(r['policy'], r['users']) for r in fig4} == {('greedy', '4'), ('greedy', '10'), ('offload-all', '4'),
                                                          ('offload-all', '10')}
     assert any('redq' in n for n in notes)
+
+
+def test_convergence_step_by_hand():
+    from uav_mec_nodes.figures import convergence_step
+    steps = [1000, 2000, 3000, 4000, 5000, 6000]
+    # smoothed (window 3): -300, -200, -137, -40.3, -10.33, -10; final -10; within 20% (2): from 5000 on
+    assert convergence_step(steps, [-300, -100, -11, -10, -10, -10]) == 5000
+    # smoothed: ..., -43.3, -13.3, -10: the 5000 point is 3.3 off, so only the last one
+    assert convergence_step(steps, [-300, -100, -20, -10, -10, -10]) == 6000
+    assert convergence_step(steps, [-10] * 6) == 1000
