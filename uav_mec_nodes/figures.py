@@ -143,8 +143,36 @@ def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='ener
     return notes
 
 
+def compute_cost(results: Path, out: Path) -> None:
+    """cpu_time.csv: per figure, the training wall time of its runs so far (finished or not; one
+    thread each) and the CPU time of its evaluations, from what the sweep wrote (a run counts in
+    every figure that uses it)."""
+    import json
+
+    from uav_mec_nodes.experiments import FIGURES, plan, run_finished
+    rows = []
+    for figure in FIGURES:
+        runs, evals = plan(figure)
+        train_s, done = 0.0, 0
+        for run in runs:
+            path = results / 'runs' / run.name / 'train.csv'
+            if path.exists():
+                with path.open() as f:
+                    last = list(csv.DictReader(f))[-1:]
+                if last:
+                    train_s += float(last[0]['wall_s'])
+            done += run_finished(results / 'runs' / run.name, run.steps)
+        eval_paths = [results / 'evals' / f'{e.name}.json' for e in evals]
+        eval_s = sum(json.loads(p.read_text()).get('cpu_s', 0.0) for p in eval_paths if p.exists())
+        rows.append((figure, done, len(runs), round(train_s), sum(p.exists() for p in eval_paths), len(evals),
+                     round(eval_s)))
+    _write_csv(out / 'cpu_time.csv', ('figure', 'runs_done', 'runs_planned', 'train_wall_s', 'evals_done',
+                                      'evals_planned', 'eval_cpu_s'), rows)
+
+
 def make_figures(results: Path, out: Path) -> List[str]:
     out.mkdir(parents=True, exist_ok=True)
+    compute_cost(results, out)
     notes = fig3(results, out)
     notes += _sweep_plot(results, out, 'fig4_energy_vs_users', 'Fig. 4: energy vs users (J=3, one failure)',
                          'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES)
