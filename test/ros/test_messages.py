@@ -5,7 +5,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 

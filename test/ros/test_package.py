@@ -1,6 +1,5 @@
 """package.xml is valid for catkin_pkg and every dependency it names is present."""
 import importlib
-import os
 import sys
 from pathlib import Path
 

@@ -10,7 +10,6 @@ notice from its lease), kill (the UAV's process ends with SIGKILL).
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from rclpy.node import Node
 
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import rclpy
 from rclpy.node import Node
 from std_msgs.msg import UInt32
 

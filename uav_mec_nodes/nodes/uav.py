@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
-import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Point, Vector3
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
