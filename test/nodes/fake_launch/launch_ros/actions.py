@@ -1,0 +1,3 @@
+class Node:
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
