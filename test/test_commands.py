@@ -134,6 +134,12 @@ def test_sweep_then_figures_end_to_end(tmp_path):
     first = uav_mec(*args)
     assert 'fig3: trained 3 run(s)' in first.stdout
     assert 'fig3: trained 0 run(s)' in uav_mec(*args).stdout
+    # a clone holds a run's CSVs but not its resume.pt (not in git): an unfinished one starts again
+    run = tmp_path / 'runs' / 'sac-I10-J3-s0'
+    (run / 'resume.pt').unlink(missing_ok=True)
+    (run / 'eval.csv').write_text((run / 'eval.csv').read_text().splitlines()[0] + '\n')
+    again = uav_mec(*args)
+    assert 'starting it again' in again.stdout and 'fig3: trained 1 run(s)' in again.stdout
     out = uav_mec('figures', '--results', str(tmp_path))
     assert (tmp_path / 'fig3_convergence.png').exists() and (tmp_path / 'cpu_time.csv').exists()
     assert 'missing: fig4' in out.stdout   # what is not there yet is said, not drawn

@@ -113,12 +113,18 @@ def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, 
         folder = results / 'runs' / run.name
         if run_finished(folder, run.steps) or evals_only:
             continue
+        resume = (folder / 'resume.pt').exists()
+        if not resume and folder.exists():
+            # logs of a run whose resume state is gone (e.g. a fresh clone: *.pt are not in git)
+            log(f'[{figure}] {run.name}: no resume.pt, starting it again')
+            for stale in folder.glob('*.csv'):
+                stale.unlink()
         log(f'[{figure}] training {run.name} ({run.steps} steps)')
         start = time.process_time()
         train(LearnerConfig.for_algo(run.algo), scenario(run.users, run.uavs),
               TrainSettings(steps=run.steps, seed=run.seed, eval_every=1000, eval_episodes=3,
                             checkpoint_every=5000, progress=progress),
-              folder, resume=(folder / 'resume.pt').exists())
+              folder, resume=resume)
         spent['train_s'] += time.process_time() - start
         spent['runs_trained'] += 1
     for ev in evals:
