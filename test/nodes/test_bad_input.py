@@ -64,6 +64,7 @@ def test_channel_sim_rejects_malformed_decisions_and_drops_tasks_of_dead_uavs(co
     err = capfd.readouterr().err
     assert 'rejected decision for user 0: tx_power_w' in err
     assert 'rejected decision for user 2: serving_uav: unknown UAV id 7' in err
+    assert 'decision for user 5 names UAV 2, which is down: the task is dropped' in err
     # a plan with the wrong number of decisions: all rejected, all tasks still accounted
     short = _plan_for(sim)
     short.decisions = short.decisions[:3]

@@ -156,6 +156,10 @@ class ChannelSimNode(Node):
         for i, reason in rejected.items():
             self.get_logger().warning(f'slot {plan.slot}: rejected decision for user {i}: {reason}; '
                                       f'served whole by UAV {serving[i]} instead')
+        for i in np.flatnonzero(~alive[serving]):
+            if int(i) not in rejected:
+                self.get_logger().warning(f'slot {plan.slot}: decision for user {i} names UAV {serving[i]}, '
+                                          f'which is down: the task is dropped')
         return SlotDecisions(phi, serving, target, share, frac, power), accel, rejected
 
     def on_plan(self, plan: Plan) -> None:
