@@ -58,7 +58,8 @@ def run(args) -> int:
     runner = run_multi_process if args.processes == 'multi' else run_single_process
     result = runner(g)
     display = policy if not policy.endswith('.pt') else f'sac-per:{Path(policy).name}'
-    summary, plots = summarize_run(bag, display, args.seed, out)
+    from uav_mec_nodes.config import load_scenario
+    summary, plots = summarize_run(bag, display, args.seed, out, load_scenario(args.config).energy)
     summary['wall_s'] = result.wall_s
     summary['processes'] = args.processes
     print(format_summary(summary))

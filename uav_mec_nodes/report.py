@@ -37,8 +37,11 @@ def summarize(bag: Dict[str, List], policy: str, seed: int) -> dict:
     return out
 
 
-def plot(bag: Dict[str, List], out: Path) -> List[Path]:
-    """trajectories.png (UAVs, users, failure points) and energy.png (per-slot energy by part)."""
+def plot(bag: Dict[str, List], out: Path, energy_weights=None) -> List[Path]:
+    """trajectories.png (UAVs, users, failure points) and energy.png (per-slot energy by part).
+
+    energy_weights: the run's config `energy` section (default: the package defaults).
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -62,20 +65,16 @@ def plot(bag: Dict[str, List], out: Path) -> List[Path]:
         for i in range(pos.shape[1]):
             ax.plot(pos[:, i, 0], pos[:, i, 1], '-', lw=0.8, color='gray', alpha=0.7,
                     label='users' if i == 0 else None)
-    ax.set_xlabel('x [m]')
-    ax.set_ylabel('y [m]')
-    ax.set_title('UAV and user trajectories')
     ax.set_aspect('equal')
-    ax.legend(fontsize=8, loc='best')
-    fig.tight_layout()
-    paths.append(out / 'trajectories.png')
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(plt, fig, ax, 'UAV and user trajectories', 'x [m]', 'y [m]', 'best',
+                       out / 'trajectories.png'))
 
     metrics = sorted(bag.get(c.TOPIC_SLOT_METRICS, []), key=lambda m: m.slot)
     if metrics:
-        from uav_mec_nodes.config import load_scenario
-        w = load_scenario().energy
+        if energy_weights is None:
+            from uav_mec_nodes.config import load_scenario
+            energy_weights = load_scenario().energy
+        w = energy_weights
         slots = np.array([m.slot for m in metrics])
         parts = [('local compute', [m.local_energy_j for m in metrics]),
                  ('upload', [m.tx_energy_j for m in metrics]),
@@ -87,17 +86,23 @@ def plot(bag: Dict[str, List], out: Path) -> List[Path]:
         for j, s in failed.items():
             ax.axvline(s, color='red', ls='--', lw=1)
             ax.text(s, ax.get_ylim()[1] * 0.95, f' UAV {j} fails', color='red', fontsize=8, va='top')
-        ax.set_xlabel('slot')
-        ax.set_ylabel('weighted energy e_tot per slot [J]')
-        ax.set_title('Per-slot energy by part, eq. (27)')
-        ax.legend(fontsize=8, loc='upper left')
-        fig.tight_layout()
-        paths.append(out / 'energy.png')
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(_save(plt, fig, ax, 'Per-slot energy by part, eq. (27)', 'slot',
+                           'weighted energy e_tot per slot [J]', 'upper left', out / 'energy.png'))
     return paths
 
 
-def summarize_run(bag_path: Path, policy: str, seed: int, out: Path) -> tuple[dict, List[Path]]:
+def _save(plt, fig, ax, title: str, xlabel: str, ylabel: str, legend_loc: str, path: Path) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc=legend_loc)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def summarize_run(bag_path: Path, policy: str, seed: int, out: Path, energy_weights=None
+                  ) -> tuple[dict, List[Path]]:
     bag = read_bag(bag_path)
-    return summarize(bag, policy, seed), plot(bag, out)
+    return summarize(bag, policy, seed), plot(bag, out, energy_weights)
