@@ -18,7 +18,6 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -247,6 +246,3 @@ def train(learner: LearnerConfig, scenario: ScenarioConfig, settings: TrainSetti
           resume: bool = False) -> dict:
     return Trainer(learner, scenario, settings, out_dir, resume).run()
 
-
-def scenario_of(path) -> Optional[ScenarioConfig]:
-    return load_policy(path)['scenario_config']

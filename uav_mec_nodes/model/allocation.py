@@ -188,6 +188,18 @@ def _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz):
     return late, capacity
 
 
+def min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w, bandwidth_hz):
+    """(t_loc_min, t_tr_min, need): the fastest local and upload times, and the least UAV frequency
+    that still meets the budget with them (inf where even those leave no time)."""
+    a = bits / bandwidth_hz
+    t_loc_min = np.where(c_loc > 0, c_loc / cpu_max_hz, 0.0)
+    t_tr_min = np.where(a > 0, a / np.log2(1.0 + p_max_w / noise_over_gain), 0.0)
+    slack = budget_s - t_loc_min - t_tr_min
+    with np.errstate(over='ignore', divide='ignore', invalid='ignore'):
+        need = np.where(slack > 0, c_off / np.maximum(slack, 1e-300), np.inf)
+    return t_loc_min, t_tr_min, need
+
+
 def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs,
                         cpu_uav_hz, cpu_max_hz, p_max_w, bandwidth_hz, kappa, w_uav):
     """Exact time split for the active tasks (all arrays (N,), computing_uav in 0..J-1).
@@ -198,11 +210,8 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     """
     n_tasks = len(c_loc)
     a = bits / bandwidth_hz
-    t_loc_min = np.where(c_loc > 0, c_loc / cpu_max_hz, 0.0)
-    t_tr_min = np.where(a > 0, a / np.log2(1.0 + p_max_w / noise_over_gain), 0.0)
-    slack = budget_s - t_loc_min - t_tr_min
-    with np.errstate(over='ignore', divide='ignore', invalid='ignore'):
-        need = np.where(slack > 0, c_off / np.maximum(slack, 1e-300), np.inf)
+    t_loc_min, t_tr_min, need = min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w,
+                                           bandwidth_hz)
     late, capacity = _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz) if n_tasks else \
         (np.zeros(0, bool), np.full(num_uavs, float(cpu_uav_hz)))
     ok = ~late

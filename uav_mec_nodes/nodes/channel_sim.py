@@ -124,7 +124,6 @@ class ChannelSimNode(Node):
         n, j_n = env.num_users, env.num_uavs
         layers = env.arrays.num_layers[env.dnn_type]
         alive = env.alive_start
-        fallback = int(np.argmax(np.where(alive, env.mu_uav_gain, -np.inf), axis=1)[0]) if alive.any() else 0
         phi, serving, target = np.ones(n, np.int64), np.zeros(n, np.int64), np.full(n, -1, np.int64)
         power = np.full(n, np.nan)
         rejected = {}
@@ -136,7 +135,7 @@ class ChannelSimNode(Node):
             if reason:
                 rejected[i] = reason
                 gains = np.where(alive, env.mu_uav_gain[i], -np.inf)
-                serving[i] = int(np.argmax(gains)) if alive.any() else fallback
+                serving[i] = int(np.argmax(gains)) if alive.any() else 0
                 continue
             phi[i], serving[i], target[i], power[i] = d.partition_layer, d.serving_uav, d.migration_target, \
                 d.tx_power_w

@@ -81,12 +81,8 @@ class SlotProblem:
 
     def need_hz(self, c_loc, c_off, bits, nog):
         cfg = self.cfg
-        t_loc = c_loc / cfg.users.cpu_max_hz
-        a = bits / cfg.channel.bandwidth_mu_uav_hz
-        t_tr = np.where(a > 0, a / np.log2(1.0 + cfg.users.tx_power_max_w / nog), 0.0)
-        slack = cfg.scenario.slot_s - t_loc - t_tr
-        with np.errstate(divide='ignore', over='ignore'):
-            return np.where(slack > 0, c_off / np.maximum(slack, 1e-300), np.inf)
+        return allocation.min_uav_hz(c_loc, c_off, bits, nog, cfg.scenario.slot_s, cfg.users.cpu_max_hz,
+                                     cfg.users.tx_power_max_w, cfg.channel.bandwidth_mu_uav_hz)[2]
 
     def group_energy(self, c_loc, c_off, bits, nog, group):
         """Exact joint energy of tasks sharing a UAV, per task; group ids are virtual UAVs."""
