@@ -28,6 +28,7 @@ from uav_mec_nodes.graph import GraphConfig, NodeSpec, node_specs, params_yaml, 
 NODE_CLASSES = {'world': 'WorldNode', 'channel_sim': 'ChannelSimNode', 'planner': 'PlannerNode',
                 'failure_injector': 'FailureInjectorNode', 'uav': 'UavNode', 'recorder': 'RecorderNode'}
 FINISHERS = ('world', 'channel_sim', 'recorder')
+CORE = FINISHERS + ('planner', 'failure_injector')   # the episode cannot go on without any of these
 
 
 @dataclass
@@ -127,17 +128,33 @@ class MultiProcessRun:
         return self
 
     def wait(self, timeout_s: float = 600.0) -> RunResult:
+        """Block until the finishers have ended; a core node that dies or a timeout raises, with the logs' tails."""
         finishers = [n for n in FINISHERS if n in self.processes]
+        core = [n for n in CORE if n in self.processes]
         deadline = self.start + timeout_s
-        for name in finishers:
-            remaining = max(deadline - time.monotonic(), 0.1)
-            try:
-                self.processes[name].wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                raise TimeoutError(f'{name} did not finish within {timeout_s} s; logs in {self.log_dir}') from None
+        while any(self.processes[n].poll() is None for n in finishers):
+            dead = [n for n in core if self.processes[n].poll() not in (None, 0)]
+            if dead:
+                raise RuntimeError(f'{", ".join(dead)} exited with an error; logs in {self.log_dir}\n'
+                                   + self.log_tails())
+            if time.monotonic() > deadline:
+                running = [n for n in finishers if self.processes[n].poll() is None]
+                raise TimeoutError(f'{", ".join(running)} did not finish within {timeout_s} s; logs in '
+                                   f'{self.log_dir}\n' + self.log_tails())
+            time.sleep(0.1)
         return RunResult(bag_path=Path(self.g.bag_path) if self.g.record else None,
                          wall_s=time.monotonic() - self.start,
                          returncodes={n: p.returncode for n, p in self.processes.items()})
+
+    def log_tails(self, lines: int = 8) -> str:
+        """The last lines of every node's log, for an error message that explains itself."""
+        out = []
+        for name, proc in self.processes.items():
+            text = (self.log_dir / f'{name}.log').read_text(errors='replace').splitlines()
+            state = 'running' if proc.poll() is None else f'exit {proc.returncode}'
+            out.append(f'--- {name} ({state})')
+            out.extend(text[-lines:])
+        return '\n'.join(out)
 
     def __exit__(self, *exc) -> None:
         for proc in self.processes.values():

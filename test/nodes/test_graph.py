@@ -54,7 +54,8 @@ def test_single_process_graph_equals_gym_env(policy, tmp_path, ros_domain_id):
 
 
 def test_multi_process_graph_equals_gym_env(tmp_path, ros_domain_id):
-    g = GraphConfig(num_slots=SLOTS, policy='random-partition', failure_schedule=SCHEDULE,
+    # a 2 s lease: a starved CI machine must not pass for a UAV failure here (the SIGKILL test covers leases)
+    g = GraphConfig(num_slots=SLOTS, policy='random-partition', failure_schedule=SCHEDULE, lease_s=2.0,
                     bag_path=str(tmp_path / 'bag'))
     with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
         result = run.wait(timeout_s=180)
@@ -155,3 +156,14 @@ def test_uav_node_runs_the_tail_layers_on_real_tensors(ros_domain_id):
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_multi_process_run_fails_fast_with_the_log_of_a_dead_core_node(tmp_path, ros_domain_id):
+    g = GraphConfig(num_slots=SLOTS, policy='no-such-policy', bag_path=str(tmp_path / 'bag'))
+    with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
+        with pytest.raises(RuntimeError) as err:
+            run.wait(timeout_s=120)
+        waited = time.monotonic() - run.start
+    assert 'planner exited with an error' in str(err.value)
+    assert '--- planner (exit 2)' in str(err.value) and 'no-such-policy' in str(err.value)
+    assert waited < 60

@@ -20,6 +20,25 @@ def finished(node) -> bool:
     return bool(getattr(node, 'done', False))
 
 
+def flush_publishers(node, timeout_s: float = 5.0) -> bool:
+    """Wait until every matched reader has acknowledged what this node published.
+
+    A process that ends right after its last message takes its DDS writer along; a
+    reliable sample not yet delivered (a loaded machine) is then lost for good, and a
+    node waiting on it (the world on the last metrics) waits forever.
+    """
+    from rclpy.duration import Duration
+    deadline = time.monotonic() + timeout_s
+    acked = True
+    for pub in list(node.publishers):
+        left = max(deadline - time.monotonic(), 0.0)
+        acked = pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9))) and acked
+    if not acked:
+        node.get_logger().warning(f'exiting with unacknowledged messages after {timeout_s} s '
+                                  '(a reader is gone or stalled)')
+    return acked
+
+
 def run_single(node_class, args=None) -> None:
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
@@ -27,6 +46,8 @@ def run_single(node_class, args=None) -> None:
         node = node_class()
         while rclpy.ok() and not finished(node):
             rclpy.spin_once(node, timeout_sec=0.05)
+        if rclpy.ok():
+            flush_publishers(node)
     except UserInputError as exc:
         print(f'error: {exc}', file=sys.stderr)
         sys.exit(2)

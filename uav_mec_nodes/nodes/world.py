@@ -25,6 +25,8 @@ from uav_mec_nodes.msg import FailureEvent, FailureReport, Plan, SlotMetrics, Ua
 from uav_mec_nodes.nodes import _common as c
 from uav_mec_nodes.nodes._failure_book import FailureBook
 
+STALL_WARN_S = 10.0   # wall time without progress before the world says what it waits for
+
 
 class WorldNode(Node):
     def __init__(self, **kwargs):
@@ -52,6 +54,7 @@ class WorldNode(Node):
         self.wall = Clock(clock_type=ClockType.STEADY_TIME)
         self.t_started = time.monotonic()
         self.t_phase = time.monotonic()
+        self.last_stall_warning = 0.0
 
         self.clock_pub = self.create_publisher(ClockMsg, c.TOPIC_CLOCK, 10)
         self.state_pub = self.create_publisher(UavState, c.TOPIC_WORLD_UAVS, c.LATCHED)
@@ -121,15 +124,21 @@ class WorldNode(Node):
             uavs_up = all(self.count_publishers(c.uav_state_topic(j)) >= 1 for j in range(self.num_uavs))
             if ready and (uavs_up or now - self.t_started > self.startup_wait_s):
                 self.start_slot()
+            else:
+                self.warn_stall(now, 'the planner (and the recorder) to appear')
+        elif self.phase == 'planning':
+            self.warn_stall(now, f'the plan of slot {self.slot}')
         elif self.phase == 'commands':
             live = self.book.alive_end(self.slot) & np.array(self.plan.uav_alive, bool) \
                 if len(self.plan.uav_alive) == self.num_uavs else self.book.alive_end(self.slot)
             waiting = [j for j in np.flatnonzero(live) if j not in self.commands]
             if self.slot not in self.reported_slots:   # a UAV failing in this slot must not move
+                self.warn_stall(now, f'the failure report of slot {self.slot}')
                 return
             if not waiting or now - self.t_phase > self.command_timeout_s:
                 self.move(live)
                 self.phase = 'metrics'
+                self.t_phase = now
         elif self.phase == 'metrics':
             paced = self.rtf <= 0 or now - self.t_slot_wall >= self.cfg.scenario.slot_s / self.rtf
             recorded = not self.wait_for_recorder or self.slots_recorded > self.slot
@@ -141,10 +150,21 @@ class WorldNode(Node):
                     self.get_logger().info(f'episode done: {self.num_slots} slots')
                 else:
                     self.start_slot()
+            elif not self.metrics_in:
+                self.warn_stall(now, f'the metrics of slot {self.slot}')
+            elif not recorded:
+                self.warn_stall(now, f'the recorder to finish slot {self.slot}')
+
+    def warn_stall(self, now: float, what: str) -> None:
+        """Say what the episode is waiting for when it has not moved for STALL_WARN_S."""
+        since = self.t_started if self.phase == 'startup' else self.t_phase
+        if now - since > STALL_WARN_S and now - self.last_stall_warning > STALL_WARN_S:
+            self.last_stall_warning = now
+            self.get_logger().warning(f'waiting {now - since:.0f} s for {what}')
 
     def start_slot(self) -> None:
         self.plan, self.commands, self.metrics_in = None, {}, False
-        self.t_slot_wall = time.monotonic()
+        self.t_slot_wall = self.t_phase = time.monotonic()
         self.publish_clock(self.slot)
         alive = self.book.alive_start(self.slot)
         fly = propulsion.slot_flight_energy_j(self.vel, alive, self.cfg)
