@@ -236,7 +236,7 @@ def sweep_cmd(args) -> int:
         raise UserInputError(f'--steps: must be >= 1, got {args.steps}')
     for figure in figures:
         spent = sweep(figure, Path(args.results), tuple(args.seeds), args.steps, progress=not args.no_progress,
-                      evals_only=args.evals_only)
+                      evals_only=args.evals_only, algos=tuple(args.algos))
         print(f"{figure}: trained {spent['runs_trained']} run(s) in {spent['train_s']:.0f} CPU s, "
               f"{spent['evals_done']} evaluation(s) in {spent['eval_s']:.0f} CPU s")
     return 0
@@ -247,6 +247,8 @@ def _sweep_args(parser):
     parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (default 0 1 2)')
     parser.add_argument('--steps', type=int, default=20000, help='training steps per run (default 20000)')
+    parser.add_argument('--algos', nargs='+', default=['sac-per', 'sac', 'redq'],
+                        help='learners to train and evaluate (default sac-per sac redq)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     parser.add_argument('--evals-only', action='store_true',
                         help='train nothing: evaluate baselines and learners whose runs are finished')
@@ -257,17 +259,21 @@ sweep_cmd.add_arguments = _sweep_args
 
 @subcommand('figures', 'draw Fig. 3, 4, 5 and the failure-robustness figure (PNG + CSV) from sweep results')
 def figures_cmd(args) -> int:
-    from uav_mec_nodes.figures import make_figures
+    from uav_mec_nodes.figures import make_figures, results_tables, update_readme
     notes = make_figures(Path(args.results), Path(args.out or args.results))
     for note in notes:
         print(f'missing: {note}')
-    print(f'figures written to {Path(args.out or args.results).resolve()}')
+    print(f'figures and tables.md written to {Path(args.out or args.results).resolve()}')
+    if args.readme:
+        update_readme(Path(args.readme), results_tables(Path(args.results)))
+        print(f'result tables of {args.readme} updated')
     return 0
 
 
 def _figures_args(parser):
     parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
     parser.add_argument('--out', help='where to write PNG and CSV (default: the results folder)')
+    parser.add_argument('--readme', help='also replace the result tables block of this README')
 
 
 figures_cmd.add_arguments = _figures_args

@@ -61,8 +61,13 @@ def scenario(users: int, uavs: int, failures: int = 1, base: Optional[ScenarioCo
                        failures__num_failures=failures)
 
 
-def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000) -> Tuple[List[RunSpec], List[EvalSpec]]:
-    """The training runs and evaluations a figure needs."""
+def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000,
+         algos=LEARNERS) -> Tuple[List[RunSpec], List[EvalSpec]]:
+    """The training runs and evaluations a figure needs; `algos` keeps only those learners' runs."""
+    from uav_mec_nodes.errors import UserInputError
+    unknown = sorted(set(algos) - set(LEARNERS))
+    if unknown:
+        raise UserInputError(f'--algos: must be among {list(LEARNERS)}, got {unknown}')
     runs: List[RunSpec] = []
     evals: List[EvalSpec] = []
     if figure == 'fig3':
@@ -86,9 +91,11 @@ def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000) -> Tuple[List[Ru
             evals += [EvalSpec(r.name, 10, 3, f) for r in point]
             evals += [EvalSpec(p, 10, 3, f) for p in BASELINE_POLICIES]
     else:
-        from uav_mec_nodes.errors import UserInputError
         raise UserInputError(f'--figure: must be one of {list(FIGURES)}, got {figure!r}')
-    return runs, evals
+    kept = {r.name for r in runs if r.algo in algos}
+    learner_runs = {r.name for r in runs}
+    return ([r for r in runs if r.name in kept],
+            [e for e in evals if e.policy not in learner_runs or e.policy in kept])
 
 
 def run_finished(folder: Path, steps: int) -> bool:
@@ -100,14 +107,15 @@ def run_finished(folder: Path, steps: int) -> bool:
 
 
 def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, progress: bool = True,
-          log=print, evals_only: bool = False) -> dict:
+          log=print, evals_only: bool = False, algos=LEARNERS) -> dict:
     """Train the missing runs and do the missing evaluations of one figure; returns CPU seconds spent.
 
     evals_only: train nothing; evaluate the baselines and the learners whose runs are finished.
+    algos: only these learners (e.g. the cheap ones first; REDQ costs about 3x a SAC run).
     """
     from uav_mec_nodes.learners.sac import LearnerConfig
     from uav_mec_nodes.learners.trainer import TrainSettings, train
-    runs, evals = plan(figure, seeds, steps)
+    runs, evals = plan(figure, seeds, steps, algos)
     spent = dict(train_s=0.0, eval_s=0.0, runs_trained=0, evals_done=0)
     for run in runs:
         folder = results / 'runs' / run.name

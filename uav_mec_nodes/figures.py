@@ -41,11 +41,9 @@ def _policy_kind(name: str) -> str:
     return name.split('-I')[0] if any(name.startswith(a + '-I') for a in LEARNERS) else name
 
 
-def fig3(results: Path, out: Path) -> List[str]:
-    """Evaluation reward against training steps, mean and spread over seeds, per learner."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    rows, notes, shown, conv = [], [], [], []
+def fig3_curves(results: Path) -> Dict[str, tuple]:
+    """learner -> (steps, seed-mean reward, seed std, seeds) of the I=10, J=3 runs found."""
+    out = {}
     for algo in LEARNERS:
         curves = {}
         for seed in DEFAULT_SEEDS:
@@ -53,17 +51,31 @@ def fig3(results: Path, out: Path) -> List[str]:
             if path.exists():
                 with path.open() as f:
                     curves[seed] = {int(r['step']): float(r['reward_mean']) for r in csv.DictReader(f)}
-        if not curves:
-            notes.append(f'fig3: no runs of {algo} yet')
-            continue
-        steps = sorted(set.intersection(*(set(c) for c in curves.values())))
-        values = np.array([[curves[s][t] for t in steps] for s in curves])
-        mean, std = values.mean(axis=0), values.std(axis=0)
-        ax.plot(steps, mean, label=f'{LABELS[algo]} ({len(curves)} seeds)', **STYLE[algo])
+        if curves:
+            steps = sorted(set.intersection(*(set(c) for c in curves.values())))
+            values = np.array([[curves[s][t] for t in steps] for s in curves])
+            out[algo] = (steps, values.mean(axis=0), values.std(axis=0), len(curves))
+    return out
+
+
+def convergence_rows(curves: Dict[str, tuple]) -> List[tuple]:
+    return [(algo, convergence_step(steps, mean), float(np.mean(mean[-3:])), n)
+            for algo, (steps, mean, _, n) in curves.items()]
+
+
+def fig3(results: Path, out: Path) -> List[str]:
+    """Evaluation reward against training steps, mean and spread over seeds, per learner."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rows, shown = [], []
+    curves = fig3_curves(results)
+    notes = [f'fig3: no runs of {algo} yet' for algo in LEARNERS if algo not in curves]
+    for algo, (steps, mean, std, n) in curves.items():
+        ax.plot(steps, mean, label=f'{LABELS[algo]} ({n} seeds)', **STYLE[algo])
         ax.fill_between(steps, mean - std, mean + std, alpha=0.2, color=STYLE[algo]['color'])
-        rows += [(algo, t, m, sd, len(curves)) for t, m, sd in zip(steps, mean, std)]
+        rows += [(algo, t, m, sd, n) for t, m, sd in zip(steps, mean, std)]
         shown += [m for t, m in zip(steps, mean) if t >= 2000]
-        conv.append((algo, convergence_step(steps, mean), float(np.mean(mean[-3:])), len(curves)))
+    conv = convergence_rows(curves)
     if shown:   # the first evaluation (random actions only) is far below: keep the learning visible
         span = max(shown) - min(shown)
         ax.set_ylim(min(shown) - 0.5 * span, max(shown) + 0.3 * span)
@@ -105,6 +117,16 @@ def _points(results: Path, x_key: str, fixed: Dict[str, int]) -> Dict[str, Dict[
     return out
 
 
+def _aggregate(kind: str, evs: List[dict], metric: str) -> tuple:
+    """(mean, spread, n) of one point: learners over their training seeds (each seed's
+    10-episode mean), baselines over episodes (one evaluation)."""
+    if kind in LEARNERS:
+        values = [e[metric] for e in evs]
+        return float(np.mean(values)), float(np.std(values)), len(values)
+    ev = evs[0]
+    return ev[metric], (ev['energy_std'] if metric == 'energy_mean' else 0.0), ev['episodes']
+
+
 def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='energy_mean', ylabel=None):
     plt = _pyplot()
     data = _points(results, x_key, fixed)
@@ -116,16 +138,7 @@ def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='ener
             notes.append(f'{name}: no evaluations of {kind} yet')
             continue
         x = [p[0] for p in pts]
-        # learners: mean over seeds of each seed's mean; baselines: mean and std over episodes
-        if kind in LEARNERS:
-            per_seed = [[e[metric] for e in evs] for _, evs in pts]
-            mean = np.array([np.mean(v) for v in per_seed])
-            std = np.array([np.std(v) for v in per_seed])
-            n = [len(v) for v in per_seed]
-        else:
-            mean = np.array([evs[0][metric] for _, evs in pts])
-            std = np.array([evs[0]['energy_std'] if metric == 'energy_mean' else 0.0 for _, evs in pts])
-            n = [evs[0]['episodes'] for _, evs in pts]
+        mean, std, n = (np.array(v) for v in zip(*(_aggregate(kind, evs, metric) for _, evs in pts)))
         ax.errorbar(x, mean, yerr=std, marker='o', capsize=3, label=LABELS[kind], **STYLE[kind])
         rows += [(kind, xi, m, sd, ni) for xi, m, sd, ni in zip(x, mean, std, n)]
     ax.set_xlabel({'users': 'number of users I', 'uavs': 'number of UAVs J',
@@ -143,7 +156,7 @@ def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='ener
     return notes
 
 
-def compute_cost(results: Path, out: Path) -> None:
+def compute_cost(results: Path) -> List[tuple]:
     """cpu_time.csv: per figure, the training wall time of its runs so far (finished or not; one
     thread each) and the CPU time of its evaluations, from what the sweep wrote (a run counts in
     every figure that uses it)."""
@@ -166,13 +179,16 @@ def compute_cost(results: Path, out: Path) -> None:
         eval_s = sum(json.loads(p.read_text()).get('cpu_s', 0.0) for p in eval_paths if p.exists())
         rows.append((figure, done, len(runs), round(train_s), sum(p.exists() for p in eval_paths), len(evals),
                      round(eval_s)))
-    _write_csv(out / 'cpu_time.csv', ('figure', 'runs_done', 'runs_planned', 'train_wall_s', 'evals_done',
-                                      'evals_planned', 'eval_cpu_s'), rows)
+    return rows
+
+
+COST_HEADER = ('figure', 'runs_done', 'runs_planned', 'train_wall_s', 'evals_done', 'evals_planned', 'eval_cpu_s')
 
 
 def make_figures(results: Path, out: Path) -> List[str]:
     out.mkdir(parents=True, exist_ok=True)
-    compute_cost(results, out)
+    _write_csv(out / 'cpu_time.csv', COST_HEADER, compute_cost(results))
+    (out / 'tables.md').write_text(results_tables(results))
     notes = fig3(results, out)
     notes += _sweep_plot(results, out, 'fig4_energy_vs_users', 'Fig. 4: energy vs users (J=3, one failure)',
                          'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES)
@@ -185,3 +201,94 @@ def make_figures(results: Path, out: Path) -> List[str]:
                          'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds,
                          metric='deadline_miss_rate', ylabel='deadline-miss rate')
     return notes
+
+
+# --- the same results as markdown tables (docs/results/tables.md, and README between markers) ---------
+README_BEGIN = '<!-- results-tables: made by `uav-mec figures --readme README.md`; do not edit by hand -->'
+README_END = '<!-- results-tables end -->'
+
+
+def _md_table(header, rows) -> str:
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in rows]
+    return '\n'.join(lines) + '\n'
+
+
+def _grid(results: Path, x_key: str, xs, fixed: Dict[str, int], kinds, metric: str) -> str:
+    data = _points(results, x_key, fixed)
+    prefix = {'users': 'I', 'uavs': 'J', 'max_failures': 'F'}[x_key]
+    rows = []
+    for kind in kinds:
+        cells = []
+        for x in xs:
+            evs = data.get(kind, {}).get(x)
+            if not evs:
+                cells.append('-')
+                continue
+            mean, std, n = _aggregate(kind, evs, metric)
+            cells.append(f'{100 * mean:.2f}%' if metric == 'deadline_miss_rate' else f'{mean:.3f} ± {std:.3f}')
+        seeds = {len(data.get(kind, {}).get(x, [])) for x in xs} - {0}
+        label = f'{kind} (seeds: {"/".join(str(v) for v in sorted(seeds))})' if kind in LEARNERS else kind
+        rows.append([label] + cells)
+    what = 'energy [J]' if metric == 'energy_mean' else 'deadline misses'
+    return _md_table([what] + [f'{prefix}={x}' for x in xs], rows)
+
+
+def final_evaluations(results: Path) -> List[tuple]:
+    """Per training run: mean energy and deadline misses of its last 3 evaluations (3 episodes each)."""
+    rows = []
+    for folder in sorted((results / 'runs').glob('*')):
+        path = folder / 'eval.csv'
+        if not path.exists():
+            continue
+        with path.open() as f:
+            last = list(csv.DictReader(f))[-3:]
+        if last:
+            rows.append((folder.name, int(last[-1]['step']), f"{np.mean([float(r['energy_mean_j']) for r in last]):.3f}",
+                         f"{100 * np.mean([float(r['deadline_miss_rate']) for r in last]):.2f}%"))
+    return rows
+
+
+def results_tables(results: Path) -> str:
+    """Every number the README quotes from the sweeps, as markdown, from the files under `results`."""
+    kinds = ('sac-per',) + BASELINE_POLICIES
+    parts = [
+        '**Compute so far** (`cpu_time.csv`; training: wall time of one-thread runs, a run counted in every '
+        'figure that uses it):\n\n',
+        _md_table(COST_HEADER, compute_cost(results)),
+        '\n**Fig. 3 convergence** (seed-mean reward smoothed over 3 evaluations, within 20% of the final):\n\n',
+        _md_table(('learner', 'convergence step', 'final reward (mean of last 3 evaluations)', 'seeds'),
+                  [(a, c, f'{r:.2f}', n) for a, c, r, n in convergence_rows(fig3_curves(results))]),
+        '\n**Training runs**, last 3 evaluations (3 episodes each, seeds 1000000-1000002):\n\n',
+        _md_table(('run', 'steps', 'energy [J]', 'deadline misses'), final_evaluations(results)),
+        '\n**Fig. 4** (J=3, one failure; 10 episodes, seeds 0-9; learners: mean ± std over training seeds, '
+        'baselines: mean ± std over episodes):\n\n',
+        _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES,
+              'energy_mean'),
+        '\n' + _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES,
+                     'deadline_miss_rate'),
+        '\n**Fig. 5** (I=10, one failure):\n\n',
+        _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), kinds, 'energy_mean'),
+        '\n' + _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), kinds, 'deadline_miss_rate'),
+        '\n**Failure robustness** (I=10, J=3, F_max UAVs failing per episode):\n\n',
+        _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds, 'energy_mean'),
+        '\n' + _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds,
+                     'deadline_miss_rate'),
+    ]
+    return ''.join(parts)
+
+
+def update_readme(readme: Path, tables: str) -> None:
+    """Replace the README's block between the result-table markers by `tables`."""
+    from uav_mec_nodes.errors import UserInputError
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise UserInputError(f'--readme: {readme} has no block between {README_BEGIN!r} and {README_END!r}')
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f'{head}{README_BEGIN}\n{tables}{README_END}{tail}')
+
+
+def readme_tables(readme: Path) -> str:
+    text = readme.read_text()
+    return text.split(README_BEGIN, 1)[1].split(README_END, 1)[0].lstrip('\n')

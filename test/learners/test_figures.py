@@ -2,6 +2,9 @@
 import csv
 import json
 
+import pytest
+
+from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.experiments import plan, run_finished
 from uav_mec_nodes.figures import make_figures
 
@@ -15,6 +18,16 @@ def test_plans_cover_the_paper_figures():
     assert {e.failures for e in evals} == {0, 1, 2, 3}
 
 
+def test_plan_keeps_only_the_chosen_learners():
+    runs, evals = plan('fig4', seeds=(0, 1), steps=100, algos=('sac',))
+    assert {r.algo for r in runs} == {'sac'} and len(runs) == 10
+    learner_evals = {e.policy for e in evals} - {'greedy', 'offload-all', 'random-partition'}
+    assert learner_evals == {r.name for r in runs}
+    assert {e.policy for e in evals} >= {'greedy', 'offload-all', 'random-partition'}
+    with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq'\], got \['ppo'\]"):
+        plan('fig4', algos=('sac', 'ppo'))
+
+
 def test_figures_from_synthetic_results(tmp_path):
     for algo, level in (('sac-per', -10.0), ('sac', -20.0)):
         for seed in (0, 1):
@@ -22,8 +35,8 @@ def test_figures_from_synthetic_results(tmp_path):
             run.mkdir(parents=True)
             with (run / 'eval.csv').open('w', newline='') as f:
                 w = csv.writer(f)
-                w.writerow(['step', 'reward_mean'])
-                w.writerows([[1000, level - seed], [2000, level + 1 - seed]])
+                w.writerow(['step', 'reward_mean', 'energy_mean_j', 'deadline_miss_rate'])
+                w.writerows([[1000, level - seed, 9.0, 0.5], [2000, level + 1 - seed, 7.0, 0.25]])
     assert run_finished(tmp_path / 'runs' / 'sac-I10-J3-s0', 2000)
     assert not run_finished(tmp_path / 'runs' / 'sac-I10-J3-s0', 3000)
     (tmp_path / 'evals').mkdir()
@@ -42,6 +55,9 @@ def test_figures_from_synthetic_results(tmp_path):
     assert {(r['policy'], r['users']) for r in fig4} == {('greedy', '4'), ('greedy', '10'), ('offload-all', '4'),
                                                          ('offload-all', '10')}
     assert any('redq' in n for n in notes)
+    tables = (tmp_path / 'out' / 'tables.md').read_text()
+    assert '| sac-per-I10-J3-s1 | 2000 | 8.000 | 37.50% |' in tables          # mean of the last (two) evaluations
+    assert '| greedy | 2.000 ± 0.100 | - | - | 6.000 ± 0.100 | - |' in tables   # Fig. 4, I=4..12
 
 
 def test_convergence_step_by_hand():
@@ -52,3 +68,26 @@ def test_convergence_step_by_hand():
     # smoothed: ..., -43.3, -13.3, -10: the 5000 point is 3.3 off, so only the last one
     assert convergence_step(steps, [-300, -100, -20, -10, -10, -10]) == 6000
     assert convergence_step(steps, [-10] * 6) == 1000
+
+
+def test_readme_result_tables_are_those_of_docs_results():
+    from pathlib import Path
+
+    from uav_mec_nodes.figures import readme_tables, results_tables
+    root = Path(__file__).resolve().parents[2]
+    assert readme_tables(root / 'README.md') == results_tables(root / 'docs' / 'results'), \
+        'README result tables are stale: run `uav-mec figures --readme README.md`'
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path):
+    from uav_mec_nodes.figures import README_BEGIN, README_END, readme_tables, update_readme
+    readme = tmp_path / 'README.md'
+    readme.write_text(f'# x\nbefore\n{README_BEGIN}\nold table\n{README_END}\nafter\n')
+    update_readme(readme, '| a |\n|---|\n| 1 |\n')
+    update_readme(readme, '| a |\n|---|\n| 2 |\n')
+    text = readme.read_text()
+    assert text.startswith('# x\nbefore\n') and text.endswith(f'{README_END}\nafter\n') and 'old' not in text
+    assert readme_tables(readme) == '| a |\n|---|\n| 2 |\n'
+    readme.write_text('no markers\n')
+    with pytest.raises(UserInputError, match='--readme'):
+        update_readme(readme, 'x')
