@@ -259,13 +259,14 @@ sweep_cmd.add_arguments = _sweep_args
 
 @subcommand('figures', 'draw Fig. 3, 4, 5 and the failure-robustness figure (PNG + CSV) from sweep results')
 def figures_cmd(args) -> int:
-    from uav_mec_nodes.figures import make_figures, results_tables, update_readme
-    notes = make_figures(Path(args.results), Path(args.out or args.results))
+    from uav_mec_nodes.figures import make_figures, update_readme
+    out = Path(args.out or args.results)
+    notes = make_figures(Path(args.results), out)
     for note in notes:
         print(f'missing: {note}')
-    print(f'figures and tables.md written to {Path(args.out or args.results).resolve()}')
+    print(f'figures and tables.md written to {out.resolve()}')
     if args.readme:
-        update_readme(Path(args.readme), results_tables(Path(args.results)))
+        update_readme(Path(args.readme), (out / 'tables.md').read_text())
         print(f'result tables of {args.readme} updated')
     return 0
 
