@@ -92,10 +92,8 @@ def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000,
             evals += [EvalSpec(p, 10, 3, f) for p in BASELINE_POLICIES]
     else:
         raise UserInputError(f'--figure: must be one of {list(FIGURES)}, got {figure!r}')
-    kept = {r.name for r in runs if r.algo in algos}
-    learner_runs = {r.name for r in runs}
-    return ([r for r in runs if r.name in kept],
-            [e for e in evals if e.policy not in learner_runs or e.policy in kept])
+    dropped = {r.name for r in runs if r.algo not in algos}
+    return [r for r in runs if r.name not in dropped], [e for e in evals if e.policy not in dropped]
 
 
 def run_finished(folder: Path, steps: int) -> bool:

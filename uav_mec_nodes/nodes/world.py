@@ -157,10 +157,9 @@ class WorldNode(Node):
 
     def warn_stall(self, now: float, what: str) -> None:
         """Say what the episode is waiting for when it has not moved for STALL_WARN_S."""
-        since = self.t_started if self.phase == 'startup' else self.t_phase
-        if now - since > STALL_WARN_S and now - self.last_stall_warning > STALL_WARN_S:
+        if now - self.t_phase > STALL_WARN_S and now - self.last_stall_warning > STALL_WARN_S:
             self.last_stall_warning = now
-            self.get_logger().warning(f'waiting {now - since:.0f} s for {what}')
+            self.get_logger().warning(f'waiting {now - self.t_phase:.0f} s for {what}')
 
     def start_slot(self) -> None:
         self.plan, self.commands, self.metrics_in = None, {}, False
