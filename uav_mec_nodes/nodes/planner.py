@@ -4,10 +4,12 @@ Builds the MDP state (29) of slot t from /users, /channel and every UAV's own
 state, lets the policy decide partition, association, migration target and
 accelerations (transmit power: Dinkelbach in the model; CPU: the allocation
 mode), and publishes the plan. A UAV counts as down from the first of:
-a FailureEvent for it on /failures, its liveliness lease running out (QoS
-event; published as MODE_LIVELINESS_LOST), or no state from it within
-`lease_s` of wall time while the planner waits for slot t. A UAV down at the
-start of a slot gets no users; users it served go to live UAVs.
+a FailureEvent for it on /failures, or no state from it for slot t while it
+holds no liveliness lease (QoS event), within `lease_s` of wall time of the
+planner waiting for slot t (published as MODE_LIVELINESS_LOST). A lease that
+lapses and comes back before a state is missing (a starved process at
+start-up) is no failure. A UAV down at the start of a slot gets no users;
+users it served go to live UAVs.
 """
 from __future__ import annotations
 
@@ -101,9 +103,8 @@ class PlannerNode(Node):
         self.book.fail_during(msg.uav_id, msg.slot)
 
     def on_liveliness(self, j: int, info) -> None:
+        # only the state: a lapsed lease makes the UAV lost once its state of a slot is missing (tick)
         self.lively[j] = info.alive_count > 0
-        if info.not_alive_count_change > 0:
-            self.mark_lost(j, 'liveliness lease ran out')
 
     def mark_lost(self, j: int, reason: str) -> None:
         """UAV j is down from the slot now being decided on (its start)."""
@@ -125,14 +126,14 @@ class PlannerNode(Node):
         alive = self.book.alive_start(t)
         missing = [j for j in np.flatnonzero(alive) if t not in self.uav_states[j]]
         waited = now - self.waiting_since
-        # a UAV holding its lease is late, not dead: wait for it (its loss fires the liveliness event);
-        # one never heard of gets the start-up wait at slot 0 and one lease after that
+        # a UAV holding its lease is late, not dead: wait for it (a loss of its lease ends the wait);
+        # one without a lease gets the start-up wait at slot 0 and one lease after that
         patience = [10.0 * max(self.lease_s, 1.0) if self.lively[j] else
                     (max(self.startup_wait_s, self.lease_s) if t == 0 else self.lease_s) for j in missing]
         if any(waited < p for p in patience):
             return
         for j in missing:
-            self.mark_lost(int(j), f'no state for slot {t} after {waited:.2f} s and no lease held')
+            self.mark_lost(int(j), f'no state for slot {t} after {waited:.2f} s and no liveliness lease held')
         self.decide(t)
 
     def decide(self, t: int) -> None:
