@@ -6,7 +6,8 @@ Same work for all: the default UavMecEnv (obs 111, action 79), two hidden
 layers of 256, batch 256, two critics, automatic temperature, one thread.
 Each replay buffer is first filled with the same number of random env steps;
 then N gradient updates are timed (sampling included; SAC-PER also updates
-the priorities). SB3 runs `SAC.train(gradient_steps=N)`. Then the replay
+the priorities). REDQ's row times its own updates (ten critics, the actor
+every second one), for the cost of a REDQ run, not as a like-for-like ratio. SB3 runs `SAC.train(gradient_steps=N)`. Then the replay
 alone: sample 256 + priority update of our prioritized buffer against our
 uniform buffer's sample, on a buffer of 100000 transitions.
 """
@@ -102,7 +103,9 @@ def main(argv=None) -> int:
     transitions = fill_transitions(UavMecEnv(), args.fill)
     rates = {'SB3 SAC': sb3(UavMecEnv, args.fill, args.updates),
              'our SAC': ours('sac', transitions, args.updates),
-             'our SAC-PER': ours('sac-per', transitions, args.updates)}
+             'our SAC-PER': ours('sac-per', transitions, args.updates),
+             # one REDQ update = one step of its N=10 critics (M=2 in the target), the actor every G=2 of them
+             'our REDQ (N=10, M=2, G=2)': ours('redq', transitions, args.updates)}
     ref = rates['SB3 SAC']
     print(f'gradient updates per second (one thread, batch 256, 2x256 hidden, {args.updates} updates)')
     print('| learner | updates/s | ratio to SB3 SAC |')

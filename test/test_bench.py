@@ -42,4 +42,4 @@ def test_learner_updates_quick_run(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'learner_updates.py'), '--updates', '3', '--fill',
                           '300'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
-    assert '| our SAC-PER |' in out.stdout and '| SB3 SAC | ' in out.stdout
+    assert '| our SAC-PER |' in out.stdout and '| SB3 SAC | ' in out.stdout and '| our REDQ' in out.stdout

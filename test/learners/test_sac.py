@@ -9,7 +9,7 @@ from uav_mec_nodes.config import load_scenario
 from uav_mec_nodes.env import UavMecEnv
 from uav_mec_nodes.episode import run_episode
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.learners.networks import SquashedGaussianActor
+from uav_mec_nodes.learners.networks import CriticEnsemble, SquashedGaussianActor
 from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
 from uav_mec_nodes.learners.trainer import TrainSettings, load_policy, train
 from uav_mec_nodes.policies import make_policy
@@ -19,7 +19,7 @@ def _constant_agent(q_value, log_prob, alpha, gamma=0.5, scale=2.0):
     """An agent whose critics return q_value and whose actor has a fixed log-probability."""
     cfg = LearnerConfig.for_algo('sac', gamma=gamma, reward_scale=scale, init_alpha=alpha)
     agent = SacAgent(1, 1, cfg, seed=0)
-    agent.critic_target.forward = lambda obs, act: torch.full((2, len(obs)), q_value)
+    agent.critic_target.forward = lambda obs, act, members=None: torch.full((2, len(obs)), q_value)
     agent.critic.forward = lambda obs, act: torch.stack([torch.full((len(obs),), q_value) + 0 * act.sum(-1),
                                                          torch.full((len(obs),), q_value + 1.0)])
     agent.actor.forward = lambda obs, deterministic=False, with_log_prob=True: (
@@ -34,6 +34,24 @@ def test_critic_target_by_hand():
     np.testing.assert_allclose(y.numpy(), [3.575, 2.0], rtol=1e-6)
 
 
+def test_redq_target_takes_the_minimum_over_a_random_subset_of_target_critics():
+    cfg = LearnerConfig.for_algo('redq', gamma=0.5, reward_scale=1.0, init_alpha=0.1)
+    agent = SacAgent(3, 2, cfg, seed=4)
+    obs, reward, done = torch.randn(5, 3), torch.ones(5), torch.zeros(5)
+    # the same draws by hand: the actor's noise comes from torch's global RNG, the subset from the agent's
+    pick = torch.randperm(10, generator=torch.Generator().manual_seed(4))[:2]
+    torch.manual_seed(9)
+    next_action, next_logp = agent.actor(obs)
+    every_q = agent.critic_target(obs, next_action)
+    expected = reward + 0.5 * (every_q[pick].min(dim=0).values - 0.1 * next_logp)
+    torch.manual_seed(9)
+    y = agent.critic_target_values(reward, obs, done)
+    torch.testing.assert_close(y, expected.detach(), rtol=1e-6, atol=1e-6)
+    # a subset is evaluated on its own and equals the full ensemble's rows, bit for bit
+    assert torch.equal(agent.critic_target(obs, next_action, members=pick), every_q[pick])
+    assert every_q.shape == (10, 5)
+
+
 def test_critic_loss_weights_and_td_by_hand():
     agent = _constant_agent(q_value=3.0, log_prob=-1.5, alpha=0.1)
     batch = dict(obs=torch.zeros(2, 1), action=torch.zeros(2, 1), reward=torch.tensor([1.0, 1.0]),
@@ -45,6 +63,15 @@ def test_critic_loss_weights_and_td_by_hand():
     w = np.array([1.0, 0.5])
     assert float(loss) == pytest.approx((w * d1 ** 2).mean() + (w * d2 ** 2).mean(), rel=1e-6)
     np.testing.assert_allclose(td.numpy(), (np.abs(d1) + np.abs(d2)) / 2, rtol=1e-6)
+
+
+def test_actor_step_moves_the_actor_only_and_leaves_the_critics_trainable():
+    agent = SacAgent(3, 2, LearnerConfig.for_algo('redq'), seed=0)
+    loss, _ = agent.actor_loss(torch.randn(8, 3))
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
+    assert all(p.grad is None for p in agent.critic.parameters())
+    assert all(p.requires_grad for p in agent.critic.parameters())
 
 
 def test_temperature_update_direction_and_gradient():

@@ -57,11 +57,18 @@ class CriticEnsemble(nn.Module):
             self.weights.append(nn.Parameter(w))
             self.biases.append(nn.Parameter(torch.empty(num_critics, 1, b).uniform_(-bound, bound)))
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """(N, batch) Q values."""
-        x = torch.cat([obs, action], dim=-1).unsqueeze(0).expand(self.num_critics, -1, -1)
+    def forward(self, obs: torch.Tensor, action: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, batch) Q values; with `members` (indices) only those critics, (len(members), batch).
+
+        Each member's matmul is independent, so a subset gives the same numbers as slicing the
+        full output, at the cost of the subset only (REDQ's target needs M=2 of N=10).
+        """
+        size = self.num_critics if members is None else len(members)
+        x = torch.cat([obs, action], dim=-1).unsqueeze(0).expand(size, -1, -1)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if members is not None:
+                w, b = w[members], b[members]
             x = torch.baddbmm(b, x, w)
             if i < last:
                 x = F.relu(x)
