@@ -70,6 +70,13 @@ def test_run_is_the_ros_episode_with_bag_summary_and_plots(tmp_path, ros_domain_
     assert summary['policy'].endswith('sac_per_default.pt')   # the shipped SAC-PER policy by default
     for name in ('bag/metadata.yaml', 'trajectories.png', 'energy.png'):
         assert (tmp_path / name).exists() and str((tmp_path / name.split('/')[0]).resolve()) in out.stdout
+    # the bag alone gives the same summary (what a user does with a bag from another run or machine)
+    from_bag = json.loads(uav_mec('report', str(tmp_path / 'bag'), '--seed', '2', '--out', str(tmp_path / 'r'),
+                                  '--json').stdout)
+    assert from_bag == {k: v for k, v in summary.items() if k not in ('wall_s', 'processes')}
+    assert (tmp_path / 'r' / 'trajectories.png').exists() and (tmp_path / 'r' / 'energy.png').exists()
+    bad = uav_mec('report', str(tmp_path), check=False)
+    assert bad.returncode == 2 and 'metadata.yaml' in bad.stderr
     again = uav_mec('run', '--seed', '2', '--out', str(tmp_path), check=False)
     assert again.returncode == 2 and '--overwrite' in again.stderr   # a bag is never overwritten silently
     gym = uav_mec('run', '--seed', '2', '--engine', 'gym', '--out', str(tmp_path / 'gym'))

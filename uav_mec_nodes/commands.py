@@ -96,6 +96,43 @@ def _run_args(parser):
 run.add_arguments = _run_args
 
 
+@subcommand('report', 'summary table and plots of a recorded bag (ours, or a `ros2 bag record` of the graph)')
+def report(args) -> int:
+    from uav_mec_nodes.bag import read_bag
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.episode import format_summary
+    from uav_mec_nodes.errors import UserInputError
+    from uav_mec_nodes.nodes import _common as c
+    from uav_mec_nodes.report import plot, summarize
+    bag = read_bag(args.bag)
+    if not bag.get(c.TOPIC_SLOT_METRICS):
+        raise UserInputError(f'bag: {args.bag} has no {c.TOPIC_SLOT_METRICS} messages (record the channel_sim '
+                             f'topics: {c.TOPIC_SLOT_METRICS}, {c.TOPIC_TASK_REPORTS}, ...)')
+    plans = bag.get(c.TOPIC_PLAN, [])
+    summary = summarize(bag, plans[0].policy if plans else '-', args.seed)
+    out = Path(args.out) if args.out else Path(args.bag).resolve().parent
+    plots = plot(bag, out, load_scenario(args.config).energy)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_summary(summary))
+        for path in plots:
+            print(f'plot:    {path.resolve()}')
+    return 0
+
+
+def _report_args(parser):
+    parser.add_argument('bag', help='rosbag2 folder (sqlite3 or mcap)')
+    parser.add_argument('--out', help='where to draw trajectories.png and energy.png (default: beside the bag)')
+    parser.add_argument('--config', help='scenario YAML of the run, for the energy weights of the plot '
+                                         '(default: built-in defaults)')
+    parser.add_argument('--seed', type=int, help='the run\'s episode seed, shown in the summary (not in the bag)')
+    parser.add_argument('--json', action='store_true', help='print the summary as JSON')
+
+
+report.add_arguments = _report_args
+
+
 @subcommand('config', 'print the scenario configuration as commented YAML (defaults, or --config)')
 def config_cmd(args) -> int:
     from uav_mec_nodes.config import load_scenario, render_yaml
