@@ -106,6 +106,10 @@ def test_train_cli_and_resume_guard(tmp_path):
     assert wrong.returncode == 2 and 'trained for I=2 users and J=2 UAVs' in wrong.stderr
     bad = uav_mec('train', '--algo', 'ppo', '--steps', '10', '--out', str(tmp_path / 'x'), check=False)
     assert bad.returncode == 2 and '--algo' in bad.stderr
+    for flag, value, expected in (('--per-alpha', '1.5', 'per_alpha: must be in [0.0, 1.0]'),
+                                  ('--lr', '0', 'actor_lr: must be > 0'), ('--tau', '-1', 'tau: must be in')):
+        bad = uav_mec('train', '--steps', '10', flag, value, '--out', str(tmp_path / 'x'), check=False)
+        assert bad.returncode == 2 and expected in bad.stderr, bad.stderr
 
 
 def test_shipped_policy_beats_offload_all_and_random_partition():

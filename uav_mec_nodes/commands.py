@@ -227,7 +227,9 @@ def train_cmd(args) -> int:
                                      learning_starts=args.learning_starts, num_critics=args.critics,
                                      target_subset=args.target_subset, updates_per_step=args.utd,
                                      hidden=tuple(args.hidden) if args.hidden else None, gamma=args.gamma,
-                                     reward_scale=args.reward_scale, init_alpha=args.init_alpha)
+                                     reward_scale=args.reward_scale, init_alpha=args.init_alpha,
+                                     actor_lr=args.lr, critic_lr=args.lr, alpha_lr=args.lr, tau=args.tau,
+                                     per_alpha=args.per_alpha, per_beta0=args.per_beta0)
     settings = TrainSettings(steps=args.steps, seed=args.seed, eval_every=args.eval_every,
                              eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                              threads=args.threads, progress=not args.no_progress)
@@ -258,6 +260,11 @@ def _train_args(parser):
     parser.add_argument('--gamma', type=float, help='discount factor (default 0.99)')
     parser.add_argument('--init-alpha', type=float, help='initial entropy temperature (default 0.2)')
     parser.add_argument('--reward-scale', type=float, help='factor on the rewards seen by the critics (default 100)')
+    parser.add_argument('--lr', type=float, help='Adam learning rate of actor, critics and temperature (default 3e-4)')
+    parser.add_argument('--tau', type=float, help='Polyak rate of the target critics (default 0.005)')
+    parser.add_argument('--per-alpha', type=float, help='sac-per: priority exponent alpha (default 0.6)')
+    parser.add_argument('--per-beta0', type=float,
+                        help='sac-per: initial importance-weight exponent beta, annealed to 1 (default 0.4)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 

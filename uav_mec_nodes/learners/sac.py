@@ -71,6 +71,9 @@ class LearnerConfig:
             value = getattr(self, name)
             if not lo <= value <= hi:
                 raise UserInputError(f'{name}: must be in [{lo}, {hi}], got {value}')
+        for name in ('actor_lr', 'critic_lr', 'alpha_lr', 'init_alpha', 'reward_scale'):
+            if not getattr(self, name) > 0:
+                raise UserInputError(f'{name}: must be > 0, got {getattr(self, name)}')
         for name in ('batch_size', 'buffer_size', 'num_critics', 'target_subset', 'updates_per_step'):
             if getattr(self, name) < 1:
                 raise UserInputError(f'{name}: must be >= 1, got {getattr(self, name)}')
