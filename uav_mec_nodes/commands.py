@@ -229,7 +229,8 @@ def train_cmd(args) -> int:
                                      hidden=tuple(args.hidden) if args.hidden else None, gamma=args.gamma,
                                      reward_scale=args.reward_scale, init_alpha=args.init_alpha,
                                      actor_lr=args.lr, critic_lr=args.lr, alpha_lr=args.lr, tau=args.tau,
-                                     per_alpha=args.per_alpha, per_beta0=args.per_beta0)
+                                     per_alpha=args.per_alpha, per_beta0=args.per_beta0,
+                                     per_actor_batch=args.per_actor_batch)
     settings = TrainSettings(steps=args.steps, seed=args.seed, eval_every=args.eval_every,
                              eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                              threads=args.threads, progress=not args.no_progress)
@@ -265,6 +266,9 @@ def _train_args(parser):
     parser.add_argument('--per-alpha', type=float, help='sac-per: priority exponent alpha (default 0.6)')
     parser.add_argument('--per-beta0', type=float,
                         help='sac-per: initial importance-weight exponent beta, annealed to 1 (default 0.4)')
+    parser.add_argument('--per-actor-batch', choices=('prioritized', 'uniform'),
+                        help="sac-per: the actor's minibatch: the critics' prioritized one (default, the paper) "
+                             'or a uniform draw of its own')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 

@@ -142,9 +142,41 @@ def test_resume_continues_exactly(tmp_path):
         (tmp_path / 'straight' / 'train.csv').read_text().count('\n')
 
 
+def test_uniform_actor_batch_trains_the_actor_on_uniform_draws(tmp_path, monkeypatch):
+    from uav_mec_nodes.learners.buffers import PrioritizedReplayBuffer
+    seen = []
+    real_actor_loss = SacAgent.actor_loss
+
+    def spy_actor_loss(agent, obs):
+        seen.append(obs.clone())
+        return real_actor_loss(agent, obs)
+    uniform_draws = []
+    real_uniform = PrioritizedReplayBuffer.sample_uniform
+
+    def spy_uniform(buffer, batch_size, rng):
+        out = real_uniform(buffer, batch_size, rng)
+        uniform_draws.append(out[0]['obs'].copy())
+        return out
+    monkeypatch.setattr(SacAgent, 'actor_loss', spy_actor_loss)
+    monkeypatch.setattr(PrioritizedReplayBuffer, 'sample_uniform', spy_uniform)
+    learner = LearnerConfig.for_algo('sac-per', hidden=(16,), batch_size=16, learning_starts=30,
+                                     per_actor_batch='uniform')
+    train(learner, _tiny_scenario(), TrainSettings(steps=50, seed=0, eval_every=1000, eval_episodes=1,
+                                                   progress=False), tmp_path)
+    assert len(seen) == len(uniform_draws) == 50 - 30
+    for obs, drawn in zip(seen, uniform_draws):
+        np.testing.assert_array_equal(obs.numpy(), drawn)
+    # resuming a run saved before the setting existed: its default fills in
+    saved = LearnerConfig.for_algo('sac-per').to_dict()
+    del saved['per_actor_batch']
+    assert LearnerConfig.from_dict(saved) == LearnerConfig.for_algo('sac-per')
+
+
 def test_bad_learner_settings_and_policy_files(tmp_path):
     with pytest.raises(UserInputError, match='--algo'):
         LearnerConfig.for_algo('ppo')
+    with pytest.raises(UserInputError, match="per_actor_batch: must be 'prioritized' or 'uniform'"):
+        LearnerConfig.for_algo('sac-per', per_actor_batch='sometimes')
     with pytest.raises(UserInputError, match='target_subset'):
         LearnerConfig.for_algo('redq', num_critics=2, target_subset=3)
     (tmp_path / 'junk.pt').write_bytes(b'not a policy')

@@ -45,6 +45,10 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, rng: np.random.Generator):
         """(batch dict, indices, importance weights): uniform draws, weights all 1."""
+        return self.sample_uniform(batch_size, rng)
+
+    def sample_uniform(self, batch_size: int, rng: np.random.Generator):
+        """Uniform draws whatever the buffer's kind (a prioritized buffer's actor batches can use it)."""
         idx = rng.integers(0, self.size, size=batch_size)
         return self._batch(idx), idx, np.ones(batch_size, np.float32)
 

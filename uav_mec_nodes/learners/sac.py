@@ -51,6 +51,9 @@ class LearnerConfig:
     per_beta0: float = 0.4
     per_eps: float = 1e-6
     per_beta_steps: int = 0             # 0: anneal beta to 1 over the whole run
+    per_actor_batch: str = 'prioritized'   # sac-per: the actor's minibatch, 'prioritized' (the paper: the
+                                        # critics' batch) or 'uniform' (its own uniform draw: high-TD states
+                                        # are over-represented in a prioritized batch, a biased actor objective)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -77,6 +80,8 @@ class LearnerConfig:
         for name in ('batch_size', 'buffer_size', 'num_critics', 'target_subset', 'updates_per_step'):
             if getattr(self, name) < 1:
                 raise UserInputError(f'{name}: must be >= 1, got {getattr(self, name)}')
+        if self.per_actor_batch not in ('prioritized', 'uniform'):
+            raise UserInputError(f"per_actor_batch: must be 'prioritized' or 'uniform', got {self.per_actor_batch!r}")
         if self.target_subset > self.num_critics:
             raise UserInputError(f'target_subset: must be in [1, num_critics={self.num_critics}], '
                                  f'got {self.target_subset}')
@@ -84,6 +89,10 @@ class LearnerConfig:
     @property
     def prioritized(self) -> bool:
         return self.algo == 'sac-per'
+
+    @property
+    def uniform_actor_batch(self) -> bool:
+        return self.prioritized and self.per_actor_batch == 'uniform'
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -163,8 +172,15 @@ class SacAgent:
     def alpha_loss(self, logp) -> torch.Tensor:
         return -(self.log_alpha * (logp + self.target_entropy)).mean()
 
-    def update(self, batch_np: dict, weights_np: np.ndarray) -> Tuple[dict, np.ndarray]:
-        """One gradient step of the critics; the actor and alpha once per G critic steps."""
+    def actor_due(self) -> bool:
+        """Whether the next update() also steps the actor and alpha (every G-th critic step)."""
+        return (self.updates + 1) % self.cfg.updates_per_step == 0
+
+    def update(self, batch_np: dict, weights_np: np.ndarray, actor_obs_np=None) -> Tuple[dict, np.ndarray]:
+        """One gradient step of the critics; the actor and alpha once per G critic steps.
+
+        actor_obs_np: the states of the actor's step (default: the critics' batch).
+        """
         batch = {k: torch.as_tensor(v) for k, v in batch_np.items()}
         weights = torch.as_tensor(weights_np)
         c_loss, td = self.critic_loss(batch, weights)
@@ -177,7 +193,7 @@ class SacAgent:
         self.updates += 1
         metrics = dict(critic_loss=float(c_loss.detach()))
         if self.updates % self.cfg.updates_per_step == 0:
-            a_loss, logp = self.actor_loss(batch['obs'])
+            a_loss, logp = self.actor_loss(batch['obs'] if actor_obs_np is None else torch.as_tensor(actor_obs_np))
             self.actor_opt.zero_grad()
             a_loss.backward()
             self.actor_opt.step()

@@ -115,7 +115,8 @@ class Trainer:
         if not path.exists():
             raise UserInputError(f'--resume: no {path} to resume from')
         state = torch.load(path, weights_only=False)
-        if state['learner'] != self.learner.to_dict():
+        # through from_dict: a resume point saved before a setting existed has that setting's default
+        if LearnerConfig.from_dict(state['learner']).to_dict() != self.learner.to_dict():
             raise UserInputError(f'--resume: {path} was trained with other learner settings '
                                  f'({state["learner"]["algo"]}); use the same --algo and options')
         self.agent.load_state_dict(state['agent'])
@@ -183,7 +184,10 @@ class Trainer:
             if self.step > lc.learning_starts and len(self.buffer) >= lc.batch_size:
                 for _ in range(lc.updates_per_step):
                     batch, idx, weights = self.buffer.sample(lc.batch_size, self.rng)
-                    metrics, td = self.agent.update(batch, weights)
+                    actor_obs = None
+                    if lc.uniform_actor_batch and self.agent.actor_due():
+                        actor_obs = self.buffer.sample_uniform(lc.batch_size, self.rng)[0]['obs']
+                    metrics, td = self.agent.update(batch, weights, actor_obs)
                     self.buffer.update_priorities(idx, td)
             if self.step % s.eval_every == 0 or self.step == s.steps:
                 row = evaluate_actor(self.agent, self.scenario, s.eval_episodes)
