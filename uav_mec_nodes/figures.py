@@ -128,10 +128,15 @@ def _aggregate(kind: str, evs: List[dict], metric: str) -> tuple:
 
 
 def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='energy_mean', ylabel=None):
+    """One figure (PNG + CSV). An energy figure with random partitioning gets a second, linear panel
+    without it: random partitioning is ten times the rest, which a log axis alone squeezes together."""
     plt = _pyplot()
     data = _points(results, x_key, fixed)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    zoom = metric == 'energy_mean' and 'random-partition' in kinds
+    fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(11, 4.2) if zoom else (6, 4), squeeze=False)
+    axes = axes[0]
     rows, notes = [], []
+    offsets = dict(zip(kinds, np.linspace(-0.06, 0.06, len(kinds)) * (xs[-1] - xs[0]) / max(len(xs) - 1, 1)))
     for kind in kinds:
         pts = [(x, data[kind][x]) for x in xs if data.get(kind, {}).get(x)]
         if not pts:
@@ -139,16 +144,25 @@ def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='ener
             continue
         x = [p[0] for p in pts]
         mean, std, n = (np.array(v) for v in zip(*(_aggregate(kind, evs, metric) for _, evs in pts)))
-        ax.errorbar(x, mean, yerr=std, marker='o', capsize=3, label=LABELS[kind], **STYLE[kind])
+        for ax in axes[:1] if kind == 'random-partition' else axes:
+            # a small x offset per policy keeps overlapping error bars apart
+            ax.errorbar(np.array(x, float) + offsets[kind], mean, yerr=std, marker='o', capsize=3,
+                        label=LABELS[kind], **STYLE[kind])
         rows += [(kind, xi, m, sd, ni) for xi, m, sd, ni in zip(x, mean, std, n)]
-    ax.set_xlabel({'users': 'number of users I', 'uavs': 'number of UAVs J',
-                   'max_failures': 'UAV failures per episode (F_max)'}[x_key])
-    ax.set_ylabel(ylabel or 'weighted energy e_tot per episode [J]')
-    ax.set_title(title)
-    if metric == 'energy_mean' and any(k == 'random-partition' for k in kinds):
-        ax.set_yscale('log')
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    xlabel = {'users': 'number of users I', 'uavs': 'number of UAVs J',
+              'max_failures': 'UAV failures per episode (F_max)'}[x_key]
+    for ax in axes:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel or 'weighted energy e_tot per episode [J]')
+        ax.set_xticks(list(xs))
+        ax.grid(alpha=0.3)
+    axes[0].set_title(title)
+    if zoom:
+        axes[0].set_yscale('log')
+        axes[1].set_title('the same without random partitioning (linear axis)')
+        axes[0].legend(fontsize=8, loc='center right')
+    else:
+        axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / f'{name}.png', dpi=120)
     plt.close(fig)
