@@ -218,7 +218,7 @@ def slot_cmd(args) -> int:
 slot_cmd.add_arguments = lambda p: p.add_argument('file', help='slot description (format: README)')
 
 
-@subcommand('train', 'train SAC-PER, SAC or REDQ on a scenario; logs, evaluations, checkpoints, --resume')
+@subcommand('train', 'train SAC-PER, SAC, REDQ or our SAC-PER-UA on a scenario; logs, evaluations, checkpoints, --resume')
 def train_cmd(args) -> int:
     from uav_mec_nodes.learners.sac import LearnerConfig
     from uav_mec_nodes.learners.trainer import TrainSettings, train
@@ -242,7 +242,8 @@ def train_cmd(args) -> int:
 
 def _train_args(parser):
     _scenario_args(parser)
-    parser.add_argument('--algo', default='sac-per', help='sac-per (default), sac or redq')
+    parser.add_argument('--algo', default='sac-per', help='sac-per (default), sac, redq or sac-per-ua '
+                        '(ours: sac-per with --per-actor-batch uniform)')
     parser.add_argument('--steps', type=int, required=True, help='environment steps (slots) in total')
     parser.add_argument('--seed', type=int, default=0, help='seed of the networks, replay and episodes')
     parser.add_argument('--out', required=True, help='output folder (CSV logs, checkpoint.pt, resume.pt)')
@@ -295,8 +296,9 @@ def _sweep_args(parser):
     parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (default 0 1 2)')
     parser.add_argument('--steps', type=int, default=20000, help='training steps per run (default 20000)')
-    parser.add_argument('--algos', nargs='+', default=['sac-per', 'sac', 'redq'],
-                        help='learners to train and evaluate (default sac-per sac redq)')
+    from uav_mec_nodes.experiments import LEARNERS
+    parser.add_argument('--algos', nargs='+', default=list(LEARNERS),
+                        help=f'learners to train and evaluate (default {" ".join(LEARNERS)})')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     parser.add_argument('--evals-only', action='store_true',
                         help='train nothing: evaluate baselines and learners whose runs are finished')

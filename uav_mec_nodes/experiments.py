@@ -19,7 +19,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from uav_mec_nodes.config import ScenarioConfig, load_scenario
 
-LEARNERS = ('sac-per', 'sac', 'redq')
+LEARNERS = ('sac-per', 'sac', 'redq', 'sac-per-ua')   # sac-per-ua: ours, see learners/sac.py
 BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy')
 FIGURES = ('fig3', 'fig4', 'fig5', 'robustness')
 USERS_FIG4 = (4, 6, 8, 10, 12)

@@ -16,11 +16,12 @@ import numpy as np
 from uav_mec_nodes.experiments import (BASELINE_POLICIES, DEFAULT_SEEDS, FAILURES_ROBUSTNESS, LEARNERS,
                                        UAVS_FIG5, USERS_FIG4, iter_evals)
 
-LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'offload-all': 'offload all',
+LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)', 'offload-all': 'offload all',
           'random-partition': 'random partitioning', 'greedy': 'per-slot greedy (reference)'}
 STYLE = {'greedy': dict(color='black', linestyle='--'), 'offload-all': dict(color='tab:gray'),
          'random-partition': dict(color='tab:brown'), 'sac-per': dict(color='tab:blue'),
-         'sac': dict(color='tab:orange'), 'redq': dict(color='tab:green')}
+         'sac': dict(color='tab:orange'), 'redq': dict(color='tab:green'),
+         'sac-per-ua': dict(color='tab:purple')}
 
 
 def _pyplot():
@@ -79,12 +80,12 @@ def fig3(results: Path, out: Path) -> List[str]:
     if shown:   # the first evaluation (random actions only) is far below: keep the learning visible
         span = max(shown) - min(shown)
         ax.set_ylim(min(shown) - 0.5 * span, max(shown) + 0.3 * span)
-        ax.text(0.98, 0.02, 'evaluations before 2000 steps (random actions) are below the axis',
-                transform=ax.transAxes, ha='right', fontsize=7)
+        ax.text(0.98, 0.98, 'evaluations before 2000 steps (random actions) are below the axis',
+                transform=ax.transAxes, ha='right', va='top', fontsize=7)
     ax.set_xlabel('training steps (slots)')
     ax.set_ylabel('evaluation reward per episode')
     ax.set_title('Fig. 3: convergence (I=10, J=3, one failure)')
-    ax.legend()
+    ax.legend(fontsize=8, loc='lower center', ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / 'fig3_convergence.png', dpi=120)

@@ -11,7 +11,7 @@ from uav_mec_nodes.figures import make_figures
 
 def test_plans_cover_the_paper_figures():
     runs, evals = plan('fig3', seeds=(0, 1, 2), steps=100)
-    assert {r.algo for r in runs} == {'sac-per', 'sac', 'redq'} and len(runs) == 9
+    assert {r.algo for r in runs} == {'sac-per', 'sac', 'redq', 'sac-per-ua'} and len(runs) == 12
     runs, evals = plan('fig4', seeds=(0,), steps=100)
     assert {e.users for e in evals} == {4, 6, 8, 10, 12} and {'greedy', 'offload-all'} <= {e.policy for e in evals}
     _, evals = plan('robustness', seeds=(0,), steps=100)
@@ -24,7 +24,7 @@ def test_plan_keeps_only_the_chosen_learners():
     learner_evals = {e.policy for e in evals} - {'greedy', 'offload-all', 'random-partition'}
     assert learner_evals == {r.name for r in runs}
     assert {e.policy for e in evals} >= {'greedy', 'offload-all', 'random-partition'}
-    with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq'\], got \['ppo'\]"):
+    with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq', 'sac-per-ua'\], got \['ppo'\]"):
         plan('fig4', algos=('sac', 'ppo'))
 
 

@@ -1,9 +1,12 @@
 """SAC (37)-(38) with automatic temperature, its PER form (39), and REDQ, in one agent.
 
-The three learners differ only in three knobs of `LearnerConfig`:
+The learners differ only in a few knobs of `LearnerConfig`:
   * sac:     2 critics, target = min of both, 1 update per env step, uniform replay;
   * sac-per: the same with prioritized replay (TD errors of (39) as priorities,
              importance weights on the critic loss);
+  * sac-per-ua (ours): sac-per whose actor and temperature steps use a uniform
+             draw of their own instead of the critics' prioritized batch
+             (per_actor_batch='uniform');
   * redq:    N critics (default 10), target = min over a random subset of M (2),
              G updates per env step (default 2, not Chen et al.'s 20: one critic
              update of 10 critics costs about 2.3 times SAC's whole update on one
@@ -24,7 +27,7 @@ import torch
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.learners.networks import CriticEnsemble, SquashedGaussianActor
 
-ALGOS = ('sac-per', 'sac', 'redq')
+ALGOS = ('sac-per', 'sac', 'redq', 'sac-per-ua')
 
 
 @dataclass
@@ -61,6 +64,8 @@ class LearnerConfig:
         if algo not in ALGOS:
             raise UserInputError(f'--algo: must be one of {list(ALGOS)}, got {algo!r}')
         base = dict(algo=algo)
+        if algo == 'sac-per-ua':   # ours: SAC-PER whose actor learns from uniform draws (see per_actor_batch)
+            base = dict(algo='sac-per', per_actor_batch='uniform')
         if algo == 'redq':
             base.update(num_critics=10, target_subset=2, updates_per_step=2)
         base.update({k: v for k, v in overrides.items() if v is not None})
