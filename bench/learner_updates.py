@@ -7,7 +7,8 @@ layers of 256, batch 256, two critics, automatic temperature, one thread.
 Each replay buffer is first filled with the same number of random env steps;
 then N gradient updates are timed (sampling included; SAC-PER also updates
 the priorities). REDQ's row times its own updates (ten critics, the actor
-every second one), for the cost of a REDQ run, not as a like-for-like ratio. SB3 runs `SAC.train(gradient_steps=N)`. Then the replay
+every second one), for the cost of a REDQ run, not as a like-for-like ratio.
+SB3 runs `SAC.train(gradient_steps=N)`. Then the replay
 alone: sample 256 + priority update of our prioritized buffer against our
 uniform buffer's sample, on a buffer of 100000 transitions.
 """

@@ -218,7 +218,8 @@ def slot_cmd(args) -> int:
 slot_cmd.add_arguments = lambda p: p.add_argument('file', help='slot description (format: README)')
 
 
-@subcommand('train', 'train SAC-PER, SAC, REDQ or our SAC-PER-UA on a scenario; logs, evaluations, checkpoints, --resume')
+@subcommand('train', 'train SAC-PER, SAC, REDQ or our SAC-PER-UA on a scenario; logs, evaluations, '
+                    'checkpoints, --resume')
 def train_cmd(args) -> int:
     from uav_mec_nodes.learners.sac import LearnerConfig
     from uav_mec_nodes.learners.trainer import TrainSettings, train

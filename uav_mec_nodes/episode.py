@@ -71,7 +71,8 @@ def summarize_episodes(env: UavMecEnv, policy, seed: int, episodes: int) -> Dict
 
 def format_summary(summary: Dict) -> str:
     """A plain-text table of one episode's summary."""
-    rows = [('policy', summary['policy']), ('seed', '-' if summary['seed'] is None else summary['seed']), ('slots', summary['slots']),
+    seed = '-' if summary['seed'] is None else summary['seed']   # a bag alone does not know its seed
+    rows = [('policy', summary['policy']), ('seed', seed), ('slots', summary['slots']),
             ('weighted energy e_tot [J]', f"{summary['e_tot']:.6g}"),
             ('  local compute [J]', f"{summary['local_energy_j']:.6g}"),
             ('  upload [J]', f"{summary['tx_energy_j']:.6g}"),

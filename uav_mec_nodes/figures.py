@@ -16,7 +16,8 @@ import numpy as np
 from uav_mec_nodes.experiments import (BASELINE_POLICIES, DEFAULT_SEEDS, FAILURES_ROBUSTNESS, LEARNERS,
                                        UAVS_FIG5, USERS_FIG4, iter_evals)
 
-LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)', 'offload-all': 'offload all',
+LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)',
+          'offload-all': 'offload all',
           'random-partition': 'random partitioning', 'greedy': 'per-slot greedy (reference)'}
 STYLE = {'greedy': dict(color='black', linestyle='--'), 'offload-all': dict(color='tab:gray'),
          'random-partition': dict(color='tab:brown'), 'sac-per': dict(color='tab:blue'),
