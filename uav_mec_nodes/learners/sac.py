@@ -86,7 +86,8 @@ class LearnerConfig:
             if getattr(self, name) < 1:
                 raise UserInputError(f'{name}: must be >= 1, got {getattr(self, name)}')
         if self.per_actor_batch not in ('prioritized', 'uniform'):
-            raise UserInputError(f"per_actor_batch: must be 'prioritized' or 'uniform', got {self.per_actor_batch!r}")
+            raise UserInputError(f"per_actor_batch: must be 'prioritized' or 'uniform', "
+                                 f"got {self.per_actor_batch!r}")
         if self.target_subset > self.num_critics:
             raise UserInputError(f'target_subset: must be in [1, num_critics={self.num_critics}], '
                                  f'got {self.target_subset}')
@@ -186,6 +187,7 @@ class SacAgent:
 
         actor_obs_np: the states of the actor's step (default: the critics' batch).
         """
+        actor_step = self.actor_due()
         batch = {k: torch.as_tensor(v) for k, v in batch_np.items()}
         weights = torch.as_tensor(weights_np)
         c_loss, td = self.critic_loss(batch, weights)
@@ -197,7 +199,7 @@ class SacAgent:
                 p_t.mul_(1.0 - self.cfg.tau).add_(p, alpha=self.cfg.tau)
         self.updates += 1
         metrics = dict(critic_loss=float(c_loss.detach()))
-        if self.updates % self.cfg.updates_per_step == 0:
+        if actor_step:
             a_loss, logp = self.actor_loss(batch['obs'] if actor_obs_np is None else torch.as_tensor(actor_obs_np))
             self.actor_opt.zero_grad()
             a_loss.backward()
