@@ -5,14 +5,18 @@ Layout under the results folder (default docs/results/):
   evals/<policy>-I<I>-J<J>-F<F>.json  `uav-mec evaluate --json` output of one policy at one point
 A run counts as finished when its eval.csv holds a row at its final step; a
 sweep skips finished runs and evaluations, resumes interrupted runs from their
-resume.pt, and can be stopped and restarted at any time.
+resume.pt, and can be stopped and restarted at any time. A run being trained
+holds runs/<name>/training.lock (the trainer's pid), so several sweeps of the
+same figure can share the cores: each trains the runs no live sweep holds.
 Learners are retrained per point (fixed I and J per network; no padding).
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
@@ -104,6 +108,84 @@ def run_finished(folder: Path, steps: int) -> bool:
         return any(int(row['step']) >= steps for row in csv.DictReader(f))
 
 
+LOCK_NAME = 'training.lock'
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # alive, owned by someone else
+        return True
+    return True
+
+
+@contextmanager
+def run_lock(folder: Path):
+    """Yield True if this process now holds folder's training lock, False if a live process does.
+
+    A lock left by a process that died (kill -9, a crash) is taken over.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder > 0 and _pid_alive(holder):
+                yield False
+                return
+            path.unlink(missing_ok=True)   # stale: its process is gone
+            continue
+        with os.fdopen(fd, 'w') as f:
+            f.write(f'{os.getpid()}\n')
+        try:
+            yield True
+        finally:
+            path.unlink(missing_ok=True)
+        return
+    yield False     # another sweep took the stale lock between our two tries
+
+
+def train_missing_runs(runs: List[RunSpec], results: Path, progress: bool = True, log=print,
+                       label: str = 'sweep') -> Tuple[float, int]:
+    """Train (or resume) each unfinished run that no other live sweep holds; returns (CPU s, runs trained)."""
+    from uav_mec_nodes.learners.sac import LearnerConfig
+    from uav_mec_nodes.learners.trainer import TrainSettings, train
+    spent_s, trained = 0.0, 0
+    for run in runs:
+        folder = results / 'runs' / run.name
+        if run_finished(folder, run.steps):
+            continue
+        with run_lock(folder) as held:
+            if not held:
+                log(f'[{label}] {run.name}: another sweep is training it, skipping')
+                continue
+            if run_finished(folder, run.steps):    # finished by another sweep while we waited for the lock
+                continue
+            resume = (folder / 'resume.pt').exists()
+            stale = list(folder.glob('*.csv'))
+            if not resume and stale:
+                # logs of a run whose resume state is gone (e.g. a fresh clone: *.pt are not in git)
+                log(f'[{label}] {run.name}: no resume.pt, starting it again')
+                for path in stale:
+                    path.unlink()
+            log(f'[{label}] training {run.name} ({run.steps} steps)')
+            start = time.process_time()
+            train(LearnerConfig.for_algo(run.algo), scenario(run.users, run.uavs),
+                  TrainSettings(steps=run.steps, seed=run.seed, eval_every=1000, eval_episodes=3,
+                                checkpoint_every=5000, progress=progress),
+                  folder, resume=resume)
+            spent_s += time.process_time() - start
+            trained += 1
+    return spent_s, trained
+
+
 def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, progress: bool = True,
           log=print, evals_only: bool = False, algos=LEARNERS) -> dict:
     """Train the missing runs and do the missing evaluations of one figure; returns CPU seconds spent.
@@ -111,28 +193,10 @@ def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, 
     evals_only: train nothing; evaluate the baselines and the learners whose runs are finished.
     algos: only these learners (e.g. the cheap ones first; REDQ costs about 3x a SAC run).
     """
-    from uav_mec_nodes.learners.sac import LearnerConfig
-    from uav_mec_nodes.learners.trainer import TrainSettings, train
     runs, evals = plan(figure, seeds, steps, algos)
     spent = dict(train_s=0.0, eval_s=0.0, runs_trained=0, evals_done=0)
-    for run in runs:
-        folder = results / 'runs' / run.name
-        if run_finished(folder, run.steps) or evals_only:
-            continue
-        resume = (folder / 'resume.pt').exists()
-        if not resume and folder.exists():
-            # logs of a run whose resume state is gone (e.g. a fresh clone: *.pt are not in git)
-            log(f'[{figure}] {run.name}: no resume.pt, starting it again')
-            for stale in folder.glob('*.csv'):
-                stale.unlink()
-        log(f'[{figure}] training {run.name} ({run.steps} steps)')
-        start = time.process_time()
-        train(LearnerConfig.for_algo(run.algo), scenario(run.users, run.uavs),
-              TrainSettings(steps=run.steps, seed=run.seed, eval_every=1000, eval_episodes=3,
-                            checkpoint_every=5000, progress=progress),
-              folder, resume=resume)
-        spent['train_s'] += time.process_time() - start
-        spent['runs_trained'] += 1
+    if not evals_only:
+        spent['train_s'], spent['runs_trained'] = train_missing_runs(runs, results, progress, log, figure)
     for ev in evals:
         path = results / 'evals' / f'{ev.name}.json'
         if path.exists():
@@ -146,7 +210,9 @@ def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, 
         spent['eval_s'] += time.process_time() - start
         result['cpu_s'] = time.process_time() - start
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1) + '\n')
+        tmp = path.with_suffix('.json.tmp')    # a sweep beside this one may read it: write it whole
+        tmp.write_text(json.dumps(result, indent=1) + '\n')
+        tmp.replace(path)
         spent['evals_done'] += 1
     return spent
 

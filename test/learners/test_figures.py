@@ -1,11 +1,14 @@
 """Sweep plans and figures from (synthetic) results: what is there is drawn, what is missing is said."""
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.experiments import plan, run_finished
+from uav_mec_nodes.experiments import LOCK_NAME, RunSpec, plan, run_finished, run_lock, train_missing_runs
 from uav_mec_nodes.figures import make_figures
 
 
@@ -26,6 +29,40 @@ def test_plan_keeps_only_the_chosen_learners():
     assert {e.policy for e in evals} >= {'greedy', 'offload-all', 'random-partition'}
     with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq', 'sac-per-ua'\], got \['ppo'\]"):
         plan('fig4', algos=('sac', 'ppo'))
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    return child.pid
+
+
+def test_run_lock_is_exclusive_and_a_dead_holder_is_taken_over(tmp_path):
+    folder = tmp_path / 'run'
+    with run_lock(folder) as held:
+        assert held and (folder / LOCK_NAME).read_text().strip() == str(os.getpid())
+        with run_lock(folder) as again:      # the holder (this process) is alive
+            assert not again
+        assert (folder / LOCK_NAME).exists()
+    assert not (folder / LOCK_NAME).exists()
+    (folder / LOCK_NAME).write_text(f'{_dead_pid()}\n')
+    with run_lock(folder) as held:
+        assert held and (folder / LOCK_NAME).read_text().strip() == str(os.getpid())
+    assert not (folder / LOCK_NAME).exists()
+
+
+def test_a_run_another_live_sweep_holds_is_left_alone(tmp_path):
+    run = RunSpec('sac', 4, 3, 0, steps=100)
+    folder = tmp_path / 'runs' / run.name
+    folder.mkdir(parents=True)
+    (folder / LOCK_NAME).write_text(f'{os.getpid()}\n')   # a live holder: stands in for a second sweep
+    (folder / 'train.csv').write_text('step\n50\n')        # its partial log, no resume.pt yet
+    said = []
+    spent_s, trained = train_missing_runs([run], tmp_path, progress=False, log=said.append)
+    assert trained == 0 and spent_s == 0.0
+    assert said == [f'[sweep] {run.name}: another sweep is training it, skipping']
+    assert (folder / 'train.csv').read_text() == 'step\n50\n'
+    assert (folder / LOCK_NAME).exists()
 
 
 def test_figures_from_synthetic_results(tmp_path):
