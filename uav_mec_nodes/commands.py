@@ -277,7 +277,8 @@ def _train_args(parser):
 train_cmd.add_arguments = _train_args
 
 
-@subcommand('sweep', "train and evaluate what a figure needs (resumable: finished runs are skipped)")
+@subcommand('sweep', 'train and evaluate what a figure needs (resumable: finished runs are skipped; '
+                     'sweeps started side by side split the runs between them)')
 def sweep_cmd(args) -> int:
     from uav_mec_nodes.errors import UserInputError
     from uav_mec_nodes.experiments import FIGURES, sweep

@@ -26,6 +26,9 @@ from uav_mec_nodes.config import ScenarioConfig, load_scenario
 LEARNERS = ('sac-per', 'sac', 'redq', 'sac-per-ua')   # sac-per-ua: ours, see learners/sac.py
 BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy')
 FIGURES = ('fig3', 'fig4', 'fig5', 'robustness')
+# learners per figure: Fig. 5 retrains per J, so only the paper's SAC-PER and ours; the robustness
+# figure re-evaluates the I=10, J=3 runs of Fig. 3/4 under more failures, so it costs no training
+FIGURE_LEARNERS = dict(fig3=LEARNERS, fig4=LEARNERS, fig5=('sac-per', 'sac-per-ua'), robustness=LEARNERS)
 USERS_FIG4 = (4, 6, 8, 10, 12)
 UAVS_FIG5 = (2, 3, 4, 5)
 FAILURES_ROBUSTNESS = (0, 1, 2, 3)
@@ -84,12 +87,12 @@ def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000,
             evals += [EvalSpec(p, users, 3, 1) for p in BASELINE_POLICIES]
     elif figure == 'fig5':
         for uavs in UAVS_FIG5:
-            point = [RunSpec('sac-per', 10, uavs, s, steps) for s in seeds]
+            point = [RunSpec(a, 10, uavs, s, steps) for a in FIGURE_LEARNERS[figure] for s in seeds]
             runs += point
             evals += [EvalSpec(r.name, 10, uavs, 1) for r in point]
             evals += [EvalSpec(p, 10, uavs, 1) for p in BASELINE_POLICIES]
     elif figure == 'robustness':
-        point = [RunSpec('sac-per', 10, 3, s, steps) for s in seeds]
+        point = [RunSpec(a, 10, 3, s, steps) for a in FIGURE_LEARNERS[figure] for s in seeds]
         runs = point
         for f in FAILURES_ROBUSTNESS:
             evals += [EvalSpec(r.name, 10, 3, f) for r in point]

@@ -13,8 +13,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from uav_mec_nodes.experiments import (BASELINE_POLICIES, DEFAULT_SEEDS, FAILURES_ROBUSTNESS, LEARNERS,
-                                       UAVS_FIG5, USERS_FIG4, iter_evals)
+from uav_mec_nodes.experiments import (BASELINE_POLICIES, DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS,
+                                       LEARNERS, UAVS_FIG5, USERS_FIG4, iter_evals)
 
 LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)',
           'offload-all': 'offload all',
@@ -209,8 +209,9 @@ def make_figures(results: Path, out: Path) -> List[str]:
     notes += _sweep_plot(results, out, 'fig4_energy_vs_users', 'Fig. 4: energy vs users (J=3, one failure)',
                          'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES)
     notes += _sweep_plot(results, out, 'fig5_energy_vs_uavs', 'Fig. 5: energy vs UAVs (I=10, one failure)',
-                         'uavs', UAVS_FIG5, dict(users=10, max_failures=1), ('sac-per',) + BASELINE_POLICIES)
-    kinds = ('sac-per',) + BASELINE_POLICIES
+                         'uavs', UAVS_FIG5, dict(users=10, max_failures=1),
+                         FIGURE_LEARNERS['fig5'] + BASELINE_POLICIES)
+    kinds = FIGURE_LEARNERS['robustness'] + BASELINE_POLICIES
     notes += _sweep_plot(results, out, 'robustness_energy', 'Energy vs UAV failures (I=10, J=3)',
                          'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds)
     notes += _sweep_plot(results, out, 'robustness_deadlines', 'Deadline misses vs UAV failures (I=10, J=3)',
@@ -267,7 +268,8 @@ def final_evaluations(results: Path) -> List[tuple]:
 
 def results_tables(results: Path) -> str:
     """Every number the README quotes from the sweeps, as markdown, from the files under `results`."""
-    kinds = ('sac-per',) + BASELINE_POLICIES
+    fig5_kinds = FIGURE_LEARNERS['fig5'] + BASELINE_POLICIES
+    kinds = FIGURE_LEARNERS['robustness'] + BASELINE_POLICIES
     parts = [
         '**Compute so far** (`cpu_time.csv`; training: wall time of one-thread runs, a run counted in every '
         'figure that uses it):\n\n',
@@ -284,8 +286,8 @@ def results_tables(results: Path) -> str:
         '\n' + _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES,
                      'deadline_miss_rate'),
         '\n**Fig. 5** (I=10, one failure):\n\n',
-        _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), kinds, 'energy_mean'),
-        '\n' + _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), kinds, 'deadline_miss_rate'),
+        _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), fig5_kinds, 'energy_mean'),
+        '\n' + _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), fig5_kinds, 'deadline_miss_rate'),
         '\n**Failure robustness** (I=10, J=3, F_max UAVs failing per episode):\n\n',
         _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds, 'energy_mean'),
         '\n' + _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds,

@@ -19,6 +19,18 @@ def test_plans_cover_the_paper_figures():
     assert {e.users for e in evals} == {4, 6, 8, 10, 12} and {'greedy', 'offload-all'} <= {e.policy for e in evals}
     _, evals = plan('robustness', seeds=(0,), steps=100)
     assert {e.failures for e in evals} == {0, 1, 2, 3}
+    runs, _ = plan('fig5', seeds=(0, 1), steps=100)
+    assert {r.algo for r in runs} == {'sac-per', 'sac-per-ua'} and {r.uavs for r in runs} == {2, 3, 4, 5}
+    assert len(runs) == 16
+
+
+def test_robustness_reuses_the_fig4_runs_at_i10():
+    runs, evals = plan('robustness', seeds=(0, 1, 2), steps=100)
+    fig4_runs, _ = plan('fig4', seeds=(0, 1, 2), steps=100)
+    assert set(runs) == {r for r in fig4_runs if r.users == 10} and len(runs) == 12
+    per_level = {f: {e.policy for e in evals if e.failures == f} for f in (0, 1, 2, 3)}
+    assert all(policies == per_level[0] for policies in per_level.values())
+    assert {r.name for r in runs} <= per_level[0]
 
 
 def test_plan_keeps_only_the_chosen_learners():
