@@ -78,10 +78,10 @@ def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000,
     runs: List[RunSpec] = []
     evals: List[EvalSpec] = []
     if figure == 'fig3':
-        runs = [RunSpec(a, 10, 3, s, steps) for s in seeds for a in LEARNERS]
+        runs = [RunSpec(a, 10, 3, s, steps) for s in seeds for a in FIGURE_LEARNERS[figure]]
     elif figure == 'fig4':
         for users in USERS_FIG4:
-            point = [RunSpec(a, users, 3, s, steps) for a in LEARNERS for s in seeds]
+            point = [RunSpec(a, users, 3, s, steps) for a in FIGURE_LEARNERS[figure] for s in seeds]
             runs += point
             evals += [EvalSpec(r.name, users, 3, 1) for r in point]
             evals += [EvalSpec(p, users, 3, 1) for p in BASELINE_POLICIES]
@@ -120,7 +120,7 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:     # alive, owned by someone else
-        return True
+        pass
     return True
 
 
@@ -169,7 +169,7 @@ def train_missing_runs(runs: List[RunSpec], results: Path, progress: bool = True
             if not held:
                 log(f'[{label}] {run.name}: another sweep is training it, skipping')
                 continue
-            if run_finished(folder, run.steps):    # finished by another sweep while we waited for the lock
+            if run_finished(folder, run.steps):    # another sweep finished it between our check and the lock
                 continue
             resume = (folder / 'resume.pt').exists()
             stale = list(folder.glob('*.csv'))

@@ -201,17 +201,21 @@ def compute_cost(results: Path) -> List[tuple]:
 COST_HEADER = ('figure', 'runs_done', 'runs_planned', 'train_wall_s', 'evals_done', 'evals_planned', 'eval_cpu_s')
 
 
+def _kinds(figure: str) -> tuple:
+    """The policies a figure draws: its learners, then the baselines."""
+    return FIGURE_LEARNERS[figure] + BASELINE_POLICIES
+
+
 def make_figures(results: Path, out: Path) -> List[str]:
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / 'cpu_time.csv', COST_HEADER, compute_cost(results))
     (out / 'tables.md').write_text(results_tables(results))
     notes = fig3(results, out)
     notes += _sweep_plot(results, out, 'fig4_energy_vs_users', 'Fig. 4: energy vs users (J=3, one failure)',
-                         'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES)
+                         'users', USERS_FIG4, dict(uavs=3, max_failures=1), _kinds('fig4'))
     notes += _sweep_plot(results, out, 'fig5_energy_vs_uavs', 'Fig. 5: energy vs UAVs (I=10, one failure)',
-                         'uavs', UAVS_FIG5, dict(users=10, max_failures=1),
-                         FIGURE_LEARNERS['fig5'] + BASELINE_POLICIES)
-    kinds = FIGURE_LEARNERS['robustness'] + BASELINE_POLICIES
+                         'uavs', UAVS_FIG5, dict(users=10, max_failures=1), _kinds('fig5'))
+    kinds = _kinds('robustness')
     notes += _sweep_plot(results, out, 'robustness_energy', 'Energy vs UAV failures (I=10, J=3)',
                          'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds)
     notes += _sweep_plot(results, out, 'robustness_deadlines', 'Deadline misses vs UAV failures (I=10, J=3)',
@@ -261,15 +265,14 @@ def final_evaluations(results: Path) -> List[tuple]:
         with path.open() as f:
             last = list(csv.DictReader(f))[-3:]
         if last:
-            rows.append((folder.name, int(last[-1]['step']), f"{np.mean([float(r['energy_mean_j']) for r in last]):.3f}",
-                         f"{100 * np.mean([float(r['deadline_miss_rate']) for r in last]):.2f}%"))
+            energy_j = np.mean([float(r['energy_mean_j']) for r in last])
+            miss_rate = np.mean([float(r['deadline_miss_rate']) for r in last])
+            rows.append((folder.name, int(last[-1]['step']), f'{energy_j:.3f}', f'{100 * miss_rate:.2f}%'))
     return rows
 
 
 def results_tables(results: Path) -> str:
     """Every number the README quotes from the sweeps, as markdown, from the files under `results`."""
-    fig5_kinds = FIGURE_LEARNERS['fig5'] + BASELINE_POLICIES
-    kinds = FIGURE_LEARNERS['robustness'] + BASELINE_POLICIES
     parts = [
         '**Compute so far** (`cpu_time.csv`; training: wall time of one-thread runs, a run counted in every '
         'figure that uses it):\n\n',
@@ -281,16 +284,17 @@ def results_tables(results: Path) -> str:
         _md_table(('run', 'steps', 'energy [J]', 'deadline misses'), final_evaluations(results)),
         '\n**Fig. 4** (J=3, one failure; 10 episodes, seeds 0-9; learners: mean ± std over training seeds, '
         'baselines: mean ± std over episodes):\n\n',
-        _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES,
-              'energy_mean'),
-        '\n' + _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), LEARNERS + BASELINE_POLICIES,
+        _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), _kinds('fig4'), 'energy_mean'),
+        '\n' + _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), _kinds('fig4'),
                      'deadline_miss_rate'),
         '\n**Fig. 5** (I=10, one failure):\n\n',
-        _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), fig5_kinds, 'energy_mean'),
-        '\n' + _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), fig5_kinds, 'deadline_miss_rate'),
+        _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), _kinds('fig5'), 'energy_mean'),
+        '\n' + _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), _kinds('fig5'),
+                     'deadline_miss_rate'),
         '\n**Failure robustness** (I=10, J=3, F_max UAVs failing per episode):\n\n',
-        _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds, 'energy_mean'),
-        '\n' + _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), kinds,
+        _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), _kinds('robustness'),
+              'energy_mean'),
+        '\n' + _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), _kinds('robustness'),
                      'deadline_miss_rate'),
     ]
     return ''.join(parts)
