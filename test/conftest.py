@@ -1,12 +1,12 @@
 """Shared fixtures. Tests run against the package installed in .venv (see README)."""
 import os
-import random
 import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # `import helpers` from any test folder
 
 
 def _check_installed_copy():
@@ -25,10 +25,13 @@ _check_installed_copy()
 
 @pytest.fixture
 def ros_domain_id(monkeypatch):
-    """A DDS domain of the test's own, so concurrent runs do not cross-talk."""
-    domain = str(random.Random(os.getpid()).randint(1, 100))
-    monkeypatch.setenv('ROS_DOMAIN_ID', domain)
-    return domain
+    """A DDS domain of the test's own, held like a run's (no run of ours can take it meanwhile)."""
+    from uav_mec_nodes.isolation import acquire_domain
+    lease = acquire_domain(None, f'pytest-{os.getpid()}')
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(lease.domain_id))
+    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    yield str(lease.domain_id)
+    lease.close()
 
 
 @pytest.fixture

@@ -136,7 +136,9 @@ def test_config_files_match_the_code():
     arguments = next(node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
                      and getattr(node.targets[0], 'id', '') == 'ARGUMENTS')
     names = {k.value for k in arguments.keys}
-    assert {f.name for f in fields(GraphConfig)} - {'run_torch_layers'} <= names
+    # not launch arguments: the torch drill, and the time limit (the package launcher's; a launch is
+    # stopped with Ctrl-C)
+    assert {f.name for f in fields(GraphConfig)} - {'run_torch_layers', 'timeout_s'} <= names
 
 
 def test_sweep_then_figures_end_to_end(tmp_path):
@@ -156,23 +158,3 @@ def test_sweep_then_figures_end_to_end(tmp_path):
     assert 'missing: fig4' in out.stdout   # what is not there yet is said, not drawn
 
 
-def test_launch_file_describes_the_graph_of_graph_py(monkeypatch):
-    """sim.launch.py, run against stand-ins of launch/launch_ros, starts exactly graph.py's nodes."""
-    import importlib.util
-
-    from uav_mec_nodes.graph import GraphConfig, node_specs
-    monkeypatch.syspath_prepend(str(REPO_ROOT / 'test' / 'nodes' / 'fake_launch'))
-    spec = importlib.util.spec_from_file_location('sim_launch', REPO_ROOT / 'launch' / 'sim.launch.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    description = module.generate_launch_description()
-    args = {e.name: e.default_value for e in description.entities if hasattr(e, 'default_value')}
-    args.update(num_uavs='4', seed='7', failure_mode='kill', missing_uavs='3', policy='greedy')
-    nodes = description.entities[-1].function(args)
-    expected = node_specs(GraphConfig(num_uavs=4, seed=7, failure_mode='kill', missing_uavs=(3,), policy='greedy',
-                                      bag_path='runs/launch/bag', lease_s=0.5), 4)
-    assert [n.kwargs['name'] for n in nodes] == [s.name for s in expected]
-    for node, s in zip(nodes, expected):
-        assert node.kwargs['executable'] == s.module and node.kwargs['package'] == 'uav_mec_nodes'
-        params = node.kwargs['parameters'][0]
-        assert {k: v for k, v in params.items() if k != 'own_process'} == s.params

@@ -1,25 +1,77 @@
-"""Reading a run's bag back with rosbags (no ROS needed): messages by topic, in order."""
+"""Bags of a run with rosbags (no ROS needed): reading, crash-safe writing, recovering.
+
+Writing: `BagWriter` wraps rosbags' rosbag2 writer. `checkpoint()` (the
+recorder calls it after every slot) makes everything written so far survive a
+SIGKILL: sqlite3 bags commit (write-ahead log, checkpointed into the .db3) and
+metadata.yaml is rewritten, so the bag is readable as it stands; mcap bags close
+their chunk and flush it, and `recover()` (`uav-mec recover BAG`) then adds the
+summary-less end an interrupted mcap file lacks. Each topic's offered QoS
+profile is written to the metadata, so `ros2 bag play` replays with the graph's QoS.
+"""
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
+
+from uav_mec_nodes.contract import QosSpec
+from uav_mec_nodes.errors import UserInputError
+
+MCAP_MAGIC = b'\x89MCAP0\r\n'
+
+
+# --- message definitions ----------------------------------------------------------------------
+def msg_definitions_dir() -> Path:
+    """share/uav_mec_nodes/msg of the install (ament index), where rosidl put the .msg files."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        return Path(get_package_share_directory('uav_mec_nodes')) / 'msg'
+    except (ImportError, PackageNotFoundError, OSError):  # no ament index: the venv prefix
+        return Path(sys.prefix) / 'share' / 'uav_mec_nodes' / 'msg'
+
+
+def typestore():
+    """rosbags typestore of ROS 2 Kilted plus this package's messages (their installed .msg files)."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for path in sorted(msg_definitions_dir().glob('*.msg')):
+        types.update(get_types_from_msg(path.read_text(), f'uav_mec_nodes/msg/{path.stem}'))
+    store.register(types)
+    return store
+
+
+# --- reading --------------------------------------------------------------------------------------
+def _check_readable(path: Path) -> None:
+    if not (path / 'metadata.yaml').exists():
+        hint = ''
+        if path.is_dir() and (any(path.glob('*.mcap')) or any(path.glob('*.db3'))):
+            hint = f'; its recorder was stopped before writing it: run `uav-mec recover {path}`'
+        raise UserInputError(f'bag: {path} is not a rosbag2 folder (no metadata.yaml){hint}')
+    for mcap in path.glob('*.mcap'):
+        with mcap.open('rb') as f:
+            f.seek(max(mcap.stat().st_size - 8, 0))
+            if mcap.stat().st_size <= len(MCAP_MAGIC) or f.read(8) != MCAP_MAGIC:
+                raise UserInputError(f'bag: {mcap} is unfinished (its recorder was killed); '
+                                     f'run `uav-mec recover {path}` first')
 
 
 def read_bag(path) -> Dict[str, List]:
     """{topic: [message, ...]} with this package's types registered; raises UserInputError if unreadable."""
     from rosbags.rosbag2 import Reader
-
-    from uav_mec_nodes.errors import UserInputError
-    from uav_mec_nodes.nodes.recorder import typestore
     path = Path(path)
-    if not (path / 'metadata.yaml').exists():
-        raise UserInputError(f'bag: {path} is not a rosbag2 folder (no metadata.yaml)')
+    _check_readable(path)
     store = typestore()
     out: Dict[str, List] = defaultdict(list)
-    with Reader(path) as reader:
-        for conn, _, raw in reader.messages():
-            out[conn.topic].append(store.deserialize_cdr(raw, conn.msgtype))
+    try:
+        with Reader(path) as reader:
+            for conn, _, raw in reader.messages():
+                out[conn.topic].append(store.deserialize_cdr(raw, conn.msgtype))
+    except UserInputError:
+        raise
+    except Exception as exc:   # a damaged file: say which, in one line
+        raise UserInputError(f'bag: {path} cannot be read ({type(exc).__name__}: {exc})') from None
     return dict(out)
 
 
@@ -27,3 +79,186 @@ def topic_counts(path) -> Dict[str, int]:
     from rosbags.rosbag2 import Reader
     with Reader(Path(path)) as reader:
         return {c.topic: c.msgcount for c in reader.connections}
+
+
+def offered_qos(path) -> Dict[str, list]:
+    """{topic: [Qos, ...]} as the bag's metadata records them."""
+    from rosbags.rosbag2 import Reader
+    with Reader(Path(path)) as reader:
+        return {c.topic: list(c.ext.offered_qos_profiles) for c in reader.connections}
+
+
+# --- writing ----------------------------------------------------------------------------------------
+def rosbags_qos(spec: QosSpec):
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+    lease = spec.liveliness_lease_s
+    forever = QosTime(sec=2147483647, nsec=4294967295)   # what rosbag2 writes for "infinite"
+    return Qos(history=QosHistory.KEEP_LAST, depth=spec.depth,
+               reliability=QosReliability.RELIABLE if spec.reliability == 'reliable' else QosReliability.BEST_EFFORT,
+               durability=QosDurability.TRANSIENT_LOCAL if spec.durability == 'transient_local'
+               else QosDurability.VOLATILE,
+               deadline=forever, lifespan=forever,
+               liveliness=QosLiveliness.MANUAL_BY_TOPIC if lease > 0 else QosLiveliness.AUTOMATIC,
+               liveliness_lease_duration=QosTime(sec=int(lease), nsec=int(round((lease % 1) * 1e9))) if lease > 0
+               else forever,
+               avoid_ros_namespace_conventions=False)
+
+
+class BagWriter:
+    """A rosbag2 bag (version 9) written message by message, with crash-safe checkpoints."""
+
+    def __init__(self, path, storage: str = 'sqlite3'):
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        self.path = Path(path)
+        self.storage = storage
+        self.store = typestore()
+        self.writer = Writer(self.path, version=9,
+                             storage_plugin=StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3)
+        self.writer.open()
+        if storage == 'sqlite3':
+            # write-ahead log: a killed writer leaves the .db3 as of its last checkpoint
+            self.writer.storage.conn.execute('PRAGMA journal_mode=WAL')
+        self.closed = False
+
+    def add_topic(self, topic: str, type_name: str, qos: Optional[QosSpec] = None):
+        return self.writer.add_connection(topic, type_name, typestore=self.store,
+                                          offered_qos_profiles=[rosbags_qos(qos)] if qos else [])
+
+    def write(self, connection, timestamp_ns: int, data: bytes) -> None:
+        self.writer.write(connection, timestamp_ns, data)
+
+    def serialize(self, msg, type_name: str) -> bytes:
+        return bytes(self.store.serialize_cdr(msg, type_name))
+
+    def checkpoint(self) -> None:
+        """Everything written so far survives the writer's process being killed."""
+        storage = self.writer.storage
+        if self.storage == 'sqlite3':
+            storage.conn.commit()
+            storage.conn.execute('PRAGMA wal_checkpoint(PASSIVE)')
+        else:
+            if storage.chunk.bio.tell():
+                storage.close_chunk()
+            storage.bio.flush()
+        _write_atomic(self.path / 'metadata.yaml', self._metadata_yaml())
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.storage == 'sqlite3':   # a plain rollback-journal database, as ros2 bag writes them
+            self.writer.storage.conn.commit()
+            self.writer.storage.conn.execute('PRAGMA journal_mode=DELETE')
+        self.writer.close()
+
+    def _metadata_yaml(self) -> str:
+        w = self.writer
+        name = w.storage.path.name
+        start = w.min_timestamp if w.max_timestamp else 0
+        duration = max(0, w.max_timestamp - w.min_timestamp)
+        return _metadata_text(self.storage, name, start, duration,
+                              [(c, w.counts[c.id]) for c in w.connections])
+
+
+def _metadata_text(storage: str, file_name: str, start: int, duration: int, connections) -> str:
+    """metadata.yaml of a one-file rosbag2 bag (version 9) from its connections and their counts."""
+    import yaml
+    from rosbags.rosbag2.metadata import dump_qos_v9
+    count = sum(n for _, n in connections)
+    info = {
+        'version': 9, 'storage_identifier': storage, 'relative_file_paths': [file_name],
+        'duration': {'nanoseconds': duration}, 'starting_time': {'nanoseconds_since_epoch': start},
+        'message_count': count,
+        'topics_with_message_count': [
+            {'topic_metadata': {'name': c.topic, 'type': c.msgtype, 'serialization_format': 'cdr',
+                                'offered_qos_profiles': dump_qos_v9(c.ext.offered_qos_profiles),
+                                'type_description_hash': c.digest},
+             'message_count': n} for c, n in connections],
+        'compression_format': '', 'compression_mode': '',
+        'files': [{'path': file_name, 'starting_time': {'nanoseconds_since_epoch': start},
+                   'duration': {'nanoseconds': duration}, 'message_count': count}],
+        'custom_data': None, 'ros_distro': 'rosbags',
+    }
+    dumper = getattr(yaml, 'CSafeDumper', yaml.SafeDumper)   # libyaml: a checkpoint every slot stays cheap
+    return yaml.dump({'rosbag2_bagfile_information': info}, Dumper=dumper, default_flow_style=False,
+                     sort_keys=False)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + '.tmp')
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+# --- recovering -------------------------------------------------------------------------------------
+def _complete_mcap_length(data: bytes) -> int:
+    """Bytes of an mcap file up to its last complete record (header and magic included)."""
+    pos = len(MCAP_MAGIC)
+    end = pos
+    while pos + 9 <= len(data):
+        op = data[pos]
+        size = int.from_bytes(data[pos + 1:pos + 9], 'little')
+        if op in (0x02, 0x0F) or pos + 9 + size > len(data):   # footer or data end: the rest is summary
+            break
+        pos += 9 + size
+        end = pos
+    return end
+
+
+def recover(path) -> str:
+    """Make the bag of a killed recorder readable; returns what was done, in one line."""
+    from rosbags.rosbag2 import Reader
+    path = Path(path)
+    if not path.is_dir():
+        raise UserInputError(f'recover: {path} is not a bag folder')
+    done = []
+    for mcap in path.glob('*.mcap'):
+        data = mcap.read_bytes()
+        if not data.startswith(MCAP_MAGIC):
+            raise UserInputError(f'recover: {mcap} is not an mcap file')
+        if data.endswith(MCAP_MAGIC) and len(data) > len(MCAP_MAGIC):
+            continue
+        keep = _complete_mcap_length(data)
+        # a data-end record, then a footer with no summary: readers scan the records themselves
+        tail = bytes([0x0F]) + (4).to_bytes(8, 'little') + (0).to_bytes(4, 'little')
+        tail += bytes([0x02]) + (20).to_bytes(8, 'little') + bytes(20) + MCAP_MAGIC
+        with mcap.open('r+b') as f:
+            f.truncate(keep)
+            f.seek(keep)
+            f.write(tail)
+        done.append(f'{mcap.name}: kept {keep} of {len(data)} bytes')
+    for db in path.glob('*.db3'):
+        import sqlite3
+        conn = sqlite3.connect(str(db))   # read-write: sqlite rolls back an interrupted transaction
+        conn.execute('PRAGMA journal_mode=DELETE')
+        conn.close()
+    files = sorted(list(path.glob('*.mcap')) + list(path.glob('*.db3')))
+    if not files:
+        raise UserInputError(f'recover: {path} holds no .mcap or .db3 file')
+    if not (path / 'metadata.yaml').exists():
+        _write_metadata_from_storage(path, files[0])
+        done.append('metadata.yaml rebuilt')
+    with Reader(path) as reader:
+        count = sum(c.msgcount for c in reader.connections)
+    return (', '.join(done) or 'nothing to do') + f'; {count} messages readable'
+
+
+def _write_metadata_from_storage(path: Path, storage_file: Path) -> None:
+    """metadata.yaml for a bag folder that has only its storage file (a recorder killed early)."""
+    from rosbags.rosbag2.storage_mcap import McapReader
+    from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
+    kind = 'mcap' if storage_file.suffix == '.mcap' else 'sqlite3'
+    reader = (McapReader if kind == 'mcap' else Sqlite3Reader)(storage_file)
+    reader.open()
+    try:
+        connections = list(reader.connections)
+        counts = defaultdict(int)
+        start, end = 2 ** 63 - 1, 0
+        for conn, timestamp, _ in reader.messages(connections):
+            counts[conn.id] += 1
+            start, end = min(start, timestamp), max(end, timestamp)
+    finally:
+        reader.close()
+    start = start if end else 0
+    _write_atomic(path / 'metadata.yaml', _metadata_text(kind, storage_file.name, start, max(0, end - start),
+                                                         [(c, counts[c.id]) for c in connections]))

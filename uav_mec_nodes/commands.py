@@ -1,10 +1,21 @@
 """Subcommands of `uav-mec` (registered with cli.subcommand)."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from uav_mec_nodes.cli import subcommand
+
+
+SEED_MAX = 2 ** 31 - 1
+
+
+def _check_range(flag: str, value, lo, hi) -> None:
+    """One-line error naming the flag and its range (None: the flag was not given)."""
+    from uav_mec_nodes.errors import UserInputError
+    if value is not None and not lo <= value <= hi:
+        raise UserInputError(f'{flag}: must be in [{lo}, {hi}], got {value}')
 
 
 def _scenario_args(parser):
@@ -14,62 +25,122 @@ def _scenario_args(parser):
     parser.add_argument('--max-failures', type=int, help='F_max (overrides the config)')
 
 
+def _check_scenario_args(args) -> None:
+    from uav_mec_nodes.contract import MAX_UAVS, MAX_USERS
+    _check_range('--users', args.users, 1, MAX_USERS)
+    _check_range('--uavs', args.uavs, 1, MAX_UAVS)
+    _check_range('--max-failures', args.max_failures, 0, MAX_UAVS)
+    _check_range('--seed', getattr(args, 'seed', None), 0, SEED_MAX)
+
+
 def _make_env(args):
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.env import UavMecEnv
+    _check_scenario_args(args)
     return UavMecEnv(load_scenario(args.config), num_users=args.users, num_uavs=args.uavs,
                      max_failures=args.max_failures)
+
+
+def _writable_dir(flag: str, path: Path) -> Path:
+    """The folder, created if need be; a one-line error if it cannot be written."""
+    import tempfile
+
+    from uav_mec_nodes.errors import UserInputError
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix='.write-test-'):
+            pass
+    except OSError as exc:
+        raise UserInputError(f'{flag}: cannot write to {path} ({exc.strerror or exc})') from None
+    return path
+
+
+def _stderr(text: str) -> None:
+    import sys
+    print(text, file=sys.stderr, flush=True)
 
 
 @subcommand('run', 'main job: one episode of the ROS 2 graph with a UAV failure; bag, summary table, plots')
 def run(args) -> int:
     from uav_mec_nodes.episode import format_summary
+    from uav_mec_nodes.errors import UserInputError
     out = Path(args.out)
     if args.engine == 'gym':
         from uav_mec_nodes.episode import run_episode
         from uav_mec_nodes.policies import make_policy
         from uav_mec_nodes.policies.learned import default_policy_name
+        env = _make_env(args)
+        _writable_dir('--out', out)
         policy = make_policy(args.policy or default_policy_name())
-        log = run_episode(_make_env(args), policy, args.seed)
+        log = run_episode(env, policy, args.seed)
         summary = log.summary()
         print(format_summary(summary))
-        out.mkdir(parents=True, exist_ok=True)
         (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
         print(f'\noutputs written to {out.resolve()}')
         return 0
-    from uav_mec_nodes.graph import GraphConfig, parse_missing
+    from uav_mec_nodes.graph import GraphConfig, parse_missing, resolved_num_uavs
+    from uav_mec_nodes.isolation import parse_domain
     from uav_mec_nodes.launcher import run_multi_process, run_single_process
+    from uav_mec_nodes.policies import make_policy
     from uav_mec_nodes.policies.learned import default_policy_name
-    from uav_mec_nodes.report import summarize_run
-    from uav_mec_nodes.errors import UserInputError
-    bag = out / 'bag'
-    if bag.exists():
-        if not args.overwrite:
-            raise UserInputError(f'--out: {bag} exists; pass --overwrite or choose another --out')
-        import shutil
-        shutil.rmtree(bag)
+    _check_scenario_args(args)
     policy = args.policy or default_policy_name()
     g = GraphConfig(num_users=args.users or 0, num_uavs=args.uavs or 0,
                     max_failures=-1 if args.max_failures is None else args.max_failures, seed=args.seed,
                     scenario_file=args.config or '', failure_mode=args.failure_mode,
                     failure_schedule=args.failure_schedule or '', policy=policy, record=True,
-                    bag_path=str(bag), storage=args.storage, real_time_factor=args.rtf,
-                    missing_uavs=parse_missing(args.missing_uavs), run_torch_layers=args.run_torch_layers)
-    runner = run_multi_process if args.processes == 'multi' else run_single_process
-    result = runner(g)
-    display = policy if not policy.endswith('.pt') else f'sac-per:{Path(policy).name}'
+                    bag_path=str(out / 'bag'), storage=args.storage, real_time_factor=args.rtf,
+                    missing_uavs=parse_missing(args.missing_uavs), run_torch_layers=args.run_torch_layers,
+                    domain_id=parse_domain(args.domain_id), discovery=args.discovery, timeout_s=args.timeout)
+    g.validate(resolved_num_uavs(g))
+    make_policy(policy)   # a bad --policy is said here, not by a node's log
+    bag = out / 'bag'
+    _writable_dir('--out', out)
+    if bag.exists():
+        if not args.overwrite:
+            raise UserInputError(f'--out: {bag} exists; pass --overwrite or choose another --out')
+        import shutil
+        shutil.rmtree(bag)
+    if args.processes == 'multi':
+        result = run_multi_process(g, say=_stderr, log_dir=out / 'logs')
+    else:
+        result = run_single_process(g, say=_stderr)
+    return _report_run(args, result, policy, out)
+
+
+def _report_run(args, result, policy: str, out: Path) -> int:
+    """Summary of a finished or stopped run from its bag; a stopped one ends with its reason, non-zero."""
     from uav_mec_nodes.config import load_scenario
-    summary, plots = summarize_run(bag, display, args.seed, out, load_scenario(args.config).energy)
-    summary['wall_s'] = result.wall_s
-    summary['processes'] = args.processes
-    print(format_summary(summary))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
-    print(f'\nwall time {result.wall_s:.1f} s ({args.processes} process)')
-    print(f'bag:     {bag.resolve()}')
-    for path in plots:
-        print(f'plot:    {path.resolve()}')
-    print(f'summary: {(out / "summary.json").resolve()}')
+    from uav_mec_nodes.episode import format_summary
+    from uav_mec_nodes.errors import UserInputError
+    from uav_mec_nodes.report import summarize_run
+    bag = out / 'bag'
+    display = policy if not policy.endswith('.pt') else f'sac-per:{Path(policy).name}'
+    if result.detail:
+        (out / 'error.log').write_text(result.detail + '\n')
+    try:
+        summary, plots = summarize_run(bag, display, args.seed, out, load_scenario(args.config).energy)
+    except UserInputError as exc:
+        if not result.stopped:
+            raise
+        _stderr(f'uav-mec run: no summary: {exc}')
+        summary = None
+    if summary is not None:
+        summary.update(wall_s=result.wall_s, processes=args.processes)
+        if result.stopped:
+            summary['stopped'] = result.stopped
+        print(format_summary(summary))
+        (out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+        print(f'\nwall time {result.wall_s:.1f} s ({args.processes} process)')
+        print(f'bag:     {bag.resolve()}')
+        for path in plots:
+            print(f'plot:    {path.resolve()}')
+        print(f'summary: {(out / "summary.json").resolve()}')
+    if result.stopped:
+        held = f' after {summary["slots"]} of {result.num_slots} slots (all in the bag)' if summary else ''
+        more = f'; details in {(out / "error.log").resolve()}' if result.detail else ''
+        _stderr(f'uav-mec run: {result.stopped}{held}{more}')
+        return result.exit_code
     return 0
 
 
@@ -91,9 +162,51 @@ def _run_args(parser):
     parser.add_argument('--missing-uavs', help='UAV ids whose nodes are not started, e.g. "2" (a drill)')
     parser.add_argument('--run-torch-layers', action='store_true',
                         help='UAV nodes run the real torch tail layers of their tasks (slow)')
+    parser.add_argument('--domain-id', default='auto',
+                        help='ROS 2 domain of the run: auto (default: one no other uav-mec run on this host '
+                             'holds) or 0-232')
+    parser.add_argument('--discovery', default='localhost',
+                        help='DDS discovery: localhost (default: this host only) or subnet')
+    parser.add_argument('--timeout', type=float, default=0.0,
+                        help='stop the run after this many seconds of wall time (default 0: twice the '
+                             'simulated time when paced, else 10 s a slot, plus 5 min)')
 
 
 run.add_arguments = _run_args
+
+
+@subcommand('replay', 'feed a recorded run\'s planner inputs to a planner; do its decisions equal the recorded ones?')
+def replay_cmd(args) -> int:
+    from uav_mec_nodes.replay import replay
+    report = replay(args.bag, args.policy)
+    if args.json:
+        print(json.dumps(dict(run_id=report.run_id, policy=report.policy, slots_compared=report.slots_compared,
+                              slots_recorded=report.slots_recorded, first_difference=report.first_difference,
+                              equal=report.equal, note=report.note), indent=1))
+    else:
+        print(report.line())
+        if report.note:
+            print(f'note: {report.note}')
+    return 0 if report.equal else 1
+
+
+def _replay_args(parser):
+    parser.add_argument('bag', help='a bag of `uav-mec run` or `ros2 launch uav_mec_nodes sim.launch.py`')
+    parser.add_argument('--policy', help='the planner to replay with (default: the recorded policy)')
+    parser.add_argument('--json', action='store_true', help='print JSON')
+
+
+replay_cmd.add_arguments = _replay_args
+
+
+@subcommand('recover', 'make the bag of a killed recorder readable (mcap: add the missing end; any: metadata.yaml)')
+def recover_cmd(args) -> int:
+    from uav_mec_nodes.bag import recover
+    print(f'{args.bag}: {recover(args.bag)}')
+    return 0
+
+
+recover_cmd.add_arguments = lambda p: p.add_argument('bag', help='the bag folder')
 
 
 @subcommand('report', 'summary table and plots of a recorded bag (ours, or a `ros2 bag record` of the graph)')
@@ -101,14 +214,15 @@ def report(args) -> int:
     from uav_mec_nodes.bag import read_bag
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.episode import format_summary
+    from uav_mec_nodes import contract as c
     from uav_mec_nodes.errors import UserInputError
-    from uav_mec_nodes.nodes import _common as c
     from uav_mec_nodes.report import plot, summarize
     bag = read_bag(args.bag)
     if not bag.get(c.TOPIC_SLOT_METRICS):
         raise UserInputError(f'bag: {args.bag} has no {c.TOPIC_SLOT_METRICS} messages (record the channel_sim '
                              f'topics: {c.TOPIC_SLOT_METRICS}, {c.TOPIC_TASK_REPORTS}, ...)')
     plans = bag.get(c.TOPIC_PLAN, [])
+    _check_range('--seed', args.seed, 0, SEED_MAX)
     summary = summarize(bag, plans[0].policy if plans else '-', args.seed)
     out = Path(args.out) if args.out else Path(args.bag).resolve().parent
     plots = plot(bag, out, load_scenario(args.config).energy)
@@ -126,7 +240,7 @@ def _report_args(parser):
     parser.add_argument('--out', help='where to draw trajectories.png and energy.png (default: beside the bag)')
     parser.add_argument('--config', help='scenario YAML of the run, for the energy weights of the plot '
                                          '(default: built-in defaults)')
-    parser.add_argument('--seed', type=int, help='the run\'s episode seed, shown in the summary (not in the bag)')
+    parser.add_argument('--seed', type=int, help='the run\'s episode seed (default: the bag\'s /run_info)')
     parser.add_argument('--json', action='store_true', help='print the summary as JSON')
 
 
@@ -185,7 +299,15 @@ def evaluate_cmd(args) -> int:
     if args.episodes < 1:
         raise UserInputError(f'--episodes: must be >= 1, got {args.episodes}')
     env = _make_env(args)
-    result = summarize_episodes(env, make_policy(args.policy), args.seed, args.episodes)
+    policy = make_policy(args.policy)
+    _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
+    import sys
+
+    from tqdm import tqdm
+    show = args.progress or (args.progress is None and sys.stderr.isatty())
+    with tqdm(total=args.episodes * env.num_slots, unit='slot', desc='evaluate', disable=not show,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        result = summarize_episodes(env, policy, args.seed, args.episodes, on_slot=lambda: bar.update(1))
     result['policy'] = args.policy
     if args.json:
         print(json.dumps(result, indent=1))
@@ -203,6 +325,8 @@ def _evaluate_args(parser):
     parser.add_argument('--episodes', type=int, default=10, help='episodes, seeds SEED..SEED+N-1 (default 10)')
     parser.add_argument('--seed', type=int, default=0, help='first seed (default 0)')
     parser.add_argument('--json', action='store_true', help='print JSON')
+    parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
+                        help='a progress bar on stderr (default: when stderr is a terminal)')
 
 
 evaluate_cmd.add_arguments = _evaluate_args
@@ -211,8 +335,20 @@ evaluate_cmd.add_arguments = _evaluate_args
 @subcommand('slot', 'evaluate one slot from a JSON file; prints each task and the totals as JSON')
 def slot_cmd(args) -> int:
     from uav_mec_nodes.slot_file import evaluate_slot_file
-    print(json.dumps(evaluate_slot_file(args.file), indent=1))
+    print(json.dumps(_finite_json(evaluate_slot_file(args.file)), indent=1, allow_nan=False))
     return 0
+
+
+def _finite_json(value):
+    """Strict JSON: a time or energy that is not finite (a task that never ends) becomes null."""
+    import math
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 slot_cmd.add_arguments = lambda p: p.add_argument('file', help='slot description (format: README)')

@@ -32,7 +32,7 @@ def spec(default, lo=None, hi=None, *, unit: str = '', choices: Optional[Tuple] 
 
 @dataclass(frozen=True)
 class ScenarioSection:
-    num_users: int = spec(10, 1, 100_000, doc='I, mobile users')
+    num_users: int = spec(10, 1, 65_535, doc='I, mobile users (user ids are uint16 in the messages)')
     num_uavs: int = spec(3, 1, 1_000, doc='J, UAV edge servers')
     num_slots: int = spec(60, 1, 1_000_000, doc='T, slots per episode')
     slot_s: float = spec(1.0, 0.0, 3600.0, unit='s', lo_open=True, doc='delta, slot length and deadline')

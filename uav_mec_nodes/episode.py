@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -35,8 +35,8 @@ class EpisodeLog:
                     failures=[{'uav': j, 'slot': int(self.fail_slots[j])} for j in failed])
 
 
-def run_episode(env: UavMecEnv, policy, seed: int) -> EpisodeLog:
-    """One full episode; the policy acts on the env's decoded interface."""
+def run_episode(env: UavMecEnv, policy, seed: int, on_slot: Optional[Callable[[], None]] = None) -> EpisodeLog:
+    """One full episode; the policy acts on the env's decoded interface; on_slot() after each slot."""
     env.reset(seed=seed)
     policy.reset(seed)
     log = EpisodeLog(seed=seed, policy=policy.name, fail_slots=env.fail_slots.copy())
@@ -48,12 +48,15 @@ def run_episode(env: UavMecEnv, policy, seed: int) -> EpisodeLog:
         _, reward, done, _, info = env.step_decisions(decisions, accel)
         info['reward'] = reward
         log.slots.append({k: v for k, v in info.items() if not isinstance(v, np.ndarray)})
+        if on_slot is not None:
+            on_slot()
     return log
 
 
-def summarize_episodes(env: UavMecEnv, policy, seed: int, episodes: int) -> Dict:
+def summarize_episodes(env: UavMecEnv, policy, seed: int, episodes: int,
+                       on_slot: Optional[Callable[[], None]] = None) -> Dict:
     """Run episodes with seeds seed..seed+episodes-1 and summarise them (uav-mec evaluate's output)."""
-    summaries = [run_episode(env, policy, seed + n).summary() for n in range(episodes)]
+    summaries = [run_episode(env, policy, seed + n, on_slot).summary() for n in range(episodes)]
     energy = np.array([s['e_tot'] for s in summaries])
     tasks = sum(s['tasks'] for s in summaries)
     return dict(
@@ -71,8 +74,11 @@ def summarize_episodes(env: UavMecEnv, policy, seed: int, episodes: int) -> Dict
 
 def format_summary(summary: Dict) -> str:
     """A plain-text table of one episode's summary."""
-    seed = '-' if summary['seed'] is None else summary['seed']   # a bag alone does not know its seed
-    rows = [('policy', summary['policy']), ('seed', seed), ('slots', summary['slots']),
+    seed = '-' if summary['seed'] is None else summary['seed']   # a bag of `ros2 bag record` has no /run_info
+    slots = summary['slots']
+    if summary.get('slots_planned', slots) != slots:
+        slots = f"{slots} of {summary['slots_planned']} (the run stopped early)"
+    rows = [('policy', summary['policy']), ('seed', seed), ('slots', slots),
             ('weighted energy e_tot [J]', f"{summary['e_tot']:.6g}"),
             ('  local compute [J]', f"{summary['local_energy_j']:.6g}"),
             ('  upload [J]', f"{summary['tx_energy_j']:.6g}"),
@@ -88,6 +94,10 @@ def format_summary(summary: Dict) -> str:
             ('UAV failures', ', '.join(f"UAV {f['uav']} in slot {f['slot']}"
                                        + (f" ({f['mode']})" if 'mode' in f else '') for f in summary['failures'])
              or 'none')]
+    if 'stray_input' in summary:
+        strays = summary['stray_input']
+        rows.append(('stray input ignored', f"{sum(strays.values())} messages ("
+                     + ', '.join(f'{t}: {n}' for t, n in strays.items()) + ')' if strays else 'none'))
     if 'decision_time_median_s' in summary:
         rows.append(('planner decision time median / p99',
                      f"{summary['decision_time_median_s'] * 1e3:.1f} / {summary['decision_time_p99_s'] * 1e3:.1f} ms"))

@@ -2,13 +2,23 @@
 
 Both launchers read this: `uav_mec_nodes.launcher` (the package's own, one
 process or one process per node) and `launch/sim.launch.py` (ros2 launch).
+Parameter names, defaults and ranges come from `uav_mec_nodes.contract`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-FAILURE_MODES = ('announce', 'silence', 'kill')
+from uav_mec_nodes.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, parameter_defaults,
+                                    uav_node_name)
+from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.isolation import DISCOVERY_RANGES, DOMAIN_MAX
+
+FAILURE_MODES = INJECTED_FAILURE_MODES
+STALL_S = 300.0     # a run with no slot finished for this long has stalled
+FINISHERS = ('world', 'channel_sim', 'recorder')     # the episode is over when these are done
+CORE = FINISHERS + ('planner', 'failure_injector')   # the episode cannot go on without any of these
 
 
 @dataclass
@@ -28,20 +38,35 @@ class GraphConfig:
     storage: str = 'sqlite3'
     real_time_factor: float = 0.0
     lease_s: float = 0.0               # UAV liveliness lease [s]; 0: 0.5 s, or 5 s with all nodes in one
-                                       # process (a long planner step there delays the UAVs' heartbeats)
+                                       # process (a long planner step there delays the UAVs' callbacks)
     run_torch_layers: bool = False
     missing_uavs: Tuple[int, ...] = field(default_factory=tuple)   # UAV nodes not started (tests, drills)
+    run_id: str = ''                   # '' : a new one per run (isolation.new_run_id)
+    domain_id: Optional[int] = None    # None: a free one of isolation.AUTO_DOMAINS
+    discovery: str = 'localhost'       # localhost | subnet (ROS_AUTOMATIC_DISCOVERY_RANGE)
+    timeout_s: float = 0.0             # 0: derived from the slots and the real-time factor (timeout_for)
 
     def validate(self, num_uavs: int) -> None:
-        from uav_mec_nodes.errors import UserInputError
+        checks = (('--users', self.num_users, 0, MAX_USERS), ('--uavs', self.num_uavs, 0, MAX_UAVS),
+                  ('--slots', self.num_slots, 0, 1_000_000), ('--max-failures', self.max_failures, -1, MAX_UAVS),
+                  ('--seed', self.seed, 0, 2 ** 31 - 1))
+        for flag, value, lo, hi in checks:
+            if not lo <= value <= hi:
+                raise UserInputError(f'{flag}: must be in [{lo}, {hi}], got {value}')
         if self.failure_mode not in FAILURE_MODES:
             raise UserInputError(f'--failure-mode: must be one of {list(FAILURE_MODES)}, got {self.failure_mode!r}')
         if not 0.0 <= self.lease_s <= 60.0:
             raise UserInputError(f'lease_s: must be in [0, 60] (0: automatic), got {self.lease_s}')
-        if not 0.0 <= self.real_time_factor <= 1000.0:
+        if not (math.isfinite(self.real_time_factor) and 0.0 <= self.real_time_factor <= 1000.0):
             raise UserInputError(f'--rtf: must be in [0, 1000], got {self.real_time_factor}')
         if self.storage not in ('sqlite3', 'mcap'):
             raise UserInputError(f'--storage: must be sqlite3 or mcap, got {self.storage!r}')
+        if self.discovery not in DISCOVERY_RANGES:
+            raise UserInputError(f'--discovery: must be one of {list(DISCOVERY_RANGES)}, got {self.discovery!r}')
+        if self.domain_id is not None and not 0 <= self.domain_id <= DOMAIN_MAX:
+            raise UserInputError(f'--domain-id: must be in [0, {DOMAIN_MAX}] or auto, got {self.domain_id}')
+        if not (math.isfinite(self.timeout_s) and self.timeout_s >= 0):
+            raise UserInputError(f'--timeout: must be >= 0 s (0: derived from the run), got {self.timeout_s}')
         bad = [j for j in self.missing_uavs if not 0 <= j < num_uavs]
         if bad:
             raise UserInputError(f'--missing-uavs: UAV ids must be in [0, {num_uavs - 1}], got {bad}')
@@ -59,22 +84,25 @@ def lease_for(g: GraphConfig, single_process: bool) -> float:
 
 
 def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> List[NodeSpec]:
-    lease = lease_for(g, single_process)
-    common = dict(scenario_file=g.scenario_file, seed=g.seed, num_users=g.num_users, num_uavs=g.num_uavs,
-                  num_slots=g.num_slots, max_failures=g.max_failures, failure_schedule=g.failure_schedule)
+    lease = float(lease_for(g, single_process))
+    common = dict(run_id=g.run_id, scenario_file=g.scenario_file, seed=g.seed, num_users=g.num_users,
+                  num_uavs=g.num_uavs, num_slots=g.num_slots, max_failures=g.max_failures,
+                  failure_schedule=g.failure_schedule)
     specs = [
         NodeSpec('world', 'world', dict(common, real_time_factor=float(g.real_time_factor),
-                                        wait_for_recorder=g.record)),
+                                        wait_for_recorder=g.record, lease_s=lease)),
         NodeSpec('channel_sim', 'channel_sim', dict(common)),
-        NodeSpec('planner', 'planner', dict(common, policy=g.policy, lease_s=float(lease))),
+        NodeSpec('planner', 'planner', dict(common, policy=g.policy, lease_s=lease)),
         NodeSpec('failure_injector', 'failure_injector', dict(common, mode=g.failure_mode)),
     ]
     for j in range(num_uavs):
         if j not in g.missing_uavs:
-            specs.append(NodeSpec('uav', f'uav_{j}', dict(common, uav_id=j, lease_s=float(lease),
-                                                          run_torch_layers=g.run_torch_layers)))
+            specs.append(NodeSpec('uav', uav_node_name(j), dict(common, uav_id=j, lease_s=lease,
+                                                               run_torch_layers=g.run_torch_layers)))
     if g.record:
-        specs.append(NodeSpec('recorder', 'recorder', dict(common, bag_path=g.bag_path, storage=g.storage)))
+        specs.append(NodeSpec('recorder', 'recorder', dict(common, bag_path=g.bag_path, storage=g.storage,
+                                                           policy=g.policy, failure_mode=g.failure_mode,
+                                                           lease_s=lease)))
     return specs
 
 
@@ -83,10 +111,29 @@ def resolved_num_uavs(g: GraphConfig) -> int:
     return g.num_uavs or load_scenario(g.scenario_file or None).scenario.num_uavs
 
 
+def resolved_num_slots(g: GraphConfig) -> int:
+    from uav_mec_nodes.config import load_scenario
+    return g.num_slots or load_scenario(g.scenario_file or None).scenario.num_slots
+
+
+def timeout_for(g: GraphConfig, num_slots: int, slot_s: float = 1.0) -> float:
+    """--timeout's default: paced runs get twice their simulated time, unpaced ones 10 s a slot, plus 5 min."""
+    if g.timeout_s > 0:
+        return g.timeout_s
+    per_slot = 2.0 * slot_s / g.real_time_factor if g.real_time_factor > 0 else 10.0
+    return num_slots * per_slot + 300.0
+
+
 def params_yaml(specs: List[NodeSpec]) -> Dict[str, Dict]:
-    """ROS 2 parameter-file form: {node: {ros__parameters: {...}}}."""
-    return {s.name: {'ros__parameters': dict(s.params)} for s in specs}
+    """ROS 2 parameter-file form: {node: {ros__parameters: {...}}}, every parameter of each node."""
+    return {s.name: {'ros__parameters': dict(parameter_defaults(s.module), **s.params)} for s in specs}
 
 
 def parse_missing(text: Optional[str]) -> Tuple[int, ...]:
-    return tuple(int(v) for v in text.split(',') if v.strip()) if text else ()
+    if not text:
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(',') if v.strip())
+    except ValueError:
+        raise UserInputError(f'--missing-uavs: expected UAV ids separated by commas (e.g. "1,2"), got {text!r}') \
+            from None

@@ -5,8 +5,14 @@ the failure mode `kill` then silences the UAV node (there is no process of its
 own to end). Multi-process: one Python process per node, started with
 `python -m uav_mec_nodes.nodes.<module> --ros-args -r __node:=NAME --params-file FILE`;
 a UAV process can be killed (by the injector's `kill` mode, or from outside)
-and the rest goes on. Either way the run ends when the world, the channel
-simulator and the recorder have finished the episode.
+and the rest goes on.
+
+Either way a run is isolated (its own DDS domain, host-only discovery, a run
+identity every node checks: see isolation.py) and ends in one of two ways: the
+episode is over (the world, the channel simulator and the recorder are done),
+or it is stopped, by SIGINT/SIGTERM/SIGHUP, a crashed node, a stall or the time
+limit. A stopped run still closes its bag readable and returns what it did, with
+`stopped` saying why and `exit_code` non-zero; no node process outlives it.
 """
 from __future__ import annotations
 
@@ -17,27 +23,104 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
+import numpy as np
 import yaml
 
-from uav_mec_nodes.graph import GraphConfig, NodeSpec, node_specs, params_yaml, resolved_num_uavs
+from uav_mec_nodes.graph import (CORE, FINISHERS, STALL_S, GraphConfig, NodeSpec, node_specs, params_yaml, resolved_num_slots,
+                                 resolved_num_uavs, timeout_for)
+from uav_mec_nodes.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
+from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
 NODE_CLASSES = {'world': 'WorldNode', 'channel_sim': 'ChannelSimNode', 'planner': 'PlannerNode',
                 'failure_injector': 'FailureInjectorNode', 'uav': 'UavNode', 'recorder': 'RecorderNode'}
-FINISHERS = ('world', 'channel_sim', 'recorder')
-CORE = FINISHERS + ('planner', 'failure_injector')   # the episode cannot go on without any of these
+EXIT_TIMEOUT = 124       # like coreutils' timeout: the time limit or a stall ended the run
+EXIT_CRASH = 1
+DRAIN_S = 3.0            # a stopped run's slot in progress gets this long to be accounted and recorded
+Say = Callable[[str], None]
 
 
 @dataclass
 class RunResult:
-    slots: List[dict] = field(default_factory=list)       # channel_sim's per-slot records (single process)
+    slots: List[dict] = field(default_factory=list)       # channel_sim's last per-slot records (single process)
     decision_times_s: List[float] = field(default_factory=list)
     bag_path: Optional[Path] = None
     wall_s: float = 0.0
     returncodes: Dict[str, int] = field(default_factory=dict)
+    slots_done: int = 0
+    num_slots: int = 0
+    run_id: str = ''
+    domain_id: int = -1
+    stopped: str = ''        # why the run ended before its episode did; '' if it did not
+    exit_code: int = 0
+    detail: str = ''         # a crashed node's traceback or the nodes' log tails
+
+
+def _say_nothing(text: str) -> None:
+    pass
+
+
+class Isolation:
+    """The run's identity and DDS domain, held for the run's life (isolation.py)."""
+
+    def __init__(self, g: GraphConfig, say: Say):
+        g.run_id = g.run_id or new_run_id()
+        self.lease: DomainLease = acquire_domain(g.domain_id, g.run_id)
+        self.env = ros_environment(self.lease.domain_id, g.discovery)
+        how = 'chosen with --domain-id' if g.domain_id is not None else 'picked for this run; --domain-id N to choose'
+        say(f'run {g.run_id} on ROS 2 domain {self.lease.domain_id} ({how}), discovery {g.discovery}')
+        if not self.lease.exclusive:
+            say(f'note: domain {self.lease.domain_id} is also used by another uav-mec run ({self.lease.holder}); '
+                'each ignores the other\'s messages by run id')
+
+    @contextmanager
+    def environment(self):
+        """os.environ with the run's domain and discovery range while in this block."""
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def close(self) -> None:
+        self.lease.close()
+
+
+class Watchdog:
+    """Progress, stall and time limit of a run, and the reason it stops (if it does)."""
+
+    def __init__(self, g: GraphConfig, num_slots: int, slot_s: float, timeout_s: Optional[float]):
+        self.start = time.monotonic()
+        self.limit_s = timeout_s if timeout_s is not None else timeout_for(g, num_slots, slot_s)
+        self.num_slots = num_slots
+        self.slots_done = 0
+        self.last_progress = self.start
+
+    def progress(self, slots_done: int) -> None:
+        if slots_done > self.slots_done:
+            self.slots_done = slots_done
+            self.last_progress = time.monotonic()
+
+    def verdict(self, stop: StopSignals):
+        """(reason, exit code) if the run must stop now, else None."""
+        now = time.monotonic()
+        if stop.received:
+            return f'interrupted by {stop.name}', 128 + stop.received
+        if now - self.start > self.limit_s:
+            return f'time limit of {self.limit_s:.0f} s reached (--timeout)', EXIT_TIMEOUT
+        if now - self.last_progress > STALL_S:
+            return f'stalled: no slot finished for {STALL_S:.0f} s', EXIT_TIMEOUT
+        return None
 
 
 def _overrides(params: dict):
@@ -45,69 +128,107 @@ def _overrides(params: dict):
     return [Parameter(k, value=v) for k, v in params.items()]
 
 
-def run_single_process(g: GraphConfig, timeout_s: float = 600.0) -> RunResult:
+def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: Say = _say_nothing) -> RunResult:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
+
+    from uav_mec_nodes.config import load_scenario
     num_uavs = resolved_num_uavs(g)
     g.validate(num_uavs)
+    iso = Isolation(g, say)
     specs = node_specs(g, num_uavs, single_process=True)
-    start = time.monotonic()
+    num_slots = resolved_num_slots(g)
+    watch = Watchdog(g, num_slots, load_scenario(g.scenario_file or None).scenario.slot_s, timeout_s)
+    result = RunResult(bag_path=Path(g.bag_path) if g.record else None, num_slots=num_slots, run_id=g.run_id,
+                       domain_id=iso.lease.domain_id)
     context = rclpy.Context()
-    rclpy.init(context=context)
     nodes = {}
-    executor = SingleThreadedExecutor(context=context)
-    try:
-        for spec in specs:
-            module = importlib.import_module(f'uav_mec_nodes.nodes.{spec.module}')
-            cls = getattr(module, NODE_CLASSES[spec.module])
-            kwargs = dict(context=context, parameter_overrides=_overrides(spec.params))
-            if spec.module == 'uav':
-                kwargs['uav_id'] = spec.params['uav_id']
-            nodes[spec.name] = cls(**kwargs)
-            executor.add_node(nodes[spec.name])
-        recorder = nodes.get('recorder')
-        while True:
-            executor.spin_once(timeout_sec=0.05)
-            core_done = nodes['world'].done and nodes['channel_sim'].done
-            if recorder is not None:
-                if (recorder.done_at is not None and time.monotonic() - recorder.done_at > 0.5) or \
-                        recorder.idle_after_episode():
-                    recorder.close()
-                    if core_done:
-                        break
-            elif core_done:
-                break
-            if time.monotonic() - start > timeout_s:
-                raise TimeoutError(f'the episode did not finish within {timeout_s} s')
-        return RunResult(slots=nodes['channel_sim'].records, decision_times_s=nodes['planner'].decision_times,
-                         bag_path=Path(g.bag_path) if recorder else None, wall_s=time.monotonic() - start)
-    finally:
-        if 'recorder' in nodes:
-            nodes['recorder'].close()
-        for node in nodes.values():
-            executor.remove_node(node)
-            node.destroy_node()
-        rclpy.try_shutdown(context=context)
+    with StopSignals() as stop, iso.environment():
+        rclpy.init(context=context, domain_id=iso.lease.domain_id)
+        executor = SingleThreadedExecutor(context=context)
+        try:
+            for spec in specs:
+                module = importlib.import_module(f'uav_mec_nodes.nodes.{spec.module}')
+                cls = getattr(module, NODE_CLASSES[spec.module])
+                kwargs = dict(context=context, parameter_overrides=_overrides(spec.params))
+                if spec.module == 'uav':
+                    kwargs['uav_id'] = spec.params['uav_id']
+                nodes[spec.name] = cls(**kwargs)
+                executor.add_node(nodes[spec.name])
+            finishers = [nodes[n] for n in FINISHERS if n in nodes]
+            while not all(node.done for node in finishers):
+                try:
+                    executor.spin_once(timeout_sec=0.05)
+                except Exception as exc:   # a node's callback raised: the run cannot go on
+                    result.stopped = f'a node crashed: {type(exc).__name__}: {exc}'.splitlines()[0]
+                    result.exit_code, result.detail = EXIT_CRASH, traceback.format_exc()
+                    break
+                watch.progress(nodes['channel_sim'].slots_done)
+                verdict = watch.verdict(stop)
+                if verdict:
+                    result.stopped, result.exit_code = verdict
+                    _drain(executor, nodes)
+                    break
+        finally:
+            stop.ignore_more()
+            if 'recorder' in nodes:
+                nodes['recorder'].close()
+            if 'channel_sim' in nodes:
+                result.slots = list(nodes['channel_sim'].records)
+                result.slots_done = nodes['channel_sim'].slots_done
+            if 'planner' in nodes:
+                times = nodes['planner'].decision_times
+                result.decision_times_s = times[np.isfinite(times)].tolist()   # the slots it decided
+            for node in nodes.values():
+                executor.remove_node(node)
+                node.destroy_node()
+            rclpy.try_shutdown(context=context)
+            iso.close()
+    result.wall_s = time.monotonic() - watch.start
+    return result
 
 
-def spawn(spec: NodeSpec, params_file: Path, log_dir: Path) -> subprocess.Popen:
+def _drain(executor, nodes: dict) -> None:
+    """No new slot; the slot in progress is accounted and recorded, if it can be within DRAIN_S."""
+    nodes['world'].halted = True
+    recorder, sim = nodes.get('recorder'), nodes['channel_sim']
+    deadline = time.monotonic() + DRAIN_S
+    last, quiet_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.02)
+        state = (sim.slots_done, recorder.slots_recorded if recorder else sim.slots_done)
+        if state != last:
+            last, quiet_since = state, time.monotonic()
+        elif state[1] >= state[0] and time.monotonic() - quiet_since > 0.3:
+            return
+
+
+def spawn(spec: NodeSpec, params_file: Path, log_dir: Path, env: dict) -> subprocess.Popen:
     cmd = [sys.executable, '-m', f'uav_mec_nodes.nodes.{spec.module}', '--ros-args', '-r',
            f'__node:={spec.name}', '--params-file', str(params_file)]
     log = (log_dir / f'{spec.name}.log').open('w')
-    # cwd outside any source tree: `-m uav_mec_nodes...` must import the installed package (with its msg/)
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(), cwd=log_dir)
+    # a session of its own: a terminal's Ctrl-C reaches the launcher alone, which then stops every
+    # node once, in order; cwd outside any source tree: `-m uav_mec_nodes...` must import the
+    # installed package (with its msg/)
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=log_dir,
+                            start_new_session=True)
 
 
 class MultiProcessRun:
     """Start every node in its own process; `processes` lets a caller (a test, a drill) kill one."""
 
-    def __init__(self, g: GraphConfig, log_dir: Optional[Path] = None):
+    STOP_GRACE_S = 10.0     # after SIGTERM, before SIGKILL
+    END_GRACE_S = 15.0      # after the episode, for the nodes that end on their own
+
+    def __init__(self, g: GraphConfig, log_dir: Optional[Path] = None, say: Say = _say_nothing):
         g.bag_path = str(Path(g.bag_path).resolve())
         if g.scenario_file:
             g.scenario_file = str(Path(g.scenario_file).resolve())
         self.g = g
         num_uavs = resolved_num_uavs(g)
         g.validate(num_uavs)
+        self.say = say
+        self.iso = Isolation(g, say)
         self.specs = node_specs(g, num_uavs)
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix='uav_mec_logs_')).resolve()
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -119,35 +240,111 @@ class MultiProcessRun:
         self.params_file.write_text(yaml.safe_dump(params))
         self.processes: Dict[str, subprocess.Popen] = {}
         self.start = time.monotonic()
+        self.monitor = None
 
     def __enter__(self) -> 'MultiProcessRun':
+        from uav_mec_nodes.nodes._monitor import RunMonitor
+        env = dict(os.environ, **self.iso.env, **{PARENT_ENV: str(os.getpid())})
+        with self.iso.environment():
+            self.monitor = RunMonitor(self.g, self.iso.lease.domain_id)
         # the UAVs, the injector and the recorder first, so the world finds them at start-up
         order = sorted(self.specs, key=lambda s: s.module in ('world', 'planner', 'channel_sim'))
         for spec in order:
-            self.processes[spec.name] = spawn(spec, self.params_file, self.log_dir)
+            self.processes[spec.name] = spawn(spec, self.params_file, self.log_dir, env)
         return self
 
-    def wait(self, timeout_s: float = 600.0) -> RunResult:
-        """Block until the finishers have ended; a core node that dies or a timeout raises, with the logs' tails."""
+    def wait(self, timeout_s: Optional[float] = None) -> RunResult:
+        """Block until the episode is over or the run must stop; never raises for either."""
+        from uav_mec_nodes.config import load_scenario
+        num_slots = resolved_num_slots(self.g)
+        watch = Watchdog(self.g, num_slots, load_scenario(self.g.scenario_file or None).scenario.slot_s,
+                         timeout_s)
+        watch.start = self.start
+        result = RunResult(bag_path=Path(self.g.bag_path) if self.g.record else None, num_slots=num_slots,
+                           run_id=self.g.run_id, domain_id=self.iso.lease.domain_id, stopped='')
         finishers = [n for n in FINISHERS if n in self.processes]
         core = [n for n in CORE if n in self.processes]
-        deadline = self.start + timeout_s
-        while any(self.processes[n].poll() is None for n in finishers):
-            dead = [n for n in core if self.processes[n].poll() not in (None, 0)]
-            if dead:
-                raise RuntimeError(f'{", ".join(dead)} exited with an error; logs in {self.log_dir}\n'
-                                   + self.log_tails())
-            if time.monotonic() > deadline:
-                running = [n for n in finishers if self.processes[n].poll() is None]
-                raise TimeoutError(f'{", ".join(running)} did not finish within {timeout_s} s; logs in '
-                                   f'{self.log_dir}\n' + self.log_tails())
-            time.sleep(0.1)
-        return RunResult(bag_path=Path(self.g.bag_path) if self.g.record else None,
-                         wall_s=time.monotonic() - self.start,
-                         returncodes={n: p.returncode for n, p in self.processes.items()})
+        with StopSignals() as stop:
+            while any(self.processes[n].poll() is None for n in finishers):
+                self.monitor.spin(0.1)
+                watch.progress(self.monitor.slots_done)
+                dead = [n for n in core if self.processes[n].poll() not in (None, 0)]
+                if dead:
+                    name = dead[0]
+                    result.stopped = (f'{name} exited with code {self.processes[name].returncode} '
+                                      f'({self.last_log_line(name)})')
+                    result.exit_code = EXIT_CRASH
+                    break
+                verdict = watch.verdict(stop)
+                if verdict:
+                    result.stopped, result.exit_code = verdict
+                    break
+            stop.ignore_more()
+            if result.stopped:
+                if result.exit_code in (EXIT_CRASH, EXIT_TIMEOUT):
+                    result.detail = f'logs of every node in {self.log_dir}\n' + self.log_tails()
+                self.drain()
+                self.stop_all()
+            else:
+                self.end_stragglers()
+            watch.progress(self.monitor.slots_done)
+        result.slots_done = watch.slots_done
+        result.wall_s = time.monotonic() - self.start
+        result.returncodes = {n: p.returncode for n, p in self.processes.items()}
+        return result
+
+    def end_stragglers(self) -> None:
+        """After the episode every node ends on its own; one that does not is stopped and named."""
+        deadline = time.monotonic() + self.END_GRACE_S
+        while any(p.poll() is None for p in self.processes.values()) and time.monotonic() < deadline:
+            self.monitor.spin(0.1)
+        late = [n for n, p in self.processes.items() if p.poll() is None]
+        if late:
+            self.say(f'note: {", ".join(late)} did not end with the episode; stopped')
+            self.stop_all()
+
+    def drain(self) -> None:
+        """The world first (no new slot), then the slot in progress gets DRAIN_S to be recorded."""
+        world = self.processes.get('world')
+        if world is None or world.poll() is not None or 'recorder' not in self.processes:
+            return
+        self._signal(world, signal.SIGTERM)
+        deadline = time.monotonic() + DRAIN_S
+        last, quiet_since = None, time.monotonic()
+        while time.monotonic() < deadline and self.processes['recorder'].poll() is None:
+            self.monitor.spin(0.05)
+            state = (self.monitor.slots_done, self.monitor.slots_recorded)
+            if state != last:
+                last, quiet_since = state, time.monotonic()
+            elif state[1] >= state[0] and time.monotonic() - quiet_since > 0.5:
+                return
+
+    @staticmethod
+    def _signal(proc: subprocess.Popen, sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop_all(self) -> None:
+        """SIGTERM to every node still running (each closes what it holds), SIGKILL after a grace."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                self._signal(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.STOP_GRACE_S
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                self._signal(proc, signal.SIGKILL)
+                proc.wait()
+
+    def last_log_line(self, name: str) -> str:
+        lines = [ln for ln in (self.log_dir / f'{name}.log').read_text(errors='replace').splitlines() if ln.strip()]
+        return lines[-1].strip() if lines else 'no output'
 
     def log_tails(self, lines: int = 8) -> str:
-        """The last lines of every node's log, for an error message that explains itself."""
+        """The last lines of every node's log, for an error report that explains itself."""
         out = []
         for name, proc in self.processes.items():
             text = (self.log_dir / f'{name}.log').read_text(errors='replace').splitlines()
@@ -157,17 +354,14 @@ class MultiProcessRun:
         return '\n'.join(out)
 
     def __exit__(self, *exc) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if any(p.poll() is None for p in self.processes.values()):
+            self.stop_all()
+        if self.monitor is not None:
+            self.monitor.close()
+        self.iso.close()
 
 
-def run_multi_process(g: GraphConfig, timeout_s: float = 600.0) -> RunResult:
-    with MultiProcessRun(g) as run:
+def run_multi_process(g: GraphConfig, timeout_s: Optional[float] = None, say: Say = _say_nothing,
+                      log_dir: Optional[Path] = None) -> RunResult:
+    with MultiProcessRun(g, log_dir=log_dir, say=say) as run:
         return run.wait(timeout_s)

@@ -7,28 +7,85 @@ from typing import Dict, List
 
 import numpy as np
 
+from uav_mec_nodes import contract as c
 from uav_mec_nodes.bag import read_bag
 from uav_mec_nodes.model.slot import STATE_NAMES
-from uav_mec_nodes.nodes import _common as c
 
 
-def summarize(bag: Dict[str, List], policy: str, seed: int) -> dict:
-    metrics = sorted(bag.get(c.TOPIC_SLOT_METRICS, []), key=lambda m: m.slot)
-    reports = bag.get(c.TOPIC_TASK_REPORTS, [])
+def run_info(bag: Dict[str, List]):
+    """The bag's /run_info (None for a bag of `ros2 bag record`, which has none)."""
+    infos = bag.get(c.TOPIC_RUN_INFO, [])
+    return infos[0] if infos else None
+
+
+def recorded_scenario(info):
+    """The ScenarioConfig a run's nodes ran, from its /run_info."""
+    import yaml
+
+    from uav_mec_nodes.config import from_dict
+    return from_dict(yaml.safe_load(info.scenario_yaml))
+
+
+def own_run(bag: Dict[str, List]) -> Dict[str, List]:
+    """The bag with only the recorded run's messages.
+
+    Our recorder writes nothing else, but a `ros2 bag record` of a shared domain can hold
+    several runs: the run is then the one of /run_info or, without it, the one that
+    published the most /slot_metrics. Messages of other runs are left out.
+    """
+    info = run_info(bag)
+    metrics = bag.get(c.TOPIC_SLOT_METRICS, [])
+    if info is not None:
+        run = info.run_id
+    elif metrics:
+        run = Counter(m.run_id for m in metrics).most_common(1)[0][0]
+    else:
+        return bag
+    return {topic: [m for m in msgs if getattr(m, 'run_id', run) == run] for topic, msgs in bag.items()}
+
+
+def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
+    bag = own_run(bag)
+    info = run_info(bag)
+    scenario = recorded_scenario(info).scenario if info is not None else None
+    num_uavs = scenario.num_uavs if scenario else None
+    if info is not None and seed is None:
+        seed = info.seed
+    by_slot = {}
+    for m in bag.get(c.TOPIC_SLOT_METRICS, []):
+        by_slot.setdefault(m.slot, m)          # one per slot, whatever a bag holds twice
+    by_task = {}
+    for r in bag.get(c.TOPIC_TASK_REPORTS, []):
+        by_task.setdefault((r.slot, r.user_id), r)
+    # a stopped run's bag can end inside a slot: the summary is of the slots it holds whole
+    users = scenario.num_users if scenario else None
+    if users is None and bag.get(c.TOPIC_USERS):
+        users = len(bag[c.TOPIC_USERS][0].positions)
+    reported = Counter(t for t, _ in by_task)
+    whole = {t for t in by_slot if users is None or reported[t] == users}
+    metrics = [by_slot[t] for t in sorted(whole)]
+    reports = [r for (t, _), r in by_task.items() if t in whole]
     states = Counter(r.terminal_state for r in reports)
-    per_task = Counter((r.slot, r.user_id) for r in reports)
-    failures = sorted({(f.uav_id, f.slot, f.mode) for f in bag.get(c.TOPIC_FAILURES, [])})
+    per_task = Counter((r.slot, r.user_id) for r in bag.get(c.TOPIC_TASK_REPORTS, []) if r.slot in whole)
+    failures = sorted({(f.uav_id, f.slot, f.mode) for f in bag.get(c.TOPIC_FAILURES, [])
+                       if num_uavs is None or f.uav_id < num_uavs})
     tasks = len(per_task)
     parts = ('e_tot', 'reward', 'local_energy_j', 'tx_energy_j', 'flight_energy_j', 'uav_compute_energy_j',
              'migration_energy_j')
+    strays = Counter()
+    for s in bag.get(c.TOPIC_STRAY_INPUT, []):
+        strays[s.topic] += s.count
     out = dict(policy=policy, seed=seed, slots=len(metrics), tasks=tasks,
                **{p: float(sum(getattr(m, p) for m in metrics)) for p in parts},
                **{f'tasks_{name}': states.get(s, 0) for s, name in enumerate(STATE_NAMES)},
                tasks_migrated=sum(1 for r in reports if r.migrated),
                tasks_with_one_terminal_state=sum(1 for v in per_task.values() if v == 1),
                deadline_miss_rate=(states.get(1, 0) + states.get(2, 0)) / max(tasks, 1),
-               failures=[{'uav': u, 'slot': s, 'mode': ('announce', 'silence', 'kill', 'liveliness lost')[m]}
-                         for u, s, m in failures])
+               failures=[{'uav': u, 'slot': s, 'mode': c.FAILURE_MODES[m] if m < len(c.FAILURE_MODES) else str(m)}
+                         for u, s, m in failures],
+               stray_input=dict(sorted(strays.items())))
+    if info is not None:
+        out.update(run_id=info.run_id, domain_id=int(info.domain_id), slots_planned=scenario.num_slots)
     plans = bag.get(c.TOPIC_PLAN, [])
     if plans:
         times = np.array([p.decision_time_s for p in plans])
@@ -44,6 +101,7 @@ def plot(bag: Dict[str, List], out: Path, energy_weights=None) -> List[Path]:
     """
     import matplotlib
     matplotlib.use('Agg')
+    bag = own_run(bag)
     import matplotlib.pyplot as plt
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -14,6 +14,7 @@ Format (README shows an example):
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Dict
 
@@ -47,11 +48,21 @@ def evaluate_slot_file(path: str | Path) -> Dict[str, Any]:
         raise UserInputError(f'{path}: no such file') from None
     except json.JSONDecodeError as exc:
         raise UserInputError(f'{path}: not valid JSON: {exc}') from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserInputError(f'{path}: cannot be read ({exc})') from None
+    if not isinstance(spec, dict):
+        raise UserInputError(f'{path}: expected a JSON object with users, uavs and decisions, '
+                             f'got {type(spec).__name__}')
     for key in ('users', 'uavs', 'decisions'):
         if not isinstance(spec.get(key), list) or not spec[key]:
             raise UserInputError(f'{key}: expected a non-empty list')
+        for n, item in enumerate(spec[key]):
+            if not isinstance(item, dict):
+                raise UserInputError(f'{key}[{n}]: expected an object, got {item!r}')
     users, uavs, decisions = spec['users'], spec['uavs'], spec['decisions']
     n_users, n_uavs = len(users), len(uavs)
+    if not isinstance(spec.get('config') or {}, dict):
+        raise UserInputError(f'config: expected an object of "section.key": value, got {spec["config"]!r}')
     overrides = dict(spec.get('config') or {})
     overrides.update({'scenario.num_users': n_users, 'scenario.num_uavs': n_uavs})
     overrides.setdefault('failures.max_failures', min(n_uavs, 1))
@@ -75,7 +86,19 @@ def evaluate_slot_file(path: str | Path) -> Dict[str, Any]:
         alive[flag] = np.array(values)
     if np.any(alive['alive_end'] & ~alive['alive_start']):
         raise UserInputError('uavs[].alive_end: a UAV down at the slot start cannot be alive at its end (10)')
+    area = cfg.scenario.area_m
+    for i, w in enumerate(user_pos):
+        if not (0.0 <= w[0] <= area and 0.0 <= w[1] <= area):
+            raise UserInputError(f'users[{i}].position: must be inside the area, [0, {area:g}] m each, '
+                                 f'got {w[:2].tolist()}')
+    for j, v in enumerate(uav_vel):
+        speed = float(np.linalg.norm(v))
+        if speed > cfg.uavs.v_max_mps * (1 + 1e-9):
+            raise UserInputError(f'uavs[{j}].velocity: speed must be in [0, v_max={cfg.uavs.v_max_mps:g}] m/s (7), '
+                                 f'got {speed:g}')
     fading = _array(spec, 'fading', 'fading', (n_users, n_uavs)) if 'fading' in spec else np.ones((n_users, n_uavs))
+    if np.any(fading < 0):
+        raise UserInputError(f'fading: small-scale fading powers must be >= 0, got {float(fading.min()):g}')
     fields = {}
     for key, default in (('partition_layer', None), ('serving_uav', None), ('migration_target', -1),
                          ('cpu_share', 1.0), ('local_cpu_fraction', 1.0), ('tx_power_w', 'optimal')):
@@ -88,10 +111,16 @@ def evaluate_slot_file(path: str | Path) -> Dict[str, Any]:
                 value = float('nan')
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise UserInputError(f'decisions[{i}].{key}: expected a number, got {value!r}')
+            if key != 'tx_power_w' and not (math.isfinite(value) and abs(value) < 2 ** 31):
+                raise UserInputError(f'decisions[{i}].{key}: expected a finite number, got {value!r}')
             if key in ('partition_layer', 'serving_uav', 'migration_target') and value != int(value):
                 raise UserInputError(f'decisions[{i}].{key}: expected an integer, got {value!r}')
             column.append(value)
         fields[key] = np.array(column, dtype=float)
+    for i, j in enumerate(fields['serving_uav'].astype(np.int64)):
+        if 0 <= j < n_uavs and not alive['alive_start'][j]:
+            raise UserInputError(f'decisions[{i}].serving_uav: UAV {j} is down at the slot\'s start '
+                                 f'(alive_start false), so it cannot serve (28h)')
     decided = SlotDecisions(fields['partition_layer'].astype(np.int64), fields['serving_uav'].astype(np.int64),
                             fields['migration_target'].astype(np.int64), fields['cpu_share'],
                             fields['local_cpu_fraction'], fields['tx_power_w'])

@@ -180,7 +180,7 @@ def test_bad_learner_settings_and_policy_files(tmp_path):
     with pytest.raises(UserInputError, match='target_subset'):
         LearnerConfig.for_algo('redq', num_critics=2, target_subset=3)
     (tmp_path / 'junk.pt').write_bytes(b'not a policy')
-    with pytest.raises(UserInputError, match='not a uav_mec_nodes policy'):
+    with pytest.raises(UserInputError, match="not a uav_mec_nodes policy file"):
         make_policy(str(tmp_path / 'junk.pt'))
     with pytest.raises(UserInputError, match='no policy file'):
         make_policy(str(tmp_path / 'missing.pt'))

@@ -1,47 +1,85 @@
-"""Publishes malformed messages on the graph's input topics for N seconds (test helper, own process)."""
+"""A hostile node on a run's domain for N seconds (test helper, own process): `rogue_publisher.py SECONDS`.
+
+It learns the run's identity from the run's own /slot_metrics (what anyone on the
+domain can do without DDS security), then forges, with that identity and with a
+wrong one: a plan that marks every UAV dead, a 10,000-decision plan, kill events
+for every UAV and failures of UAV 999, SlotMetrics worth 1000 J, world states,
+commands, recorder progress, /clock. Prints one line once the junk flows.
+"""
 import math
 import sys
 import time
 
 import rclpy
 
-from uav_mec_nodes.msg import ChannelState, FailureEvent, OffloadDecision, Plan, UavCommand, UavState
+from uav_mec_nodes.contract import graph_topics
+from uav_mec_nodes.msg import (ChannelState, FailureEvent, OffloadDecision, Plan, RecorderProgress, SlotMetrics,
+                               UavCommand, UavState)
 from uav_mec_nodes.nodes import _common as c
 
 
 def main(seconds: float) -> None:
     rclpy.init()
     node = rclpy.create_node('rogue')
-    pubs = dict(state=node.create_publisher(UavState, c.uav_state_topic(0), c.liveliness_qos(0.5)),
-                world=node.create_publisher(UavState, c.TOPIC_WORLD_UAVS, c.RELIABLE),
-                channel=node.create_publisher(ChannelState, c.TOPIC_CHANNEL, c.RELIABLE),
-                failure=node.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.RELIABLE),
-                cmd=node.create_publisher(UavCommand, c.uav_cmd_topic(1), c.RELIABLE),
-                plan=node.create_publisher(Plan, c.TOPIC_PLAN, c.RELIABLE))
+    topics = graph_topics(10, 3, 0.5)
+
+    def pub(msg_type, topic):
+        return node.create_publisher(msg_type, topic, c.qos(topics[topic].qos))
+    pubs = dict(state=pub(UavState, c.uav_state_topic(0)), world=pub(UavState, c.TOPIC_WORLD_UAVS),
+                channel=pub(ChannelState, c.TOPIC_CHANNEL), failure=pub(FailureEvent, c.TOPIC_FAILURES),
+                cmd=pub(UavCommand, c.uav_cmd_topic(1)), plan=pub(Plan, c.TOPIC_PLAN),
+                metrics=pub(SlotMetrics, c.TOPIC_SLOT_METRICS), progress=pub(RecorderProgress,
+                                                                              c.TOPIC_RECORDER_PROGRESS))
+    from rosgraph_msgs.msg import Clock
+    clock = pub(Clock, c.TOPIC_CLOCK)
+    learned = {}
+
+    def learn(m):
+        if m.run_id not in ('', 'not-this-run'):   # not one of its own forgeries
+            learned.setdefault('run_id', m.run_id)
+    node.create_subscription(SlotMetrics, c.TOPIC_SLOT_METRICS, learn, c.qos(topics[c.TOPIC_SLOT_METRICS].qos))
+    huge = Plan(decisions=[OffloadDecision(user_id=i % 10, partition_layer=1) for i in range(10_000)],
+                uav_alive=[False] * 3)
     end = time.monotonic() + seconds
+    try:
+        forge(pubs, clock, huge, learned, node, end)
+    except Exception:   # SIGTERM from the test: rclpy shuts down under a publish or a spin
+        pass
+    print(f'run id learned: {learned.get("run_id", "")!r}', flush=True)
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def forge(pubs, clock, huge, learned, node, end) -> None:
+    from rosgraph_msgs.msg import Clock
     count = 0
     while time.monotonic() < end:
-        slot = count % 8
-        nan_state = UavState(slot=slot, uav_id=0)
-        nan_state.position.z = math.nan
-        pubs['state'].publish(nan_state)
-        pubs['world'].publish(UavState(slot=slot, uav_id=77))
-        pubs['channel'].publish(ChannelState(slot=slot, num_users=10, num_uavs=3, mu_uav_gain=[-1.0] * 30,
-                                             uav_uav_rate_bps=[0.0] * 9))
-        pubs['failure'].publish(FailureEvent(slot=slot, uav_id=99, mode=FailureEvent.MODE_ANNOUNCE))
-        cmd = UavCommand(slot=slot, uav_id=1)
-        cmd.acceleration.y = math.nan
-        pubs['cmd'].publish(cmd)
-        pubs['plan'].publish(Plan(slot=1000 + slot, decisions=[OffloadDecision(serving_uav=55)]))
+        for run_id in (learned.get('run_id', ''), 'not-this-run'):
+            slot = count % 60
+            dead = Plan(run_id=run_id, slot=slot, uav_alive=[False, False, False],
+                        decisions=[OffloadDecision(user_id=i, partition_layer=1, serving_uav=2) for i in range(10)])
+            pubs['plan'].publish(dead)
+            if count % 5 == 0:   # 2 per second: heavy for the UAVs' callbacks, not a bandwidth flood
+                huge.run_id, huge.slot = run_id, slot
+                pubs['plan'].publish(huge)
+            for j in (0, 1, 2, 999):
+                pubs['failure'].publish(FailureEvent(run_id=run_id, slot=slot, uav_id=j, mode=FailureEvent.MODE_KILL))
+            pubs['metrics'].publish(SlotMetrics(run_id=run_id, slot=slot, e_tot=1000.0, tasks_completed=10))
+            pubs['progress'].publish(RecorderProgress(run_id=run_id, slots_recorded=10_000))
+            nan_state = UavState(run_id=run_id, slot=slot, uav_id=0)
+            nan_state.position.z = math.nan
+            pubs['state'].publish(nan_state)
+            pubs['world'].publish(UavState(run_id=run_id, slot=slot, uav_id=1))
+            pubs['channel'].publish(ChannelState(run_id=run_id, slot=slot, num_users=10, num_uavs=3,
+                                                 mu_uav_gain=[1.0] * 30, uav_uav_rate_bps=[1.0] * 9))
+            cmd = UavCommand(run_id=run_id, slot=slot, uav_id=1)
+            cmd.acceleration.y = 5.0
+            pubs['cmd'].publish(cmd)
+            clock.publish(Clock())
         count += 1
         if count == 1:
             print('published a first round of junk', flush=True)
-        try:
-            rclpy.spin_once(node, timeout_sec=0.02)
-        except Exception:   # SIGTERM from the test: rclpy shuts down
-            break
-    node.destroy_node()
-    rclpy.try_shutdown()
+        rclpy.spin_once(node, timeout_sec=0.1)
 
 
 if __name__ == '__main__':

@@ -104,23 +104,44 @@ def test_planner_and_world_reject_nan_and_unknown_ids(context, capfd):
     world.destroy_node()
 
 
-def test_graph_survives_a_rogue_publisher(tmp_path, ros_domain_id):
-    """Junk on every input topic from another process while an episode runs."""
-    rogue = subprocess.Popen([sys.executable, str(HERE / 'rogue_publisher.py'), '30'], cwd=tmp_path,
+def test_a_rogue_publisher_changes_no_number_of_the_run(tmp_path, ros_domain_id):
+    """A forger on the run's domain, with the run's own identity: the run's numbers are its solo numbers."""
+    import os
+
+    from helpers import assert_every_task_once, gym_episode
+
+    from uav_mec_nodes.launcher import MultiProcessRun
+    from uav_mec_nodes.report import summarize
+    env = dict(os.environ, ROS_DOMAIN_ID=ros_domain_id, ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+    rogue = subprocess.Popen([sys.executable, str(HERE / 'rogue_publisher.py'), '60'], cwd=tmp_path, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first = rogue.stdout.readline()   # the junk is flowing before the episode starts
     try:
-        g = GraphConfig(num_slots=8, policy='offload-all', bag_path=str(tmp_path / 'bag'), real_time_factor=20.0)
-        result = run_single_process(g, timeout_s=120)
+        # one process per node and a 1 s lease: 10,000-decision plans must not starve a UAV's heartbeat
+        g = GraphConfig(num_slots=20, policy='offload-all', failure_schedule='1:4', lease_s=1.0,
+                        real_time_factor=5.0, bag_path=str(tmp_path / 'bag'), domain_id=int(ros_domain_id))
+        with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
+            result = run.wait(timeout_s=180)
     finally:
         rogue.terminate()
         out = first + rogue.communicate(timeout=20)[0]
     assert 'published' in first, out
-    assert len(result.slots) == 8
+    assert f"run id learned: '{result.run_id}'" in out, out   # it forged with the run's own identity
+    assert not result.stopped, result.stopped + result.detail
+    expected, _ = gym_episode('offload-all', 0, 20, schedule=((1, 4),))
     bag = read_bag(tmp_path / 'bag')
-    reports = bag['/task_reports']
-    assert len({(r.slot, r.user_id) for r in reports}) == 80 and len(reports) == 80
-    assert np.all(np.isfinite([m.e_tot for m in bag['/slot_metrics']]))
+    np.testing.assert_allclose([m.e_tot for m in sorted(bag['/slot_metrics'], key=lambda m: m.slot)], expected,
+                               rtol=1e-9, atol=0)
+    assert_every_task_once(bag, 20)
+    assert [(f.uav_id, f.slot, f.mode) for f in bag['/failures']] == [(1, 4, FailureEvent.MODE_ANNOUNCE)]
+    assert all(len(p.decisions) == 10 and p.uav_alive[0] and p.uav_alive[2] for p in bag['/plan'])
+    summary = summarize(bag, 'offload-all', 0)
+    assert summary['e_tot'] == pytest.approx(expected.sum(), rel=1e-9) and summary['slots'] == 20
+    strays = summary['stray_input']
+    for topic in ('/plan', '/slot_metrics', '/failures', '/world/uav_states', '/uav_1/cmd', '/clock'):
+        assert strays.get(topic, 0) > 0, strays
+    # the writer is checked first (before its sample is even parsed): forged run ids do not matter
+    assert "writer '/rogue' does not own /plan" in {m.reason for m in bag['/recorder/stray_input']}
 
 
 def test_world_setpoint_command_flies_towards_the_target_within_limits(context):

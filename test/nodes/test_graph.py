@@ -1,40 +1,30 @@
 """The ROS graph: same numbers as the Gym env, a real crash, a UAV that never starts, the bag's contents."""
 import signal
 import time
-from collections import Counter
 
 import numpy as np
 import pytest
+from helpers import assert_every_task_once as _assert_every_task_once
+from helpers import gym_episode, wait_for_slots
 
-from uav_mec_nodes.bag import read_bag, topic_counts
-from uav_mec_nodes.config import load_scenario
-from uav_mec_nodes.env import UavMecEnv
-from uav_mec_nodes.episode import run_episode
+from uav_mec_nodes.bag import offered_qos, read_bag, topic_counts
+from uav_mec_nodes.contract import graph_topics
 from uav_mec_nodes.graph import GraphConfig
 from uav_mec_nodes.launcher import MultiProcessRun, run_single_process
-from uav_mec_nodes.policies import make_policy
 
 SLOTS = 10
 SCHEDULE = '1:4'   # UAV 1 fails during slot 4: its tasks of that slot migrate
 
 
 def _gym_e_tot(policy: str, slots: int = SLOTS, seed: int = 0):
-    cfg = load_scenario().replace(scenario__num_slots=slots, failures__model='schedule',
-                                  failures__schedule=((1, 4),))
-    log = run_episode(UavMecEnv(cfg), make_policy(policy), seed)
-    return np.array([s['e_tot'] for s in log.slots]), log
-
-
-def _assert_every_task_once(bag, slots, users=10):
-    per_task = Counter((r.slot, r.user_id) for r in bag['/task_reports'])
-    assert len(per_task) == slots * users and set(per_task.values()) == {1}
-    assert {r.terminal_state for r in bag['/task_reports']} <= {0, 1, 2}
+    return gym_episode(policy, seed, slots, schedule=((1, 4),))
 
 
 @pytest.mark.parametrize('policy', ['random-partition', 'greedy'])
-def test_single_process_graph_equals_gym_env(policy, tmp_path, ros_domain_id):
+def test_single_process_graph_equals_gym_env(policy, tmp_path):
     g = GraphConfig(num_slots=SLOTS, policy=policy, failure_schedule=SCHEDULE, bag_path=str(tmp_path / 'bag'))
     result = run_single_process(g, timeout_s=300)
+    assert not result.stopped and result.exit_code == 0 and result.slots_done == SLOTS
     expected, log = _gym_e_tot(policy)
     graph = np.array([s['e_tot'] for s in result.slots])
     np.testing.assert_allclose(graph, expected, rtol=1e-9, atol=0)
@@ -51,53 +41,46 @@ def test_single_process_graph_equals_gym_env(policy, tmp_path, ros_domain_id):
     assert counts['/failure_injector/report'] == SLOTS
     for j in range(3):
         assert counts[f'/uav_{j}/state'] == SLOTS and counts[f'/uav_{j}/cmd'] >= 4
+    info = bag['/run_info'][0]
+    assert (info.run_id, info.seed, info.policy) == (result.run_id, 0, policy) and info.domain_id == result.domain_id
+    assert all(m.run_id == result.run_id for m in bag['/slot_metrics'] + bag['/plan'] + bag['/task_reports'])
+    # each topic's offered QoS, as the contract has it, so `ros2 bag play` replays with it
+    qos = offered_qos(tmp_path / 'bag')
+    for name, spec in graph_topics(10, 3, 5.0).items():
+        if name in qos:
+            (profile,) = qos[name]
+            assert profile.depth == spec.qos.depth
+            assert profile.reliability.name.lower() == spec.qos.reliability
+            assert profile.durability.name.lower() == spec.qos.durability
+    lease = qos['/uav_0/state'][0].liveliness_lease_duration
+    assert qos['/uav_0/state'][0].liveliness.name == 'MANUAL_BY_TOPIC' and (lease.sec, lease.nsec) == (5, 0)
 
 
-def test_multi_process_graph_equals_gym_env(tmp_path, ros_domain_id):
+def test_multi_process_graph_equals_gym_env(tmp_path):
     # a 2 s lease: a starved CI machine must not pass for a UAV failure here (the SIGKILL test covers leases)
     g = GraphConfig(num_slots=SLOTS, policy='random-partition', failure_schedule=SCHEDULE, lease_s=2.0,
                     bag_path=str(tmp_path / 'bag'))
     with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
         result = run.wait(timeout_s=180)
-    assert result.returncodes['channel_sim'] == 0 and result.returncodes['world'] == 0
+    assert not result.stopped, result.stopped + result.detail
+    # every node, the UAVs and the injector included, ends by itself when the episode ends
+    assert result.returncodes == {name: 0 for name in result.returncodes}, result.returncodes
     expected, _ = _gym_e_tot('random-partition')
     bag = read_bag(tmp_path / 'bag')
     np.testing.assert_allclose([m.e_tot for m in sorted(bag['/slot_metrics'], key=lambda m: m.slot)], expected,
                                rtol=1e-9, atol=0)
 
 
-def _wait_for_slot(slot: int, timeout_s: float) -> None:
-    """Block until /slot_metrics reports `slot` (a subscriber of the test's own)."""
-    import rclpy
-
-    from uav_mec_nodes.msg import SlotMetrics
-    from uav_mec_nodes.nodes import _common as c
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('crash_test_probe', context=context)
-    seen = []
-    node.create_subscription(SlotMetrics, c.TOPIC_SLOT_METRICS, lambda m: seen.append(m.slot), c.RELIABLE)
-    executor = rclpy.executors.SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while not seen or max(seen) < slot:
-            executor.spin_once(timeout_sec=0.05)
-            assert time.monotonic() < deadline, f'slot {slot} not reached within {timeout_s} s'
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-
-
-def test_sigkill_of_a_uav_process_mid_episode(tmp_path, ros_domain_id):
+def test_sigkill_of_a_uav_process_mid_episode(tmp_path):
     slots, lease = 40, 0.5
     g = GraphConfig(num_slots=slots, policy='offload-all', max_failures=0, real_time_factor=10.0,
                     lease_s=lease, bag_path=str(tmp_path / 'bag'))
     with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
-        _wait_for_slot(8, timeout_s=60)
+        wait_for_slots(tmp_path / 'bag', 8, timeout_s=60)
         run.processes['uav_1'].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         result = run.wait(timeout_s=180)
+    assert not result.stopped, result.stopped
     assert run.processes['uav_1'].returncode == -signal.SIGKILL
     bag = read_bag(tmp_path / 'bag')
     assert len(bag['/slot_metrics']) == slots
@@ -115,7 +98,7 @@ def test_sigkill_of_a_uav_process_mid_episode(tmp_path, ros_domain_id):
     assert time.monotonic() - killed_at < 120
 
 
-def test_uav_that_never_starts_is_failed_from_the_first_slot(tmp_path, ros_domain_id):
+def test_uav_that_never_starts_is_failed_from_the_first_slot(tmp_path):
     g = GraphConfig(num_slots=6, policy='offload-all', max_failures=0, missing_uavs=(2,),
                     bag_path=str(tmp_path / 'bag'))
     result = run_single_process(g, timeout_s=120)
@@ -128,7 +111,7 @@ def test_uav_that_never_starts_is_failed_from_the_first_slot(tmp_path, ros_domai
     assert [f.uav_id for f in bag['/failures']] == [2]
 
 
-def test_mcap_bag_and_uav_running_real_torch_layers(tmp_path, ros_domain_id):
+def test_mcap_bag_and_uav_running_real_torch_layers(tmp_path):
     g = GraphConfig(num_slots=2, num_users=2, policy='offload-all', max_failures=0, storage='mcap',
                     bag_path=str(tmp_path / 'bag'))
     run_single_process(g, timeout_s=120)
@@ -158,12 +141,12 @@ def test_uav_node_runs_the_tail_layers_on_real_tensors(ros_domain_id):
         rclpy.try_shutdown(context=context)
 
 
-def test_multi_process_run_fails_fast_with_the_log_of_a_dead_core_node(tmp_path, ros_domain_id):
+def test_multi_process_run_stops_at_once_with_the_log_of_a_dead_core_node(tmp_path):
     g = GraphConfig(num_slots=SLOTS, policy='no-such-policy', bag_path=str(tmp_path / 'bag'))
     with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
-        with pytest.raises(RuntimeError) as err:
-            run.wait(timeout_s=120)
+        result = run.wait(timeout_s=120)
         waited = time.monotonic() - run.start
-    assert 'planner exited with an error' in str(err.value)
-    assert '--- planner (exit 2)' in str(err.value) and 'no-such-policy' in str(err.value)
+    assert result.stopped.startswith('planner exited with code 2') and 'no-such-policy' in result.stopped
+    assert result.exit_code == 1 and '--- planner (exit 2)' in result.detail
     assert waited < 60
+    assert all(p.poll() is not None for p in run.processes.values())   # nothing of the run is left

@@ -10,6 +10,11 @@ Output folder:
 Resume points are episode ends (the env's state is then fully given by the
 next reset seed), saved every `checkpoint_every` steps and at the end, so a
 resumed run continues exactly as the uninterrupted one would have.
+
+Both files hold tensors and plain data only (numpy arrays are stored as
+tensors) and are read with `torch.load(weights_only=True)`: a file that holds
+any other Python object is refused, never unpickled, since unpickling a file
+from someone else can run their code.
 """
 from __future__ import annotations
 
@@ -114,19 +119,25 @@ class Trainer:
         path = self._resume_path()
         if not path.exists():
             raise UserInputError(f'--resume: no {path} to resume from')
-        state = torch.load(path, weights_only=False)
-        # through from_dict: a resume point saved before a setting existed has that setting's default
-        if LearnerConfig.from_dict(state['learner']).to_dict() != self.learner.to_dict():
-            raise UserInputError(f'--resume: {path} was trained with other learner settings '
-                                 f'({state["learner"]["algo"]}); use the same --algo and options')
-        self.agent.load_state_dict(state['agent'])
-        self.buffer.load_state_dict(state['buffer'])
-        self.rng.bit_generator.state = state['numpy_rng']
-        torch.set_rng_state(state['torch_rng'])
-        self.step, self.episode, self.wall_s = state['step'], state['episode'], state['wall_s']
+        state = safe_load(path, '--resume')
+        try:
+            # through from_dict: a resume point saved before a setting existed has that setting's default
+            if LearnerConfig.from_dict(state['learner']).to_dict() != self.learner.to_dict():
+                raise UserInputError(f'--resume: {path} was trained with other learner settings '
+                                     f'({state["learner"]["algo"]}); use the same --algo and options')
+            self.agent.load_state_dict(state['agent'])
+            self.buffer.load_state_dict(_as_numpy(state['buffer']))
+            self.rng.bit_generator.state = state['numpy_rng']
+            torch.set_rng_state(state['torch_rng'])
+            self.step, self.episode, self.wall_s = int(state['step']), int(state['episode']), float(state['wall_s'])
+        except UserInputError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserInputError(f'--resume: {path} does not fit this run ({first})') from None
 
     def _save_resume(self) -> None:
-        state = dict(agent=self.agent.state_dict(), buffer=self.buffer.state_dict(),
+        state = dict(agent=self.agent.state_dict(), buffer=_as_tensors(self.buffer.state_dict()),
                      numpy_rng=self.rng.bit_generator.state, torch_rng=torch.get_rng_state(),
                      step=self.step, episode=self.episode, wall_s=self.wall_s, learner=self.learner.to_dict())
         tmp = self._resume_path().with_suffix('.tmp')
@@ -232,17 +243,75 @@ def save_policy(path, agent: SacAgent, learner: LearnerConfig, scenario: Scenari
                Path(path))
 
 
-def load_policy(path) -> dict:
+def _as_tensors(state: dict) -> dict:
+    """numpy arrays as tensors, so the file loads weights-only."""
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+            for k, v in state.items()}
+
+
+def _as_numpy(state: dict) -> dict:
+    return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+
+
+def safe_load(path, flag: str) -> dict:
+    """A file of ours, read without unpickling anything but tensors and plain data."""
+    import pickle
+    import zipfile
     path = Path(path)
+    kind = 'policy file' if flag == '--policy' else 'resume file'
     if not path.is_file():
-        raise UserInputError(f'--policy: no policy file {path}')
+        raise UserInputError(f'{flag}: no {kind} {path}')
     try:
-        state = torch.load(path, weights_only=False, map_location='cpu')
-    except Exception as exc:  # a truncated or foreign file
-        raise UserInputError(f'--policy: {path} is not a uav_mec_nodes policy file ({exc})') from exc
-    if not isinstance(state, dict) or state.get('format') != 'uav_mec_nodes.policy/1':
-        raise UserInputError(f'--policy: {path} is not a uav_mec_nodes policy file')
-    state['scenario_config'] = from_dict(state['scenario'])
+        state = torch.load(path, weights_only=True, map_location='cpu')
+    except pickle.UnpicklingError as exc:
+        if 'GLOBAL' in str(exc) or 'global' in str(exc):   # an object to be built by a callable: refused
+            raise UserInputError(f'{flag}: {path} holds Python objects other than tensors and plain data; it '
+                                 f'is not loaded (unpickling them could run code): not a {kind} of uav_mec_nodes, '
+                                 'or one written before version 0.2') from None
+        raise UserInputError(f'{flag}: {path} is not a uav_mec_nodes {kind} (not a torch file)') from None
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:   # truncated or foreign
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(f'{flag}: {path} is not a uav_mec_nodes {kind} (unreadable: {first})') from None
+    if not isinstance(state, dict):
+        raise UserInputError(f'{flag}: {path} is not a uav_mec_nodes {kind} (no dictionary inside)')
+    return state
+
+
+MAX_HIDDEN = 8192    # wider layers than any policy of ours; a file claiming more is refused
+
+
+def load_policy(path) -> dict:
+    """A policy file's contents, checked: format, sizes, learner and scenario settings, actor tensors."""
+    path = Path(path)
+    state = safe_load(path, '--policy')
+    if state.get('format') != 'uav_mec_nodes.policy/1':
+        raise UserInputError(f'--policy: {path} is not a uav_mec_nodes policy file (format '
+                             f'{state.get("format")!r}, expected uav_mec_nodes.policy/1)')
+    try:
+        learner = LearnerConfig.from_dict(dict(state['learner']))
+        learner.validate()
+        hidden = tuple(int(h) for h in learner.hidden)
+        obs_dim, action_dim = int(state['obs_dim']), int(state['action_dim'])
+        state['scenario_config'] = from_dict(state['scenario'])
+    except UserInputError as exc:
+        raise UserInputError(f'--policy: {path}: {exc}') from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserInputError(f'--policy: {path} lacks or garbles a field of a policy file ({exc})') from None
+    if not (1 <= len(hidden) <= 8 and all(1 <= h <= MAX_HIDDEN for h in hidden)):
+        raise UserInputError(f'--policy: {path}: hidden layer sizes must be 1-8 layers of 1-{MAX_HIDDEN}, '
+                             f'got {list(hidden)}')
+    from uav_mec_nodes.learners.networks import SquashedGaussianActor
+    with torch.device('meta'):   # the shapes the file must hold, without allocating them
+        expected = {k: tuple(v.shape) for k, v in SquashedGaussianActor(obs_dim, action_dim, hidden).state_dict().items()}
+    actor = state.get('actor')
+    found = {k: tuple(v.shape) for k, v in actor.items()} if isinstance(actor, dict) and \
+        all(isinstance(v, torch.Tensor) for v in actor.values()) else None
+    if found != expected:
+        raise UserInputError(f'--policy: {path}: the actor weights do not fit a network of observation {obs_dim}, '
+                             f'hidden {list(hidden)}, action {action_dim}')
+    if not all(torch.isfinite(v).all() for v in actor.values()):
+        raise UserInputError(f'--policy: {path}: the actor weights hold NaN or inf')
+    state['obs_dim'], state['action_dim'] = obs_dim, action_dim
     return state
 
 

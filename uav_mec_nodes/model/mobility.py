@@ -119,3 +119,9 @@ def step_uavs(q: np.ndarray, v: np.ndarray, accel: np.ndarray, alive: np.ndarray
     live_q = q_next[~dead]
     collision = min_pairwise_distance(live_q) < u.d_safe_m
     return UavStep(q_next, v_next, a, outside.any(axis=1), bool(collision))
+
+
+def accel_towards(q: np.ndarray, v: np.ndarray, target: np.ndarray, cfg) -> np.ndarray:
+    """The constant acceleration that reaches `target` in one slot by (6); step_uavs then limits it (7)."""
+    delta = cfg.scenario.slot_s
+    return 2.0 * (np.asarray(target, float) - q - v * delta) / delta ** 2

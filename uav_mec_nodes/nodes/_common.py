@@ -1,120 +1,106 @@
-"""What every node shares: topic names, QoS profiles, parameters, message <-> array conversion.
+"""What every node shares: the contract as rclpy objects, parameters, guarded input, conversions.
 
-The slot protocol (one slot t, all on simulated time):
-  world          /clock = t delta, /world/uav_states (one UavState per UAV)
-  uav_<j>        /uav_<j>/state (its own state; MANUAL_BY_TOPIC liveliness, asserted
-                 by a wall-clock heartbeat, so a killed or silenced UAV loses its lease)
-  channel_sim    /users, /channel for slot t (once it has every UAV's world state)
-  planner        /plan for slot t (once it has /users, /channel and a state, or a lost
-                 lease, for every UAV it believes alive)
-  uav_<j>        /uav_<j>/cmd: its command from the plan, relayed to the world
-  channel_sim    /task_reports (one per task) and /slot_metrics for slot t
-  world          applies the commands, then moves on to t + 1 (at once with a
-                 real-time factor of 0, else after delta / rtf of wall time)
-  failure_injector  /failures when a UAV fails, and a FailureReport for every slot (the
-                 accounting and the world's motion of slot t wait for report t)
+Topic names, QoS profiles, owners and parameters are defined once in
+`uav_mec_nodes.contract` (ROS-free); this module turns them into rclpy QoS
+profiles, read-only declared parameters and subscriptions that believe only
+the run's own messages from the topic's owners (see `_guard.InputGuard`).
 """
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from types import SimpleNamespace
+from typing import Callable, Dict, Optional
 
 import numpy as np
+from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
 
 from uav_mec_nodes.config import ScenarioConfig, load_scenario
-
-TOPIC_CLOCK = '/clock'
-TOPIC_WORLD_UAVS = '/world/uav_states'
-TOPIC_USERS = '/users'
-TOPIC_CHANNEL = '/channel'
-TOPIC_PLAN = '/plan'
-TOPIC_FAILURES = '/failures'
-TOPIC_FAILURE_REPORT = '/failure_injector/report'   # FailureReport, one per slot
-TOPIC_TASK_REPORTS = '/task_reports'
-TOPIC_SLOT_METRICS = '/slot_metrics'
-TOPIC_MARKERS = '/markers'
-TOPIC_RECORDER_PROGRESS = '/recorder/progress'   # std_msgs/UInt32: slots recorded in full
+from uav_mec_nodes.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES,  # noqa: F401
+                                    TOPIC_MARKERS, TOPIC_PLAN, TOPIC_RECORDER_PROGRESS, TOPIC_SLOT_METRICS,
+                                    TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec, TopicSpec,
+                                    graph_topics, parameters_of, reader_qos, uav_cmd_topic, uav_state_topic)
+from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.nodes._guard import UNKNOWN, InputGuard
 
 
-def uav_state_topic(j: int) -> str:
-    return f'/uav_{j}/state'
+def qos(spec: QosSpec) -> QoSProfile:
+    profile = QoSProfile(
+        depth=spec.depth, history=HistoryPolicy.KEEP_LAST,
+        reliability=ReliabilityPolicy.RELIABLE if spec.reliability == 'reliable' else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if spec.durability == 'transient_local'
+        else DurabilityPolicy.VOLATILE)
+    if spec.liveliness_lease_s > 0:
+        profile.liveliness = LivelinessPolicy.MANUAL_BY_TOPIC
+        profile.liveliness_lease_duration = Duration(seconds=spec.liveliness_lease_s)
+    return profile
 
 
-def uav_cmd_topic(j: int) -> str:
-    return f'/uav_{j}/cmd'
+def wall_clock() -> Clock:
+    """Timers that must tick whatever /clock says (heartbeats, waits, polling)."""
+    return Clock(clock_type=ClockType.STEADY_TIME)
 
 
-# Every slot's data matters and must survive late matching: at rtf 0 an episode can be over
-# before DDS has matched every publisher with every subscriber (discovery is pairwise), so
-# all per-slot topics keep their history for late joiners (reliable, transient local). KEEP_ALL
-# would be exact but Fast DDS caps its history (publishing fails past about 5000 samples), so
-# a deep KEEP_LAST: the world waits for each slot's metrics, so no reader lags by thousands.
-HISTORY_DEPTH = 20000
-RELIABLE = QoSProfile(depth=HISTORY_DEPTH, reliability=ReliabilityPolicy.RELIABLE,
-                      history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-LATCHED = RELIABLE
+# --- parameters -----------------------------------------------------------------------------------
+def declare_parameters(node: Node, module: str) -> SimpleNamespace:
+    """Declare every parameter of the contract for this node module, read-only, with its range.
 
-
-def liveliness_qos(lease_s: float) -> QoSProfile:
-    """UAV state QoS: the lease runs out when the UAV stops asserting (killed, silenced, never started)."""
-    return QoSProfile(depth=HISTORY_DEPTH, reliability=ReliabilityPolicy.RELIABLE,
-                      history=HistoryPolicy.KEEP_LAST,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL, liveliness=LivelinessPolicy.MANUAL_BY_TOPIC,
-                      liveliness_lease_duration=Duration(seconds=lease_s))
-
-
-# --- parameters -----------------------------------------------------------------------------
-def declare(node: Node, name: str, default, description: str, lo=None, hi=None):
-    """Declare a typed parameter with its range and meaning; return its value, checked."""
+    Changing a parameter of a running node would change nothing (each is read once, at
+    start-up), so `ros2 param set` is refused instead of silently ignored.
+    """
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-    desc = ParameterDescriptor(description=description)
-    if isinstance(default, bool):
-        pass
-    elif isinstance(default, int) and lo is not None:
-        desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=0)]
-    elif isinstance(default, float) and lo is not None:
-        desc.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
-    value = node.declare_parameter(name, default, desc).value
-    if lo is not None and not isinstance(default, bool) and not lo <= value <= hi:
-        from uav_mec_nodes.errors import UserInputError
-        raise UserInputError(f'{node.get_name()}: parameter {name}: must be in [{lo}, {hi}], got {value}')
-    return value
+    values = {}
+    for p in parameters_of(module):
+        desc = ParameterDescriptor(description=p.description, read_only=True)
+        if p.choices:
+            desc.additional_constraints = f'one of {list(p.choices)}'
+        if isinstance(p.default, bool):
+            pass
+        elif isinstance(p.default, int) and p.lo is not None:
+            desc.integer_range = [IntegerRange(from_value=int(p.lo), to_value=int(p.hi), step=0)]
+        elif isinstance(p.default, float) and p.lo is not None:
+            desc.floating_point_range = [FloatingPointRange(from_value=float(p.lo), to_value=float(p.hi), step=0.0)]
+        value = node.declare_parameter(p.name, p.default, desc).value
+        if p.lo is not None and not p.lo <= value <= p.hi:
+            raise UserInputError(f'{node.get_name()}: parameter {p.name}: must be in [{p.lo}, {p.hi}], got {value}')
+        if p.choices and value not in p.choices:
+            raise UserInputError(f'{node.get_name()}: parameter {p.name}: must be one of {list(p.choices)}, '
+                                 f'got {value!r}')
+        values[p.name] = value
+    return SimpleNamespace(**values)
 
 
-def declare_scenario(node: Node) -> tuple[ScenarioConfig, int]:
-    """The scenario parameters every node shares; returns (config, seed)."""
-    path = declare(node, 'scenario_file', '', 'scenario YAML (empty: the package defaults)')
-    seed = declare(node, 'seed', 0, 'episode seed (same seed, same episode as the Gym env)', 0, 2 ** 31 - 1)
-    users = declare(node, 'num_users', 0, 'I, users (0: from the scenario)', 0, 100000)
-    uavs = declare(node, 'num_uavs', 0, 'J, UAVs (0: from the scenario)', 0, 1000)
-    failures = declare(node, 'max_failures', -1, 'F_max (-1: from the scenario)', -1, 1000)
-    slots = declare(node, 'num_slots', 0, 'T, slots (0: from the scenario)', 0, 1000000)
-    schedule = declare(node, 'failure_schedule', '', '"uav:slot,..." failures (failures.model: schedule); '
-                       'empty: the scenario\'s failure model')
+def scenario_from(params: SimpleNamespace, where: str) -> ScenarioConfig:
+    """The scenario every node shares, from the shared parameters."""
     overrides: Dict[str, object] = {}
-    if users:
-        overrides['scenario.num_users'] = users
-    if uavs:
-        overrides['scenario.num_uavs'] = uavs
-    if slots:
-        overrides['scenario.num_slots'] = slots
-    cfg = load_scenario(path or None, overrides)
-    if failures >= 0:
-        cfg = cfg.replace(failures__max_failures=failures,
-                          failures__num_failures=min(cfg.failures.num_failures, failures))
-    if schedule:
-        pairs = parse_schedule(schedule, f'{node.get_name()}: parameter failure_schedule')
+    if params.num_users:
+        overrides['scenario.num_users'] = params.num_users
+    if params.num_uavs:
+        overrides['scenario.num_uavs'] = params.num_uavs
+    if params.num_slots:
+        overrides['scenario.num_slots'] = params.num_slots
+    cfg = load_scenario(params.scenario_file or None, overrides)
+    if params.max_failures >= 0:
+        cfg = cfg.replace(failures__max_failures=params.max_failures,
+                          failures__num_failures=min(cfg.failures.num_failures, params.max_failures))
+    if params.failure_schedule:
+        pairs = parse_schedule(params.failure_schedule, f'{where}: parameter failure_schedule')
         cfg = cfg.replace(failures__model='schedule', failures__schedule=pairs,
                           failures__max_failures=max(cfg.failures.max_failures, len(pairs)))
-    return cfg, seed
+    return cfg
+
+
+def declare_node(node: Node, module: str):
+    """(parameters, scenario config) of a node: every parameter declared, the scenario built."""
+    params = declare_parameters(node, module)
+    return params, scenario_from(params, node.get_name())
 
 
 def parse_schedule(text: str, where: str) -> tuple:
     """'uav:slot,uav:slot' -> ((uav, slot), ...); the scenario check then bounds uav, slot and F_max."""
-    from uav_mec_nodes.errors import UserInputError
     pairs = []
     for entry in (e for e in text.replace(' ', '').split(',') if e):
         try:
@@ -125,8 +111,84 @@ def parse_schedule(text: str, where: str) -> tuple:
     return tuple(pairs)
 
 
+# --- guarded input ---------------------------------------------------------------------------------
+class GuardedInput:
+    """Subscriptions that hand a callback only the run's own messages from the topic's owners.
+
+    Subscriptions are raw: the writer is checked on the GID the middleware attaches to a
+    sample before the sample is deserialised, so traffic of foreign writers costs no
+    parsing. Ignored messages are counted (`guard.strays`) and logged once per kind.
+    """
+
+    def __init__(self, node: Node, run_id: str, cfg: ScenarioConfig, lease_s: float):
+        self.node = node
+        self.topics = graph_topics(cfg.scenario.num_users, cfg.scenario.num_uavs, lease_s)
+        self.guard = InputGuard(run_id, self.topics, self._writers)
+        self.on_stray: Optional[Callable[[str, str], None]] = None
+        self._retry_timer = None
+
+    def _writers(self, topic: str):
+        return [(bytes(e.endpoint_gid), e.node_namespace, e.node_name)
+                for e in self.node.get_publishers_info_by_topic(topic)]
+
+    def subscribe(self, msg_type, topic: str, callback: Callable, raw: bool = False, event_callbacks=None):
+        """callback(msg), or callback(msg, serialized bytes) with raw=True."""
+        spec = self.topics[topic]
+        route = (msg_type, topic, callback, raw)
+        return self.node.create_subscription(
+            msg_type, topic, lambda data, info: self._receive(route, data, info), qos(reader_qos(spec.qos)), raw=True,
+            event_callbacks=event_callbacks)
+
+    def _receive(self, route, data: bytes, info) -> None:
+        gid = bytes(info['publisher_gid']['data']) if info.get('publisher_gid') else b''
+        topic = route[1]
+        if self.guard.holding(gid):   # keep a writer's samples in order
+            self._hold(gid, route, data)
+            return
+        verdict = self.guard.writer_verdict(topic, gid)
+        if verdict is UNKNOWN:
+            self._hold(gid, route, data)
+        else:
+            self._deliver(route, data, gid, verdict)
+
+    def _hold(self, gid: bytes, route, data: bytes) -> None:
+        dropped = self.guard.hold(gid, (route, data, gid))
+        if dropped:
+            self._ignored(route[1], dropped)
+        if self._retry_timer is None:
+            self._retry_timer = self.node.create_timer(0.02, self._release, clock=wall_clock())
+
+    def _release(self) -> None:
+        for (route, data, gid), verdict in self.guard.release(lambda item: item[0][1]):
+            self._deliver(route, data, gid, verdict)
+        if not self.guard.pending:
+            self.node.destroy_timer(self._retry_timer)
+            self._retry_timer = None
+
+    def _deliver(self, route, data: bytes, gid: bytes, verdict) -> None:
+        msg_type, topic, callback, raw = route
+        if verdict:
+            self._ignored(topic, verdict)
+            return
+        msg = deserialize_message(data, msg_type)
+        verdict = self.guard.run_verdict(topic, msg, gid)
+        if verdict:
+            self._ignored(topic, verdict)
+            return
+        if raw:
+            callback(msg, data)
+        else:
+            callback(msg)
+
+    def _ignored(self, topic: str, reason: str) -> None:
+        if self.guard.stray(topic, reason):
+            self.node.get_logger().warning(f'ignored input on {topic}: {reason} (counted; not logged again)')
+        if self.on_stray is not None:
+            self.on_stray(topic, reason)
+
+
 # --- conversions ---------------------------------------------------------------------------
-def stamp(node_or_time, slot: int, slot_s: float):
+def stamp(slot: int, slot_s: float):
     from builtin_interfaces.msg import Time
     ns = int(round(slot * slot_s * 1e9))
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)

@@ -28,3 +28,32 @@ class FailureBook:
 
     def alive_end(self, slot: int) -> np.ndarray:
         return failures.alive_at_end(self.fail_slots, slot)
+
+
+class LeaseWatch:
+    """What the UAVs' liveliness leases say, and how long to wait for a UAV's message of a slot.
+
+    A UAV holding its lease is late, not down: it is waited for (up to `hung_s`, a node
+    whose heartbeat thread runs while its callbacks hang). One without a lease gets one
+    more lease to come back (a starved process), and at slot 0 one never heard of gets
+    the start-up wait. So a UAV is either waited for or declared down by its lease;
+    what it said in an earlier slot is never used for this one.
+    """
+
+    def __init__(self, num_uavs: int, lease_s: float, startup_wait_s: float):
+        self.held = np.zeros(num_uavs, bool)
+        self.seen = np.zeros(num_uavs, bool)
+        self.lease_s = lease_s
+        self.startup_wait_s = startup_wait_s
+        self.hung_s = max(10.0, 20.0 * lease_s)
+
+    def update(self, uav: int, alive_count: int) -> None:
+        self.held[uav] = alive_count > 0
+        self.seen[uav] |= alive_count > 0
+
+    def patience_s(self, uav: int, slot: int) -> float:
+        if self.held[uav]:
+            return self.hung_s
+        if slot == 0 and not self.seen[uav]:
+            return max(self.startup_wait_s, self.lease_s)
+        return self.lease_s

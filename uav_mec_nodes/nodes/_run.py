@@ -1,23 +1,73 @@
-"""Running one node in its own process (the entry point of each node module)."""
+"""Running one node in its own process (the entry point of each node module).
+
+The process ends when its node's episode is over (`node.done`), or on SIGINT or
+SIGTERM: the signal only sets a flag, the loop then closes what the node holds
+(the recorder's bag) and exits with 128 + the signal's number. A second signal
+during that close is ignored, so it cannot cut the bag short. Started by the
+package's launcher, the process also ends when the launcher dies (Linux's
+parent-death signal), so no node outlives its run.
+"""
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
+from typing import Optional
 
 import rclpy
+import rclpy.signals
 from rclpy.executors import ExternalShutdownException
 
 from uav_mec_nodes.errors import UserInputError
 
+PARENT_ENV = 'UAV_MEC_LAUNCHER_PID'   # set by the launcher: the process to die with
 
-def finished(node) -> bool:
-    """Episode over for this node: done flag set (the recorder also drains 0.5 s and closes its bag)."""
-    if hasattr(node, 'close'):
-        if (node.done_at is not None and time.monotonic() - node.done_at > 0.5) or node.idle_after_episode():
-            node.close()
-            return True
-        return False
-    return bool(getattr(node, 'done', False))
+
+class StopSignals:
+    """SIGINT and SIGTERM set `received` instead of raising; restored on exit (main thread only)."""
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self):
+        self.received: Optional[int] = None
+        self._old = {}
+
+    def _handler(self, signum, frame) -> None:
+        if self.received is None:
+            self.received = signum
+
+    def __enter__(self) -> 'StopSignals':
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self._old[s] = signal.signal(s, self._handler)
+        return self
+
+    def ignore_more(self) -> None:
+        """From now on (closing), further signals change nothing."""
+        for s in self._old:
+            signal.signal(s, signal.SIG_IGN)
+
+    def __exit__(self, *exc) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        self._old = {}
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.received).name if self.received else ''
+
+
+def die_with_launcher() -> None:
+    """Ask the kernel for SIGTERM when the launcher dies; exit at once if it is already gone."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith('linux'):
+        return
+    import ctypes
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != int(parent):   # it died before the request took effect
+        sys.exit(128 + signal.SIGTERM)
 
 
 def flush_publishers(node, timeout_s: float = 5.0) -> bool:
@@ -40,23 +90,31 @@ def flush_publishers(node, timeout_s: float = 5.0) -> bool:
 
 
 def run_single(node_class, args=None) -> None:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
-    try:
-        node = node_class()
-        while rclpy.ok() and not finished(node):
-            rclpy.spin_once(node, timeout_sec=0.05)
-        if rclpy.ok():
-            flush_publishers(node)
-    except UserInputError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        sys.exit(2)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            if hasattr(node, 'close'):
-                node.close()
-            node.destroy_node()
-        if rclpy.ok():
+    die_with_launcher()
+    code = 0
+    with StopSignals() as stop:
+        rclpy.init(args=args if args is not None else sys.argv,
+                   signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+        node = None
+        try:
+            node = node_class()
+            while rclpy.ok() and not node.done and not stop.received:
+                rclpy.spin_once(node, timeout_sec=0.05)
+            if stop.received:
+                node.get_logger().warning(f'stopped by {stop.name} before the episode ended')
+                code = 128 + stop.received
+            elif rclpy.ok():
+                flush_publishers(node)
+        except UserInputError as exc:
+            print(f'error: {exc}', file=sys.stderr)
+            code = 2
+        except ExternalShutdownException:
+            code = 1
+        finally:
+            stop.ignore_more()
+            if node is not None:
+                if hasattr(node, 'close'):
+                    node.close()
+                node.destroy_node()
             rclpy.try_shutdown()
+    sys.exit(code)

@@ -14,6 +14,7 @@ is down ends DROPPED with that reason, as in the model.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 from geometry_msgs.msg import Point
@@ -49,26 +50,36 @@ def check_decision(d, i: int, num_layers: int, num_uavs: int, p_max: float):
 
 
 class ChannelSimNode(Node):
+    RECORDS_KEPT = 1000   # per-slot records kept for callers in the same process (memory stays flat)
+
     def __init__(self, **kwargs):
         super().__init__('channel_sim', **kwargs)
-        self.cfg, seed = c.declare_scenario(self)
+        p, self.cfg = c.declare_node(self, 'channel_sim')
+        self.run_id = p.run_id
         self.env = UavMecEnv(self.cfg)
-        self.env.reset(seed=seed)
+        self.env.reset(seed=p.seed)
         self.env.fail_slots[:] = NEVER   # failures come from /failures and the plan, not from the replica
         self.book = FailureBook(self.env.num_uavs)
         self.world_states = {}
         self.published_slot = -1
         self.done = False
-        self.records = []          # per slot: the info dict of env.finish_slot (tests and the summary read it)
-        self.users_pub = self.create_publisher(UserStates, c.TOPIC_USERS, c.LATCHED)
-        self.channel_pub = self.create_publisher(ChannelState, c.TOPIC_CHANNEL, c.LATCHED)
-        self.report_pub = self.create_publisher(TaskReport, c.TOPIC_TASK_REPORTS, c.RELIABLE)
-        self.metrics_pub = self.create_publisher(SlotMetrics, c.TOPIC_SLOT_METRICS, c.RELIABLE)
-        self.marker_pub = self.create_publisher(MarkerArray, c.TOPIC_MARKERS, 10)
-        self.create_subscription(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state, c.LATCHED)
-        self.create_subscription(Plan, c.TOPIC_PLAN, self.on_plan, c.RELIABLE)
-        self.create_subscription(FailureEvent, c.TOPIC_FAILURES, self.on_failure, c.LATCHED)
-        self.create_subscription(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report, c.RELIABLE)
+        # per slot: the info dict of env.finish_slot (tests and the single-process summary read it)
+        self.records = deque(maxlen=self.RECORDS_KEPT)
+        self.slots_done = 0
+        inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
+        topics = inputs.topics
+
+        def publisher(msg_type, topic):
+            return self.create_publisher(msg_type, topic, c.qos(topics[topic].qos))
+        self.users_pub = publisher(UserStates, c.TOPIC_USERS)
+        self.channel_pub = publisher(ChannelState, c.TOPIC_CHANNEL)
+        self.report_pub = publisher(TaskReport, c.TOPIC_TASK_REPORTS)
+        self.metrics_pub = publisher(SlotMetrics, c.TOPIC_SLOT_METRICS)
+        self.marker_pub = publisher(MarkerArray, c.TOPIC_MARKERS)
+        inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state)
+        inputs.subscribe(Plan, c.TOPIC_PLAN, self.on_plan)
+        inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
+        inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
         self.reported_slots = set()
         self.pending_plan = None
 
@@ -79,9 +90,13 @@ class ChannelSimNode(Node):
         self.book.fail_during(msg.uav_id, msg.slot)
 
     def on_failure_report(self, msg: FailureReport) -> None:
+        if len(msg.failures) > self.env.num_uavs:
+            self.get_logger().warning(f'rejected failure report of slot {msg.slot}: {len(msg.failures)} events')
+            return
         for event in msg.failures:
             self.on_failure(event)
-        self.reported_slots.add(msg.slot)
+        if msg.slot >= self.env.slot:
+            self.reported_slots.add(msg.slot)
         if self.pending_plan is not None and self.pending_plan.slot in self.reported_slots:
             plan, self.pending_plan = self.pending_plan, None
             self.on_plan(plan)
@@ -103,13 +118,13 @@ class ChannelSimNode(Node):
 
     def publish_slot_inputs(self) -> None:
         env, t = self.env, self.env.slot
-        header_stamp = c.stamp(self, t, self.cfg.scenario.slot_s)
-        users = UserStates(slot=t, positions=[Point(x=p[0], y=p[1], z=p[2]) for p in env.users.position],
+        header_stamp = c.stamp(t, self.cfg.scenario.slot_s)
+        users = UserStates(run_id=self.run_id, slot=t, positions=[Point(x=p[0], y=p[1], z=p[2]) for p in env.users.position],
                            speed_mps=env.users.speed_mps.tolist(), heading_rad=env.users.heading_rad.tolist(),
                            dnn_types=env.dnn_type.astype(np.uint8).tolist(),
                            task_ids=[t * env.num_users + i for i in range(env.num_users)])
         users.header.stamp = header_stamp
-        channel = ChannelState(slot=t, num_users=env.num_users, num_uavs=env.num_uavs,
+        channel = ChannelState(run_id=self.run_id, slot=t, num_users=env.num_users, num_uavs=env.num_uavs,
                                mu_uav_gain=env.mu_uav_gain.ravel().tolist(),
                                mu_uav_rate_bps=env.mu_uav_rate_bps().ravel().tolist(),
                                uav_uav_rate_bps=env.uav_uav_rate.ravel().tolist())
@@ -127,7 +142,7 @@ class ChannelSimNode(Node):
         phi, serving, target = np.ones(n, np.int64), np.zeros(n, np.int64), np.full(n, -1, np.int64)
         power = np.full(n, np.nan)
         rejected = {}
-        if len(plan.decisions) != n:
+        if len(plan.decisions) != n:   # more than I decisions: not one of them is looked at
             rejected = {i: f'plan has {len(plan.decisions)} decisions for {n} users' for i in range(n)}
         for i in range(n):
             d = plan.decisions[i] if i < len(plan.decisions) and i not in rejected else None
@@ -148,7 +163,7 @@ class ChannelSimNode(Node):
             share = np.where(share > 0, share, 1.0)
             frac = np.clip(np.where(frac > 0, frac, 1.0), 1e-9, 1.0)
         accel = np.zeros((j_n, 3))
-        for cmd in plan.uav_commands:
+        for cmd in plan.uav_commands[:j_n]:
             a = (cmd.acceleration.x, cmd.acceleration.y, cmd.acceleration.z)
             if cmd.uav_id < j_n and c.finite(*a):
                 accel[cmd.uav_id] = a
@@ -171,6 +186,7 @@ class ChannelSimNode(Node):
         if t not in self.reported_slots:   # the injector's word on this slot first
             self.pending_plan = plan
             return
+        self.reported_slots.discard(t)
         if len(plan.uav_alive) == env.num_uavs:
             for j in np.flatnonzero(~np.array(plan.uav_alive, bool)):
                 self.book.down_before(int(j), t)
@@ -183,6 +199,7 @@ class ChannelSimNode(Node):
         info['reward'] = reward
         info['rejected'] = rejected
         self.records.append(info)
+        self.slots_done += 1
         self.publish_results(t, plan, decisions, result, info, rejected)
         self.world_states = {}
         if terminated:
@@ -191,13 +208,13 @@ class ChannelSimNode(Node):
 
     def publish_results(self, t, plan, decisions, result, info, rejected) -> None:
         env = self.env
-        stamp = c.stamp(self, t, self.cfg.scenario.slot_s)
+        stamp = c.stamp(t, self.cfg.scenario.slot_s)
         for i in range(env.num_users):
             reason = DROP_REASONS[result.drop_reason[i]]
             if i in rejected:
                 reason = (reason + '; ' if reason else '') + f'decision rejected: {rejected[i]}'
             report = TaskReport(
-                slot=t, task_id=t * env.num_users + i, user_id=i, dnn_type=int(env.dnn_type[i]),
+                run_id=self.run_id, slot=t, task_id=t * env.num_users + i, user_id=i, dnn_type=int(env.dnn_type[i]),
                 partition_layer=int(decisions.partition_layer[i]), serving_uav=int(decisions.serving_uav[i]),
                 computing_uav=int(result.computing_uav[i]), migrated=bool(result.migrated[i]),
                 terminal_state=int(result.state[i]), drop_reason=reason,
@@ -209,7 +226,7 @@ class ChannelSimNode(Node):
                 uav_cpu_hz=float(result.uav_cpu_hz[i]))
             report.header.stamp = stamp
             self.report_pub.publish(report)
-        m = SlotMetrics(slot=t, e_tot=info['e_tot'], local_energy_j=info['local_energy_j'],
+        m = SlotMetrics(run_id=self.run_id, slot=t, e_tot=info['e_tot'], local_energy_j=info['local_energy_j'],
                         tx_energy_j=info['tx_energy_j'], flight_energy_j=info['flight_energy_j'],
                         uav_compute_energy_j=info['uav_compute_energy_j'],
                         migration_energy_j=info['migration_energy_j'], reward=info['reward'],
@@ -223,7 +240,7 @@ class ChannelSimNode(Node):
     def publish_markers(self, t, decisions, alive) -> None:
         """RViz: UAVs (spheres, red when down), users (cubes), association lines (frame 'world')."""
         env = self.env
-        stamp = c.stamp(self, t, self.cfg.scenario.slot_s)
+        stamp = c.stamp(t, self.cfg.scenario.slot_s)
         markers = []
 
         def marker(ns, idx, kind, color, scale):

@@ -2,63 +2,67 @@
 
 The failure slots are drawn exactly as the Gym env draws them for the same
 seed (model.failures through a seeded env replica); the shared parameter
-`failure_schedule` ("uav:slot,uav:slot") makes the scenario's model a schedule. At the start of a UAV's failure
-slot (the world's states of that slot) it publishes a FailureEvent with the configured mode:
-announce (the event is the news), silence (the UAV stops publishing; others
-notice from its lease), kill (the UAV's process ends with SIGKILL).
+`failure_schedule` ("uav:slot,uav:slot") makes the scenario's model a schedule.
+At the start of a UAV's failure slot (the world's states of that slot) it
+publishes a FailureEvent with the configured mode: announce (the event is the
+news), silence (the UAV stops publishing; others notice from its lease), kill
+(the UAV's process ends with SIGKILL). It ends when the last slot's metrics are in.
 """
 from __future__ import annotations
 
 import numpy as np
 from rclpy.node import Node
 
+from uav_mec_nodes.contract import INJECTED_FAILURE_MODES
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
-from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.model.failures import NEVER
-from uav_mec_nodes.msg import FailureEvent, FailureReport, UavState
+from uav_mec_nodes.msg import FailureEvent, FailureReport, SlotMetrics, UavState
 from uav_mec_nodes.nodes import _common as c
-
-MODES = {'announce': FailureEvent.MODE_ANNOUNCE, 'silence': FailureEvent.MODE_SILENCE,
-         'kill': FailureEvent.MODE_KILL}
 
 
 class FailureInjectorNode(Node):
     def __init__(self, **kwargs):
         super().__init__('failure_injector', **kwargs)
-        self.cfg, seed = c.declare_scenario(self)
-        mode = c.declare(self, 'mode', 'announce', 'announce | silence | kill')
-        if mode not in MODES:
-            raise UserInputError(f'failure_injector: parameter mode: must be one of {sorted(MODES)}, got {mode!r}')
-        self.mode = MODES[mode]
+        p, self.cfg = c.declare_node(self, 'failure_injector')
+        self.run_id = p.run_id
+        self.mode = INJECTED_FAILURE_MODES.index(p.mode)   # FailureEvent.MODE_* value
         replica = UavMecEnv(self.cfg)
-        replica.reset(seed=seed)   # the Gym env's failure draw for this seed (or the schedule)
+        replica.reset(seed=p.seed)   # the Gym env's failure draw for this seed (or the schedule)
         self.fail_slots = replica.fail_slots.copy()
         self.announced = set()
-        self.pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.LATCHED)
-        self.report_pub = self.create_publisher(FailureReport, c.TOPIC_FAILURE_REPORT, c.RELIABLE)
-        self.reported = set()
+        self.last_reported = -1
+        self.done = False
+        inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
+        self.pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.qos(inputs.topics[c.TOPIC_FAILURES].qos))
+        self.report_pub = self.create_publisher(FailureReport, c.TOPIC_FAILURE_REPORT,
+                                                c.qos(inputs.topics[c.TOPIC_FAILURE_REPORT].qos))
         # the world's per-slot states (reliable, unlike /clock) mark each slot's start
-        self.create_subscription(UavState, c.TOPIC_WORLD_UAVS, self.on_slot_start, c.RELIABLE)
+        inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_slot_start)
+        inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
         planned = [(int(j), int(t)) for j, t in enumerate(self.fail_slots) if t < NEVER]
-        self.get_logger().info(f'failures planned (uav, slot): {planned}, mode {mode}')
+        self.get_logger().info(f'failures planned (uav, slot): {planned}, mode {p.mode}')
 
     def on_slot_start(self, msg: UavState) -> None:
         slot = msg.slot
-        if slot in self.reported:
+        if slot <= self.last_reported:
             return
-        self.reported.add(slot)
-        report = FailureReport(slot=slot)
+        self.last_reported = slot
+        report = FailureReport(run_id=self.run_id, slot=slot)
         report.header.stamp = msg.header.stamp
         for j in np.flatnonzero(self.fail_slots <= slot):
             if int(j) in self.announced:
                 continue
             self.announced.add(int(j))
-            event = FailureEvent(slot=int(self.fail_slots[j]), uav_id=int(j), mode=self.mode,
+            event = FailureEvent(run_id=self.run_id, slot=int(self.fail_slots[j]), uav_id=int(j), mode=self.mode,
                                  reason=f'injected ({self.cfg.failures.model} model)')
             event.header.stamp = msg.header.stamp
             self.pub.publish(event)
             report.failures.append(event)
         self.report_pub.publish(report)
+
+    def on_metrics(self, msg: SlotMetrics) -> None:
+        if msg.slot + 1 >= self.cfg.scenario.num_slots:
+            self.done = True
 
 
 def main(args=None) -> None:

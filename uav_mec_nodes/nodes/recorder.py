@@ -1,47 +1,32 @@
 """recorder: every topic of the run into a rosbag2 bag (rosbags library), bytes as received.
 
-Subscribes with raw=True, so the bag holds the CDR bytes DDS delivered; the
-message definitions of this package are registered in the bag's typestore so
-`ros2 bag` and rosbags read them back. Storage: sqlite3 (default) or mcap.
-It stops and closes the bag once the last slot's metrics are in.
+Subscribes to the contract's topics raw, keeps only the run's own messages from
+each topic's owners (the rest is counted per slot on /recorder/stray_input in
+the bag), and writes the CDR bytes DDS delivered. The bag's metadata holds each
+topic's offered QoS profile; /run_info holds what the run was (seed, scenario,
+policy), so the bag alone can be summarised and replayed. After every slot the
+bag is checkpointed (bag.BagWriter), so a killed recorder loses at most the
+slot it was writing. Storage: sqlite3 (default) or mcap.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
-import sys
 import time
+from collections import Counter
+from functools import partial
 from pathlib import Path
 
 from rclpy.node import Node
-from std_msgs.msg import UInt32
 
+from uav_mec_nodes import __version__
+from uav_mec_nodes.bag import BagWriter
+from uav_mec_nodes.contract import TOPIC_RUN_INFO, TOPIC_STRAY_INPUT, recorded_topics
+from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.msg import RecorderProgress
 from uav_mec_nodes.nodes import _common as c
 
-TYPE_NAMES = {
-    c.TOPIC_CLOCK: 'rosgraph_msgs/msg/Clock', c.TOPIC_WORLD_UAVS: 'uav_mec_nodes/msg/UavState',
-    c.TOPIC_USERS: 'uav_mec_nodes/msg/UserStates', c.TOPIC_CHANNEL: 'uav_mec_nodes/msg/ChannelState',
-    c.TOPIC_PLAN: 'uav_mec_nodes/msg/Plan', c.TOPIC_FAILURES: 'uav_mec_nodes/msg/FailureEvent',
-    c.TOPIC_FAILURE_REPORT: 'uav_mec_nodes/msg/FailureReport',
-    c.TOPIC_TASK_REPORTS: 'uav_mec_nodes/msg/TaskReport', c.TOPIC_SLOT_METRICS: 'uav_mec_nodes/msg/SlotMetrics',
-    c.TOPIC_MARKERS: 'visualization_msgs/msg/MarkerArray',
-}
-
-
-def recorded_topics(num_uavs: int) -> dict:
-    topics = dict(TYPE_NAMES)
-    for j in range(num_uavs):
-        topics[c.uav_state_topic(j)] = 'uav_mec_nodes/msg/UavState'
-        topics[c.uav_cmd_topic(j)] = 'uav_mec_nodes/msg/UavCommand'
-    return topics
-
-
-def msg_definitions_dir() -> Path:
-    """share/uav_mec_nodes/msg of the install (ament index), where rosidl put the .msg files."""
-    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-    try:
-        return Path(get_package_share_directory('uav_mec_nodes')) / 'msg'
-    except (PackageNotFoundError, OSError):  # no ament index (AMENT_PREFIX_PATH unset): the venv prefix
-        return Path(sys.prefix) / 'share' / 'uav_mec_nodes' / 'msg'
+DRAIN_S = 0.5   # after the last slot, late messages (the final /clock) still get in
 
 
 def message_class(type_name: str):
@@ -50,76 +35,107 @@ def message_class(type_name: str):
     return getattr(importlib.import_module(f'{pkg}.msg'), name)
 
 
-def typestore():
-    """rosbags typestore of ROS 2 Kilted plus this package's messages (their installed .msg files)."""
-    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-    store = get_typestore(Stores.ROS2_KILTED)
-    msg_dir = msg_definitions_dir()
-    types = {}
-    for path in sorted(msg_dir.glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(), f'uav_mec_nodes/msg/{path.stem}'))
-    store.register(types)
-    return store
-
-
 class RecorderNode(Node):
     def __init__(self, **kwargs):
         super().__init__('recorder', **kwargs)
-        self.cfg, _ = c.declare_scenario(self)
-        self.bag_path = Path(c.declare(self, 'bag_path', 'runs/bag', 'output bag folder (must not exist)'))
-        storage = c.declare(self, 'storage', 'sqlite3', 'sqlite3 | mcap')
-        from rosbags.rosbag2 import StoragePlugin, Writer
-        if storage not in ('sqlite3', 'mcap'):
-            from uav_mec_nodes.errors import UserInputError
-            raise UserInputError(f'recorder: parameter storage: must be sqlite3 or mcap, got {storage!r}')
-        self.bag_path.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = Writer(self.bag_path, version=9,
-                             storage_plugin=StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3)
-        self.writer.open()
-        store = typestore()
-        self.counts = {}
+        p, self.cfg = c.declare_node(self, 'recorder')
+        self.run_id = p.run_id
+        s = self.cfg.scenario
+        self.num_slots, self.num_users = s.num_slots, s.num_users
+        topics = recorded_topics(s.num_users, s.num_uavs, p.lease_s)
+        self.bag_path = Path(p.bag_path)
+        if self.bag_path.exists():
+            raise UserInputError(f'recorder: parameter bag_path: {self.bag_path} exists; bags are never '
+                                 'overwritten: choose a new folder')
+        try:
+            self.bag_path.parent.mkdir(parents=True, exist_ok=True)
+            self.bag = BagWriter(self.bag_path, p.storage)
+        except OSError as exc:
+            raise UserInputError(f'recorder: parameter bag_path: cannot write {self.bag_path} '
+                                 f'({exc.strerror or exc})') from None
+        self.connections = {name: self.bag.add_topic(name, spec.type_name, spec.qos) for name, spec in topics.items()}
+        self.info_connection = self.bag.add_topic(TOPIC_RUN_INFO, 'uav_mec_nodes/msg/RunInfo')
+        self.stray_connection = self.bag.add_topic(TOPIC_STRAY_INPUT, 'uav_mec_nodes/msg/StrayInput')
+        self.write_run_info(p)
+        self.bag.checkpoint()
+        self.counts = Counter()
+        self.strays = Counter()          # (topic, reason) -> ignored since the last checkpoint
         self.metrics_seen = 0
+        self.slots_recorded = 0
         self.closed = False
         self.done_at = None
-        self.last_message = time.monotonic()
-        self.slots_recorded = 0
-        self.progress_pub = self.create_publisher(UInt32, c.TOPIC_RECORDER_PROGRESS, c.RELIABLE)
-        for topic, type_name in recorded_topics(self.cfg.scenario.num_uavs).items():
-            conn = self.writer.add_connection(topic, type_name, typestore=store)
-            qos = 10 if topic in (c.TOPIC_CLOCK, c.TOPIC_MARKERS) else c.RELIABLE
-            self.create_subscription(message_class(type_name), topic,
-                                     lambda data, conn=conn, topic=topic: self.on_message(conn, topic, data),
-                                     qos, raw=True)
+        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, p.lease_s)
+        self.inputs.on_stray = self.on_stray
+        self.progress_pub = self.create_publisher(RecorderProgress, c.TOPIC_RECORDER_PROGRESS,
+                                                  c.qos(self.inputs.topics[c.TOPIC_RECORDER_PROGRESS].qos))
+        for topic, spec in topics.items():
+            self.inputs.subscribe(message_class(spec.type_name), topic, partial(self.on_message, topic), raw=True)
 
-    def on_message(self, conn, topic: str, data: bytes) -> None:
+    def write_run_info(self, p) -> None:
+        path = Path(p.policy)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if p.policy.endswith('.pt') and path.is_file() else ''
+        from uav_mec_nodes.config import render_yaml
+        info = dict(run_id=p.run_id, package_version=__version__, seed=p.seed, policy=p.policy,
+                    policy_sha256=digest, failure_mode=p.failure_mode, scenario_yaml=render_yaml(self.cfg),
+                    domain_id=self.get_domain_id())
+        self._write_own(self.info_connection, 'RunInfo', info)
+
+    def get_domain_id(self) -> int:
+        return int(self.context.get_domain_id())
+
+    def _write_own(self, connection, type_name: str, fields: dict) -> None:
+        """A message of the recorder's own into the bag (rosbags' typestore serialises it)."""
+        store = self.bag.store
+        full = f'uav_mec_nodes/msg/{type_name}'
+        cls = store.types[full]
+        header_cls = store.types['std_msgs/msg/Header']
+        time_cls = store.types['builtin_interfaces/msg/Time']
+        now = time.time_ns()
+        header = header_cls(stamp=time_cls(sec=now // 1_000_000_000, nanosec=now % 1_000_000_000), frame_id='')
+        self.bag.write(connection, now, self.bag.serialize(cls(header=header, **fields), full))
+
+    # --- recording -----------------------------------------------------------------------------
+    def on_stray(self, topic: str, reason: str) -> None:
+        self.strays[(topic, reason)] += 1
+
+    def on_message(self, topic: str, msg, data: bytes) -> None:
         if self.closed:
             return
-        self.writer.write(conn, self.get_clock().now().nanoseconds or time.time_ns(), data)
-        self.counts[topic] = self.counts.get(topic, 0) + 1
-        self.last_message = time.monotonic()
-        s = self.cfg.scenario
+        self.bag.write(self.connections[topic], self.get_clock().now().nanoseconds or time.time_ns(), data)
+        self.counts[topic] += 1
         if topic == c.TOPIC_SLOT_METRICS:
             self.metrics_seen += 1
         if topic in (c.TOPIC_SLOT_METRICS, c.TOPIC_TASK_REPORTS):
-            # slots recorded in full (counts, since topics are not ordered against each other); the
-            # world waits for this before the next slot, so no reader queue grows without bound
-            done = min(self.metrics_seen, self.counts.get(c.TOPIC_TASK_REPORTS, 0) // max(s.num_users, 1))
+            # slots recorded in full (counts: topics are not ordered against each other); the world
+            # waits for this before the next slot, so no reader queue grows without bound
+            done = min(self.metrics_seen, self.counts[c.TOPIC_TASK_REPORTS] // max(self.num_users, 1))
             if done > self.slots_recorded:
                 self.slots_recorded = done
-                self.progress_pub.publish(UInt32(data=done))
-        # done when every slot's metrics and every task's report are in (the reports of a slot can
-        # still be queued when its metrics arrive); `finished` also stops after 2 s without messages
-        if self.done_at is None and self.metrics_seen >= s.num_slots and \
-                self.counts.get(c.TOPIC_TASK_REPORTS, 0) >= s.num_slots * s.num_users:
+                self.checkpoint()
+                self.progress_pub.publish(RecorderProgress(run_id=self.run_id, slots_recorded=done))
+        if self.done_at is None and self.slots_recorded >= self.num_slots:
             self.done_at = time.monotonic()
 
-    def idle_after_episode(self, idle_s: float = 2.0) -> bool:
-        return self.metrics_seen >= self.cfg.scenario.num_slots and time.monotonic() - self.last_message > idle_s
+    def checkpoint(self) -> None:
+        """Stray counts of the slot into the bag, then everything so far made crash-safe."""
+        for (topic, reason), count in sorted(self.strays.items()):
+            self._write_own(self.stray_connection, 'StrayInput',
+                            dict(run_id=self.run_id, slot=self.slots_recorded, topic=topic, reason=reason,
+                                 count=count))
+        self.strays.clear()
+        self.bag.checkpoint()
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None and time.monotonic() - self.done_at > DRAIN_S
 
     def close(self) -> None:
+        """Close the bag readable (also when the run is interrupted)."""
         if not self.closed:
             self.closed = True
-            self.writer.close()
+            if self.strays:
+                self.checkpoint()
+            self.bag.close()
 
 
 def main(args=None) -> None:

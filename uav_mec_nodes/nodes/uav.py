@@ -1,59 +1,75 @@
 """uav: one UAV's onboard node, namespaced /uav_<j>.
 
 Reports its state every slot on /uav_<j>/state with a MANUAL_BY_TOPIC liveliness
-lease, asserted by a wall-clock heartbeat: if the process dies (SIGKILL) or the
-UAV is silenced, the lease runs out and the planner notices. Relays its
-command of each plan to the world (/uav_<j>/cmd). Accounts the compute of the
-tasks it runs (from /task_reports, the model's numbers) and can run the real
-torch tail layers of each task on a random tensor (`run_torch_layers`).
-Failure modes it obeys (FailureEvent for itself): ANNOUNCE keeps reporting
-with alive=false; SILENCE stops reporting and asserting; KILL ends its own
-process with SIGKILL when it runs alone (else it falls silent).
+lease, asserted by a heartbeat thread of its own, so the lease says whether the
+process lives, whatever traffic its callbacks are busy with: if the process
+dies (SIGKILL) or the UAV is silenced, the lease runs out and the planner
+notices. Relays its command of each plan to the world (/uav_<j>/cmd). Accounts
+the compute of the tasks it runs (from /task_reports, the model's numbers) and
+can run the real torch tail layers of each task on a random tensor
+(`run_torch_layers`). Failure modes it obeys (FailureEvent for itself):
+ANNOUNCE keeps reporting with alive=false; SILENCE stops reporting and
+asserting; KILL ends its own process with SIGKILL when it runs alone (else it
+falls silent). It ends when the last slot's metrics are in.
 """
 from __future__ import annotations
 
 import os
 import signal
+import threading
 
-from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
-from uav_mec_nodes.msg import FailureEvent, Plan, TaskReport, UavCommand, UavState
+from uav_mec_nodes.contract import uav_node_name
+from uav_mec_nodes.msg import FailureEvent, Plan, SlotMetrics, TaskReport, UavCommand, UavState
 from uav_mec_nodes.nodes import _common as c
 
 
 class UavNode(Node):
     def __init__(self, uav_id: int = 0, **kwargs):
-        super().__init__(f'uav_{uav_id}', **kwargs)
-        self.cfg, _ = c.declare_scenario(self)
-        self.uav_id = c.declare(self, 'uav_id', uav_id, 'j, this UAV\'s 0-based id', 0, 999)
+        super().__init__(uav_node_name(uav_id), **kwargs)
+        p, self.cfg = c.declare_node(self, 'uav')
+        self.uav_id, self.lease_s, self.run_id = p.uav_id, p.lease_s, p.run_id
         if self.uav_id >= self.cfg.scenario.num_uavs:
             from uav_mec_nodes.errors import UserInputError
             raise UserInputError(f'uav node: parameter uav_id: must be in [0, {self.cfg.scenario.num_uavs - 1}], '
                                  f'got {self.uav_id}')
-        self.lease_s = c.declare(self, 'lease_s', 0.5, 'liveliness lease of the state topic (wall) [s]', 0.05, 60.0)
-        self.own_process = c.declare(self, 'own_process', False, 'this node has its process to itself (KILL ends it)')
-        self.run_torch = c.declare(self, 'run_torch_layers', False,
-                                   'run the real torch tail layers of each task it computes')
+        self.own_process, self.run_torch = p.own_process, p.run_torch_layers
         self.silent = False
         self.failed = False
-        self.load_hz = {}
+        self.done = False
+        self.load_hz = {}          # slot -> CPU given to its tasks; only the last two slots are kept
         self.energy_j = {}
         self.layers_run = 0
         self._blocks = {}
-        self.wall = Clock(clock_type=ClockType.STEADY_TIME)
+        topics = c.graph_topics(self.cfg.scenario.num_users, self.cfg.scenario.num_uavs, self.lease_s)
         self.state_pub = self.create_publisher(UavState, c.uav_state_topic(self.uav_id),
-                                               c.liveliness_qos(self.lease_s))
-        self.cmd_pub = self.create_publisher(UavCommand, c.uav_cmd_topic(self.uav_id), c.RELIABLE)
-        self.create_subscription(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state, c.LATCHED)
-        self.create_subscription(Plan, c.TOPIC_PLAN, self.on_plan, c.RELIABLE)
-        self.create_subscription(FailureEvent, c.TOPIC_FAILURES, self.on_failure, c.LATCHED)
-        self.create_subscription(TaskReport, c.TOPIC_TASK_REPORTS, self.on_report, c.RELIABLE)
-        self.create_timer(self.lease_s / 5.0, self.heartbeat, clock=self.wall)
+                                               c.qos(topics[c.uav_state_topic(self.uav_id)].qos))
+        self.cmd_pub = self.create_publisher(UavCommand, c.uav_cmd_topic(self.uav_id),
+                                             c.qos(topics[c.uav_cmd_topic(self.uav_id)].qos))
+        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, self.lease_s)
+        self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state)
+        self.inputs.subscribe(Plan, c.TOPIC_PLAN, self.on_plan)
+        self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
+        self.inputs.subscribe(TaskReport, c.TOPIC_TASK_REPORTS, self.on_report)
+        self.inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
+        self._stop = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name=f'uav_{self.uav_id}_heartbeat', daemon=True)
+        self._heartbeat.start()
 
-    def heartbeat(self) -> None:
-        if not self.silent:
-            self.state_pub.assert_liveliness()
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease_s / 5.0):
+            if self.silent:
+                continue
+            try:
+                self.state_pub.assert_liveliness()
+            except Exception:   # the node or its context is being destroyed
+                return
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._heartbeat.join(timeout=5.0)
+        super().destroy_node()
 
     def on_failure(self, msg: FailureEvent) -> None:
         if msg.uav_id != self.uav_id or self.failed:
@@ -68,16 +84,21 @@ class UavNode(Node):
     def on_world_state(self, msg: UavState) -> None:
         if msg.uav_id != self.uav_id or self.silent:
             return
-        out = UavState(header=msg.header, slot=msg.slot, uav_id=msg.uav_id, alive=msg.alive and not self.failed,
-                       position=msg.position, velocity=msg.velocity, cpu_capacity_hz=msg.cpu_capacity_hz,
-                       cpu_load_hz=self.load_hz.get(msg.slot - 1, 0.0), flight_energy_j=msg.flight_energy_j)
+        out = UavState(header=msg.header, run_id=self.run_id, slot=msg.slot, uav_id=msg.uav_id,
+                       alive=msg.alive and not self.failed, position=msg.position, velocity=msg.velocity,
+                       cpu_capacity_hz=msg.cpu_capacity_hz, cpu_load_hz=self.load_hz.get(msg.slot - 1, 0.0),
+                       flight_energy_j=msg.flight_energy_j)
         self.state_pub.publish(out)
+        for old in [s for s in self.load_hz if s < msg.slot - 1]:
+            self.load_hz.pop(old)
+            self.energy_j.pop(old, None)
 
     def on_plan(self, msg: Plan) -> None:
-        if self.silent:
+        if self.silent or len(msg.uav_commands) > self.cfg.scenario.num_uavs:
             return
         for cmd in msg.uav_commands:
             if cmd.uav_id == self.uav_id:
+                cmd.run_id = self.run_id
                 self.cmd_pub.publish(cmd)
 
     def on_report(self, msg: TaskReport) -> None:
@@ -87,6 +108,10 @@ class UavNode(Node):
         self.energy_j[msg.slot] = self.energy_j.get(msg.slot, 0.0) + msg.uav_energy_j
         if self.run_torch:
             self.run_tail_layers(msg.dnn_type, msg.partition_layer)
+
+    def on_metrics(self, msg: SlotMetrics) -> None:
+        if msg.slot + 1 >= self.cfg.scenario.num_slots:
+            self.done = True
 
     def run_tail_layers(self, dnn_type: int, partition_layer: int) -> None:
         """Layers phi..L_k on the tensor the user's head layers 1..phi-1 make of a random image.

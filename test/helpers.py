@@ -1,0 +1,67 @@
+"""Helpers of the graph and command tests (imported as `helpers`; conftest puts this folder on sys.path)."""
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+UAV_MEC = str(Path(sys.prefix) / 'bin' / 'uav-mec')
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def uav_mec(*args, check=True, timeout=300):
+    out = subprocess.run([UAV_MEC, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, users: int = 10):
+    """The Gym env's episode with this policy and seed: (per-slot e_tot, EpisodeLog)."""
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.env import UavMecEnv
+    from uav_mec_nodes.episode import run_episode
+    from uav_mec_nodes.policies import make_policy
+    cfg = load_scenario().replace(scenario__num_slots=slots, scenario__num_users=users)
+    if schedule:
+        cfg = cfg.replace(failures__model='schedule', failures__schedule=schedule)
+    log = run_episode(UavMecEnv(cfg), make_policy(policy), seed)
+    return np.array([s['e_tot'] for s in log.slots]), log
+
+
+def slots_in_bag(bag: Path) -> int:
+    """Slots whose metrics the bag holds, from the metadata the recorder checkpoints every slot."""
+    try:
+        info = yaml.safe_load((Path(bag) / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    except (OSError, TypeError, KeyError, yaml.YAMLError):
+        return 0
+    counts = {t['topic_metadata']['name']: t['message_count'] for t in info['topics_with_message_count']}
+    return counts.get('/slot_metrics', 0)
+
+
+def wait_for_slots(bag: Path, slots: int, timeout_s: float, proc=None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while slots_in_bag(bag) < slots:
+        assert proc is None or proc.poll() is None, f'the run ended early (exit {proc.returncode})'
+        assert time.monotonic() < deadline, f'{slots} slots not in {bag} within {timeout_s} s'
+        time.sleep(0.1)
+
+
+def assert_every_task_once(bag: dict, slots: int, users: int = 10) -> None:
+    per_task = Counter((r.slot, r.user_id) for r in bag['/task_reports'])
+    assert len(per_task) == slots * users and set(per_task.values()) == {1}
+    assert {r.terminal_state for r in bag['/task_reports']} <= {0, 1, 2}
+
+
+def run_processes(marker: str):
+    """PIDs of processes whose command line holds `marker` (a run's log folder, say)."""
+    out = subprocess.run(['pgrep', '-f', marker], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def summary_of(out_dir: Path) -> dict:
+    return json.loads((Path(out_dir) / 'summary.json').read_text())

@@ -1,0 +1,51 @@
+"""Runs side by side: each gets its solo numbers, whether on domains of their own or forced onto one."""
+import subprocess
+
+import pytest
+from helpers import UAV_MEC, gym_episode, summary_of
+
+from uav_mec_nodes.policies import shipped_policy_path
+
+
+def _start(out, *args):
+    return subprocess.Popen([UAV_MEC, 'run', '--out', str(out), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _assert_solo_numbers(out, seed: int, policy: str) -> dict:
+    summary = summary_of(out)
+    expected, log = gym_episode(policy, seed)
+    assert summary['e_tot'] == pytest.approx(expected.sum(), rel=1e-9)
+    assert summary['tasks'] == summary['tasks_with_one_terminal_state'] == 600
+    gym_failures = log.summary()['failures']
+    assert [(f['uav'], f['slot']) for f in summary['failures']] == [(f['uav'], f['slot']) for f in gym_failures]
+    return summary
+
+
+def test_two_runs_started_together_give_their_solo_numbers(tmp_path):
+    """One run per node process and one in a single process, started at once, on automatic domains."""
+    a = _start(tmp_path / 'a', '--processes', 'multi', '--seed', 1)
+    b = _start(tmp_path / 'b', '--seed', 2)
+    outs = [p.communicate(timeout=300) for p in (a, b)]
+    assert (a.returncode, b.returncode) == (0, 0), outs
+    policy = str(shipped_policy_path())
+    sa = _assert_solo_numbers(tmp_path / 'a', 1, policy)
+    sb = _assert_solo_numbers(tmp_path / 'b', 2, policy)
+    assert sa['domain_id'] != sb['domain_id'] and sa['run_id'] != sb['run_id']
+    assert sa['stray_input'] == sb['stray_input'] == {}   # neither ever saw the other
+    for (_, err), summary in zip(outs, (sa, sb)):
+        assert f"run {summary['run_id']} on ROS 2 domain {summary['domain_id']}" in err
+
+
+def test_runs_forced_onto_one_domain_ignore_each_other(tmp_path, ros_domain_id):
+    """Same domain, same node names: only the run identity tells them apart, and it does."""
+    runs = [_start(tmp_path / f's{seed}', '--seed', seed, '--policy', 'offload-all', '--domain-id', ros_domain_id,
+                   '--rtf', 20) for seed in (3, 4)]
+    outs = [p.communicate(timeout=300) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], outs
+    for seed, (_, err) in zip((3, 4), outs):
+        summary = _assert_solo_numbers(tmp_path / f's{seed}', seed, 'offload-all')
+        assert summary['domain_id'] == int(ros_domain_id)
+        assert 'is also used by another uav-mec run' in err
+        # they did meet: each counted the other's messages and used none
+        assert sum(summary['stray_input'].values()) > 0, summary['stray_input']

@@ -1,0 +1,130 @@
+"""Keeping runs apart on one host: a DDS domain of each run's own, a run identity, host-only discovery.
+
+Every process on a host sees every ROS 2 graph on the same DDS domain. A run
+therefore takes a domain nobody else of this package holds (an exclusive
+`flock` on a file per domain, released when the run's process ends, even by
+SIGKILL), limits discovery to the host (ROS_AUTOMATIC_DISCOVERY_RANGE), and
+stamps its messages with a random run identity that every node checks, so a
+graph that shares the domain anyway (chosen by hand, or not ours) is ignored.
+No ROS import here: the launchers and the tests use it before rclpy starts.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from uav_mec_nodes.errors import UserInputError
+
+# Domains picked automatically. ROS 2 documents 0-101 as free of ephemeral-port clashes on Linux;
+# the lower ones are left to people who set ROS_DOMAIN_ID by hand (0 is everyone's default).
+AUTO_DOMAINS = range(60, 102)
+DOMAIN_MAX = 232                       # Fast DDS's largest domain id
+DISCOVERY_RANGES = ('localhost', 'subnet')
+
+
+def new_run_id() -> str:
+    """16 hex digits: unique per run for any practical number of runs."""
+    return secrets.token_hex(8)
+
+
+def lock_dir() -> Path:
+    path = Path(os.environ.get('UAV_MEC_LOCK_DIR', Path(tempfile.gettempdir()) / 'uav_mec_nodes-domains'))
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.chmod(0o1777)   # one folder for every user of the host, like /tmp
+    except PermissionError:
+        pass
+    return path
+
+
+@dataclass
+class DomainLease:
+    """A DDS domain held for one run; `close()` (or process exit) releases it."""
+    domain_id: int
+    exclusive: bool               # False: chosen by hand while another run of ours holds it
+    holder: str = ''              # who held it when it was not exclusive
+    _fd: Optional[int] = None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> 'DomainLease':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _try_lock(domain: int, run_id: str) -> Optional[int]:
+    path = lock_dir() / f'domain-{domain}.lock'
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:   # another user's file: lock it read-only (flock does not care)
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f'pid {os.getpid()} run {run_id}\n'.encode(), 0)
+    except OSError:
+        pass   # read-only fd: the lock is what counts
+    return fd
+
+
+def _holder(domain: int) -> str:
+    try:
+        return (lock_dir() / f'domain-{domain}.lock').read_text().strip()
+    except OSError:
+        return ''
+
+
+def acquire_domain(requested: Optional[int], run_id: str) -> DomainLease:
+    """The run's domain: `requested`, or (None) the first free one of AUTO_DOMAINS.
+
+    A requested domain that another run of ours holds is still used (the user asked for
+    it); the lease then says so, and the run identity keeps the two runs apart.
+    """
+    if requested is not None:
+        if not 0 <= requested <= DOMAIN_MAX:
+            raise UserInputError(f'--domain-id: must be in [0, {DOMAIN_MAX}] or auto, got {requested}')
+        fd = _try_lock(requested, run_id)
+        if fd is None:
+            return DomainLease(requested, exclusive=False, holder=_holder(requested))
+        return DomainLease(requested, exclusive=True, _fd=fd)
+    # start at a pid-dependent place so simultaneous starts rarely try the same file first
+    first = os.getpid() % len(AUTO_DOMAINS)
+    for k in range(len(AUTO_DOMAINS)):
+        domain = AUTO_DOMAINS[(first + k) % len(AUTO_DOMAINS)]
+        fd = _try_lock(domain, run_id)
+        if fd is not None:
+            return DomainLease(domain, exclusive=True, _fd=fd)
+    raise UserInputError(f'--domain-id: every automatic domain ({AUTO_DOMAINS.start}-{AUTO_DOMAINS.stop - 1}) '
+                         'is held by another uav-mec run on this host; pass --domain-id N')
+
+
+def parse_domain(text: str) -> Optional[int]:
+    """'auto' -> None, else an integer domain id (range checked by acquire_domain)."""
+    if text == 'auto':
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UserInputError(f'--domain-id: must be auto or an integer in [0, {DOMAIN_MAX}], got {text!r}') \
+            from None
+
+
+def ros_environment(domain_id: int, discovery: str) -> dict:
+    """Environment variables that put a process on the run's domain and discovery range."""
+    if discovery not in DISCOVERY_RANGES:
+        raise UserInputError(f'--discovery: must be one of {list(DISCOVERY_RANGES)}, got {discovery!r}')
+    return {'ROS_DOMAIN_ID': str(domain_id), 'ROS_AUTOMATIC_DISCOVERY_RANGE': discovery.upper()}

@@ -1,0 +1,51 @@
+"""The launcher's view of a multi-process run: how many slots are done (not a node of the graph).
+
+It lives in the launcher's process, in an rclpy context of its own on the run's
+domain, and believes /slot_metrics only from the run's channel simulator, like
+any node of the graph.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import rclpy
+import rclpy.signals
+from rclpy.executors import SingleThreadedExecutor
+
+from uav_mec_nodes.contract import parameter_defaults
+from uav_mec_nodes.graph import GraphConfig, lease_for
+from uav_mec_nodes.msg import RecorderProgress, SlotMetrics
+from uav_mec_nodes.nodes import _common as c
+
+
+class RunMonitor:
+    def __init__(self, g: GraphConfig, domain_id: int):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id,
+                   signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+        self.node = rclpy.create_node('launcher_monitor', context=self.context)
+        shared = dict(parameter_defaults('channel_sim'), run_id=g.run_id, scenario_file=g.scenario_file,
+                      seed=g.seed, num_users=g.num_users, num_uavs=g.num_uavs, num_slots=g.num_slots,
+                      max_failures=g.max_failures, failure_schedule=g.failure_schedule)
+        cfg = c.scenario_from(SimpleNamespace(**shared), 'launcher')
+        self.inputs = c.GuardedInput(self.node, g.run_id, cfg, lease_for(g, single_process=False))
+        self.inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
+        self.inputs.subscribe(RecorderProgress, c.TOPIC_RECORDER_PROGRESS, self.on_progress)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.slots_done = 0
+        self.slots_recorded = 0
+
+    def on_metrics(self, msg: SlotMetrics) -> None:
+        self.slots_done = max(self.slots_done, msg.slot + 1)
+
+    def on_progress(self, msg: RecorderProgress) -> None:
+        self.slots_recorded = max(self.slots_recorded, msg.slots_recorded)
+
+    def spin(self, timeout_s: float) -> None:
+        self.executor.spin_once(timeout_sec=timeout_s)
+
+    def close(self) -> None:
+        self.executor.remove_node(self.node)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
