@@ -35,5 +35,15 @@ def ros_domain_id(monkeypatch):
 
 
 @pytest.fixture
+def context(ros_domain_id):
+    """An rclpy context of the test's own, on the test's own domain."""
+    import rclpy
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+@pytest.fixture
 def venv_python():
     return sys.executable

@@ -1,20 +1,8 @@
 """`uav-mec evaluate`, `slot`, `profiles` and `run` end to end."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-UAV_MEC = str(Path(sys.prefix) / 'bin' / 'uav-mec')
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def uav_mec(*args, check=True):
-    out = subprocess.run([UAV_MEC, *args], capture_output=True, text=True, timeout=300)
-    if check:
-        assert out.returncode == 0, out.stderr
-    return out
+from helpers import REPO_ROOT, uav_mec
 
 
 @pytest.mark.parametrize('policy', ['offload-all', 'random-partition'])
@@ -27,6 +15,12 @@ def test_evaluate_is_reproducible(policy):
         assert key in first
     assert first['tasks'] == 2 * 60 * 10
     assert first['failures_injected'] == 2
+
+
+def test_evaluate_shows_progress_on_request():
+    out = uav_mec('evaluate', '--policy', 'offload-all', '--episodes', '1', '--progress')
+    assert '60/60' in out.stderr and 'slot' in out.stderr
+    assert '60/60' not in uav_mec('evaluate', '--policy', 'offload-all', '--episodes', '1').stderr  # not a terminal
 
 
 def test_evaluate_bad_flags():

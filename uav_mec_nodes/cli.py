@@ -18,8 +18,15 @@ def subcommand(name: str, help_text: str):
     return wrap
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad flag is said in one line (the usage is one `--help` away), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog='uav-mec',
         description='Robust DNN partitioning and task offloading in multi-UAV MEC '
                     '(Meng & Li), as a ROS 2 package and a pure-Python core.')
@@ -41,7 +48,10 @@ def _load_subcommands():
 def main(argv: Optional[List[str]] = None) -> int:
     _load_subcommands()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # --help, --version, or a bad flag already said in one line
+        return int(exc.code or 0)
     if not getattr(args, '_run', None):
         parser.print_help()
         return 2

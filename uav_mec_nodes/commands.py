@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from uav_mec_nodes.cli import subcommand
@@ -56,7 +57,6 @@ def _writable_dir(flag: str, path: Path) -> Path:
 
 
 def _stderr(text: str) -> None:
-    import sys
     print(text, file=sys.stderr, flush=True)
 
 
@@ -101,11 +101,20 @@ def run(args) -> int:
             raise UserInputError(f'--out: {bag} exists; pass --overwrite or choose another --out')
         import shutil
         shutil.rmtree(bag)
+    progress = _progress_line() if sys.stderr.isatty() else None
     if args.processes == 'multi':
-        result = run_multi_process(g, say=_stderr, log_dir=out / 'logs')
+        result = run_multi_process(g, say=_stderr, log_dir=out / 'logs', on_progress=progress)
     else:
-        result = run_single_process(g, say=_stderr)
+        result = run_single_process(g, say=_stderr, on_progress=progress)
+    if progress is not None:
+        print(file=sys.stderr)
     return _report_run(args, result, policy, out)
+
+
+def _progress_line():
+    def show(done: int, total: int) -> None:
+        print(f'\rslot {done}/{total}', end='', file=sys.stderr, flush=True)
+    return show
 
 
 def _report_run(args, result, policy: str, out: Path) -> int:
@@ -301,8 +310,6 @@ def evaluate_cmd(args) -> int:
     env = _make_env(args)
     policy = make_policy(args.policy)
     _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
-    import sys
-
     from tqdm import tqdm
     show = args.progress or (args.progress is None and sys.stderr.isatty())
     with tqdm(total=args.episodes * env.num_slots, unit='slot', desc='evaluate', disable=not show,

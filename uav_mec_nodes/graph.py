@@ -85,9 +85,7 @@ def lease_for(g: GraphConfig, single_process: bool) -> float:
 
 def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> List[NodeSpec]:
     lease = float(lease_for(g, single_process))
-    common = dict(run_id=g.run_id, scenario_file=g.scenario_file, seed=g.seed, num_users=g.num_users,
-                  num_uavs=g.num_uavs, num_slots=g.num_slots, max_failures=g.max_failures,
-                  failure_schedule=g.failure_schedule)
+    common = shared_parameters(g)
     specs = [
         NodeSpec('world', 'world', dict(common, real_time_factor=float(g.real_time_factor),
                                         wait_for_recorder=g.record, lease_s=lease)),
@@ -106,14 +104,54 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
     return specs
 
 
-def resolved_num_uavs(g: GraphConfig) -> int:
+def shared_parameters(g: GraphConfig) -> Dict[str, object]:
+    """The parameters every node of the run shares (contract.SCENARIO_PARAMETERS)."""
+    return dict(run_id=g.run_id, scenario_file=g.scenario_file, seed=g.seed, num_users=g.num_users,
+                num_uavs=g.num_uavs, num_slots=g.num_slots, max_failures=g.max_failures,
+                failure_schedule=g.failure_schedule)
+
+
+def scenario_for(params: Dict[str, object], where: str = 'run'):
+    """The ScenarioConfig every node builds from the shared parameters (validated: ConfigError if not)."""
     from uav_mec_nodes.config import load_scenario
-    return g.num_uavs or load_scenario(g.scenario_file or None).scenario.num_uavs
+    overrides: Dict[str, object] = {}
+    for key, name in (('num_users', 'scenario.num_users'), ('num_uavs', 'scenario.num_uavs'),
+                      ('num_slots', 'scenario.num_slots')):
+        if params[key]:
+            overrides[name] = params[key]
+    cfg = load_scenario(params['scenario_file'] or None, overrides)
+    if params['max_failures'] >= 0:
+        cfg = cfg.replace(failures__max_failures=params['max_failures'],
+                          failures__num_failures=min(cfg.failures.num_failures, params['max_failures']))
+    if params['failure_schedule']:
+        pairs = parse_schedule(params['failure_schedule'], f'{where}: parameter failure_schedule')
+        cfg = cfg.replace(failures__model='schedule', failures__schedule=pairs,
+                          failures__max_failures=max(cfg.failures.max_failures, len(pairs)))
+    return cfg
+
+
+def parse_schedule(text: str, where: str) -> tuple:
+    """'uav:slot,uav:slot' -> ((uav, slot), ...); the scenario check then bounds uav, slot and F_max."""
+    pairs = []
+    for entry in (e for e in text.replace(' ', '').split(',') if e):
+        try:
+            uav, slot = (int(v) for v in entry.split(':'))
+        except ValueError:
+            raise UserInputError(f'{where}: entry {entry!r} is not uav:slot (e.g. "1:20")') from None
+        pairs.append((uav, slot))
+    return tuple(pairs)
+
+
+def graph_scenario(g: GraphConfig):
+    return scenario_for(shared_parameters(g))
+
+
+def resolved_num_uavs(g: GraphConfig) -> int:
+    return graph_scenario(g).scenario.num_uavs
 
 
 def resolved_num_slots(g: GraphConfig) -> int:
-    from uav_mec_nodes.config import load_scenario
-    return g.num_slots or load_scenario(g.scenario_file or None).scenario.num_slots
+    return graph_scenario(g).scenario.num_slots
 
 
 def timeout_for(g: GraphConfig, num_slots: int, slot_s: float = 1.0) -> float:

@@ -32,8 +32,8 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import yaml
 
-from uav_mec_nodes.graph import (CORE, FINISHERS, STALL_S, GraphConfig, NodeSpec, node_specs, params_yaml, resolved_num_slots,
-                                 resolved_num_uavs, timeout_for)
+from uav_mec_nodes.graph import (CORE, FINISHERS, STALL_S, GraphConfig, NodeSpec, graph_scenario, node_specs,
+                                 params_yaml, resolved_num_uavs, timeout_for)
 from uav_mec_nodes.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
@@ -99,8 +99,10 @@ class Isolation:
 class Watchdog:
     """Progress, stall and time limit of a run, and the reason it stops (if it does)."""
 
-    def __init__(self, g: GraphConfig, num_slots: int, slot_s: float, timeout_s: Optional[float]):
+    def __init__(self, g: GraphConfig, num_slots: int, slot_s: float, timeout_s: Optional[float],
+                 on_progress: Optional[Callable[[int, int], None]] = None):
         self.start = time.monotonic()
+        self.on_progress = on_progress
         self.limit_s = timeout_s if timeout_s is not None else timeout_for(g, num_slots, slot_s)
         self.num_slots = num_slots
         self.slots_done = 0
@@ -110,6 +112,8 @@ class Watchdog:
         if slots_done > self.slots_done:
             self.slots_done = slots_done
             self.last_progress = time.monotonic()
+            if self.on_progress is not None:
+                self.on_progress(slots_done, self.num_slots)
 
     def verdict(self, stop: StopSignals):
         """(reason, exit code) if the run must stop now, else None."""
@@ -128,17 +132,20 @@ def _overrides(params: dict):
     return [Parameter(k, value=v) for k, v in params.items()]
 
 
-def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: Say = _say_nothing) -> RunResult:
+Progress = Optional[Callable[[int, int], None]]    # (slots done, slots of the episode)
+
+
+def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: Say = _say_nothing,
+                       on_progress: Progress = None) -> RunResult:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from uav_mec_nodes.config import load_scenario
-    num_uavs = resolved_num_uavs(g)
-    g.validate(num_uavs)
+    scenario = graph_scenario(g).scenario
+    g.validate(scenario.num_uavs)
     iso = Isolation(g, say)
-    specs = node_specs(g, num_uavs, single_process=True)
-    num_slots = resolved_num_slots(g)
-    watch = Watchdog(g, num_slots, load_scenario(g.scenario_file or None).scenario.slot_s, timeout_s)
+    specs = node_specs(g, scenario.num_uavs, single_process=True)
+    num_slots = scenario.num_slots
+    watch = Watchdog(g, num_slots, scenario.slot_s, timeout_s, on_progress)
     result = RunResult(bag_path=Path(g.bag_path) if g.record else None, num_slots=num_slots, run_id=g.run_id,
                        domain_id=iso.lease.domain_id)
     context = rclpy.Context()
@@ -253,12 +260,11 @@ class MultiProcessRun:
             self.processes[spec.name] = spawn(spec, self.params_file, self.log_dir, env)
         return self
 
-    def wait(self, timeout_s: Optional[float] = None) -> RunResult:
+    def wait(self, timeout_s: Optional[float] = None, on_progress: Progress = None) -> RunResult:
         """Block until the episode is over or the run must stop; never raises for either."""
-        from uav_mec_nodes.config import load_scenario
-        num_slots = resolved_num_slots(self.g)
-        watch = Watchdog(self.g, num_slots, load_scenario(self.g.scenario_file or None).scenario.slot_s,
-                         timeout_s)
+        scenario = graph_scenario(self.g).scenario
+        num_slots = scenario.num_slots
+        watch = Watchdog(self.g, num_slots, scenario.slot_s, timeout_s, on_progress)
         watch.start = self.start
         result = RunResult(bag_path=Path(self.g.bag_path) if self.g.record else None, num_slots=num_slots,
                            run_id=self.g.run_id, domain_id=self.iso.lease.domain_id, stopped='')
@@ -362,6 +368,6 @@ class MultiProcessRun:
 
 
 def run_multi_process(g: GraphConfig, timeout_s: Optional[float] = None, say: Say = _say_nothing,
-                      log_dir: Optional[Path] = None) -> RunResult:
+                      log_dir: Optional[Path] = None, on_progress: Progress = None) -> RunResult:
     with MultiProcessRun(g, log_dir=log_dir, say=say) as run:
-        return run.wait(timeout_s)
+        return run.wait(timeout_s, on_progress)

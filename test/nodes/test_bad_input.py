@@ -6,12 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 from rclpy.parameter import Parameter
 
 from uav_mec_nodes.bag import read_bag
 from uav_mec_nodes.graph import GraphConfig
-from uav_mec_nodes.launcher import run_single_process
 from uav_mec_nodes.msg import (ChannelState, FailureEvent, FailureReport, OffloadDecision, Plan, UavCommand,
                                UavState, UserStates)
 from uav_mec_nodes.nodes.channel_sim import ChannelSimNode
@@ -19,14 +17,6 @@ from uav_mec_nodes.nodes.planner import PlannerNode
 from uav_mec_nodes.nodes.world import WorldNode
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def context(ros_domain_id):
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
 
 
 def _params(**kw):

@@ -79,3 +79,30 @@ def test_a_sigkilled_recorder_loses_at_most_the_slot_it_was_writing(tmp_path, st
     slots = len(bag['/slot_metrics'])
     assert slots >= on_disk >= 8   # everything checkpointed before the kill is there
     _assert_complete_prefix(bag, slots)
+
+
+def test_timeout_stops_a_run_with_its_partial_summary(tmp_path):
+    out = subprocess.run([UAV_MEC, 'run', '--out', str(tmp_path), '--rtf', '5', '--policy', 'offload-all',
+                          '--timeout', '4'], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 124, out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    match = re.fullmatch(r'uav-mec run: time limit of 4 s reached \(--timeout\) after (\d+) of 60 slots '
+                         r'\(all in the bag\)', last)
+    assert match, out.stderr
+    assert 0 < int(match.group(1)) < 60
+    _assert_complete_prefix(read_bag(tmp_path / 'bag'), int(match.group(1)))
+
+
+def test_a_run_without_progress_is_stopped_as_stalled():
+    from uav_mec_nodes.graph import STALL_S, timeout_for
+    from uav_mec_nodes.launcher import EXIT_TIMEOUT, Watchdog
+    from uav_mec_nodes.nodes._run import StopSignals
+    g = GraphConfig()
+    watch = Watchdog(g, 60, 1.0, None)
+    assert watch.limit_s == timeout_for(g, 60) == 60 * 10.0 + 300.0          # unpaced: 10 s a slot + 5 min
+    assert timeout_for(GraphConfig(real_time_factor=2.0), 60) == 60 * 1.0 + 300.0   # paced: twice the time
+    with StopSignals() as stop:
+        assert watch.verdict(stop) is None
+        watch.progress(3)
+        watch.last_progress -= STALL_S + 1
+        assert watch.verdict(stop) == (f'stalled: no slot finished for {STALL_S:.0f} s', EXIT_TIMEOUT)

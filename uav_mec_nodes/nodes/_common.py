@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from types import SimpleNamespace
-from typing import Callable, Dict, Optional
+from typing import Callable, Optional
 
 import numpy as np
 from rclpy.clock import Clock, ClockType
@@ -18,12 +18,14 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 
-from uav_mec_nodes.config import ScenarioConfig, load_scenario
+from uav_mec_nodes.config import ScenarioConfig
+# the topic names are re-exported: nodes write c.TOPIC_PLAN, c.uav_state_topic(j)
 from uav_mec_nodes.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES,  # noqa: F401
                                     TOPIC_MARKERS, TOPIC_PLAN, TOPIC_RECORDER_PROGRESS, TOPIC_SLOT_METRICS,
-                                    TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec, TopicSpec,
-                                    graph_topics, parameters_of, reader_qos, uav_cmd_topic, uav_state_topic)
+                                    TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec, graph_topics,
+                                    parameters_of, reader_qos, uav_cmd_topic, uav_state_topic)
 from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.graph import scenario_for
 from uav_mec_nodes.nodes._guard import UNKNOWN, InputGuard
 
 
@@ -73,42 +75,10 @@ def declare_parameters(node: Node, module: str) -> SimpleNamespace:
     return SimpleNamespace(**values)
 
 
-def scenario_from(params: SimpleNamespace, where: str) -> ScenarioConfig:
-    """The scenario every node shares, from the shared parameters."""
-    overrides: Dict[str, object] = {}
-    if params.num_users:
-        overrides['scenario.num_users'] = params.num_users
-    if params.num_uavs:
-        overrides['scenario.num_uavs'] = params.num_uavs
-    if params.num_slots:
-        overrides['scenario.num_slots'] = params.num_slots
-    cfg = load_scenario(params.scenario_file or None, overrides)
-    if params.max_failures >= 0:
-        cfg = cfg.replace(failures__max_failures=params.max_failures,
-                          failures__num_failures=min(cfg.failures.num_failures, params.max_failures))
-    if params.failure_schedule:
-        pairs = parse_schedule(params.failure_schedule, f'{where}: parameter failure_schedule')
-        cfg = cfg.replace(failures__model='schedule', failures__schedule=pairs,
-                          failures__max_failures=max(cfg.failures.max_failures, len(pairs)))
-    return cfg
-
-
 def declare_node(node: Node, module: str):
     """(parameters, scenario config) of a node: every parameter declared, the scenario built."""
     params = declare_parameters(node, module)
-    return params, scenario_from(params, node.get_name())
-
-
-def parse_schedule(text: str, where: str) -> tuple:
-    """'uav:slot,uav:slot' -> ((uav, slot), ...); the scenario check then bounds uav, slot and F_max."""
-    pairs = []
-    for entry in (e for e in text.replace(' ', '').split(',') if e):
-        try:
-            uav, slot = (int(v) for v in entry.split(':'))
-        except ValueError:
-            raise UserInputError(f'{where}: entry {entry!r} is not uav:slot (e.g. "1:20")') from None
-        pairs.append((uav, slot))
-    return tuple(pairs)
+    return params, scenario_for(vars(params), node.get_name())
 
 
 # --- guarded input ---------------------------------------------------------------------------------

@@ -6,14 +6,11 @@ any node of the graph.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import rclpy
 import rclpy.signals
 from rclpy.executors import SingleThreadedExecutor
 
-from uav_mec_nodes.contract import parameter_defaults
-from uav_mec_nodes.graph import GraphConfig, lease_for
+from uav_mec_nodes.graph import GraphConfig, graph_scenario, lease_for
 from uav_mec_nodes.msg import RecorderProgress, SlotMetrics
 from uav_mec_nodes.nodes import _common as c
 
@@ -24,10 +21,7 @@ class RunMonitor:
         rclpy.init(context=self.context, domain_id=domain_id,
                    signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
         self.node = rclpy.create_node('launcher_monitor', context=self.context)
-        shared = dict(parameter_defaults('channel_sim'), run_id=g.run_id, scenario_file=g.scenario_file,
-                      seed=g.seed, num_users=g.num_users, num_uavs=g.num_uavs, num_slots=g.num_slots,
-                      max_failures=g.max_failures, failure_schedule=g.failure_schedule)
-        cfg = c.scenario_from(SimpleNamespace(**shared), 'launcher')
+        cfg = graph_scenario(g)
         self.inputs = c.GuardedInput(self.node, g.run_id, cfg, lease_for(g, single_process=False))
         self.inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
         self.inputs.subscribe(RecorderProgress, c.TOPIC_RECORDER_PROGRESS, self.on_progress)

@@ -50,7 +50,7 @@ def check_decision(d, i: int, num_layers: int, num_uavs: int, p_max: float):
 
 
 class ChannelSimNode(Node):
-    RECORDS_KEPT = 1000   # per-slot records kept for callers in the same process (memory stays flat)
+    RECORDS_KEPT = 100    # per-slot records kept for callers in the same process (memory stays flat)
 
     def __init__(self, **kwargs):
         super().__init__('channel_sim', **kwargs)
