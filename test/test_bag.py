@@ -62,3 +62,30 @@ def test_recover_rebuilds_a_lost_metadata_file(tmp_path):
         read_bag(path)
     assert 'metadata.yaml rebuilt' in recover(path)
     assert len(read_bag(path)['/numbers']) == 20
+
+
+def test_a_bag_of_an_older_version_reads_with_its_own_definitions(tmp_path):
+    """Messages recorded before run_id existed: read as they were written, and summarised."""
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    from uav_mec_nodes.bag import msg_definitions_dir
+    from uav_mec_nodes.report import summarize
+    text = (msg_definitions_dir() / 'SlotMetrics.msg').read_text()
+    old = '\n'.join(line for line in text.splitlines() if not line.startswith('string run_id'))
+    store = get_typestore(Stores.ROS2_KILTED)
+    store.register(get_types_from_msg(old, 'uav_mec_nodes/msg/SlotMetrics'))
+    cls = store.types['uav_mec_nodes/msg/SlotMetrics']
+    fields = {name: 0 for name in cls.__dataclass_fields__ if name not in ('header', '__msgtype__')}
+    header = store.types['std_msgs/msg/Header'](stamp=store.types['builtin_interfaces/msg/Time'](sec=0, nanosec=0),
+                                                 frame_id='')
+    with Writer(tmp_path / 'old', version=9) as writer:
+        conn = writer.add_connection('/slot_metrics', 'uav_mec_nodes/msg/SlotMetrics', typestore=store)
+        for slot in range(3):
+            msg = cls(header=header, **dict(fields, slot=slot, e_tot=0.5 + slot))
+            writer.write(conn, slot + 1, bytes(store.serialize_cdr(msg, 'uav_mec_nodes/msg/SlotMetrics')))
+    bag = read_bag(tmp_path / 'old')
+    assert [m.e_tot for m in bag['/slot_metrics']] == [0.5, 1.5, 2.5]
+    assert not hasattr(bag['/slot_metrics'][0], 'run_id')
+    summary = summarize(bag, 'old', None)
+    assert summary['slots'] == 3 and summary['e_tot'] == 4.5

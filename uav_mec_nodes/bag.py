@@ -57,15 +57,35 @@ def _check_readable(path: Path) -> None:
                                      f'run `uav-mec recover {path}` first')
 
 
+def bag_typestore(connections):
+    """The types a bag was written with (its own definitions), so a bag of an older version reads right.
+
+    Falls back to the installed definitions for a bag that stores none (or ones rosbags cannot parse).
+    """
+    from rosbags.typesys import Stores, TypesysError, get_types_from_msg, get_typestore
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    try:
+        for conn in connections:
+            if conn.msgtype not in store.types and conn.msgdef.data:
+                types.update(get_types_from_msg(conn.msgdef.data, conn.msgtype))
+        store.register(types)
+    except (TypesysError, ValueError):
+        return typestore()
+    if any(c.msgtype not in store.types for c in connections):
+        return typestore()
+    return store
+
+
 def read_bag(path) -> Dict[str, List]:
-    """{topic: [message, ...]} with this package's types registered; raises UserInputError if unreadable."""
+    """{topic: [message, ...]} in the bag's own message definitions; raises UserInputError if unreadable."""
     from rosbags.rosbag2 import Reader
     path = Path(path)
     _check_readable(path)
-    store = typestore()
     out: Dict[str, List] = defaultdict(list)
     try:
         with Reader(path) as reader:
+            store = bag_typestore(reader.connections)
             for conn, _, raw in reader.messages():
                 out[conn.topic].append(store.deserialize_cdr(raw, conn.msgtype))
     except UserInputError:

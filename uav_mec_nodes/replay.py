@@ -34,7 +34,8 @@ class ReplayReport:
     def line(self) -> str:
         head = f'run {self.run_id}, policy {self.policy}: '
         if self.first_difference:
-            return head + f'decisions differ first in {self.first_difference} ({self.slots_compared} slot(s) equal before)'
+            return head + (f'decisions differ first in {self.first_difference} '
+                           f'({self.slots_compared} slot(s) equal before)')
         if self.slots_compared < self.slots_recorded:
             return head + (f'{self.slots_compared} of {self.slots_recorded} slots equal; slot {self.slots_compared} '
                            'lacks recorded inputs')

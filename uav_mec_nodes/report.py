@@ -38,7 +38,7 @@ def own_run(bag: Dict[str, List]) -> Dict[str, List]:
     if info is not None:
         run = info.run_id
     elif metrics:
-        run = Counter(m.run_id for m in metrics).most_common(1)[0][0]
+        run = Counter(getattr(m, 'run_id', '') for m in metrics).most_common(1)[0][0]
     else:
         return bag
     return {topic: [m for m in msgs if getattr(m, 'run_id', run) == run] for topic, msgs in bag.items()}

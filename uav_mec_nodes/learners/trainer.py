@@ -302,7 +302,8 @@ def load_policy(path) -> dict:
                              f'got {list(hidden)}')
     from uav_mec_nodes.learners.networks import SquashedGaussianActor
     with torch.device('meta'):   # the shapes the file must hold, without allocating them
-        expected = {k: tuple(v.shape) for k, v in SquashedGaussianActor(obs_dim, action_dim, hidden).state_dict().items()}
+        shapes = SquashedGaussianActor(obs_dim, action_dim, hidden).state_dict()
+    expected = {k: tuple(v.shape) for k, v in shapes.items()}
     actor = state.get('actor')
     found = {k: tuple(v.shape) for k, v in actor.items()} if isinstance(actor, dict) and \
         all(isinstance(v, torch.Tensor) for v in actor.values()) else None

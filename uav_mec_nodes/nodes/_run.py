@@ -103,6 +103,8 @@ def run_single(node_class, args=None) -> None:
             if stop.received:
                 node.get_logger().warning(f'stopped by {stop.name} before the episode ended')
                 code = 128 + stop.received
+                if hasattr(node, 'drain'):   # the recorder: what is in flight still goes into the bag
+                    node.drain(lambda: rclpy.spin_once(node, timeout_sec=0.02))
             elif rclpy.ok():
                 flush_publishers(node)
         except UserInputError as exc:

@@ -119,7 +119,8 @@ class ChannelSimNode(Node):
     def publish_slot_inputs(self) -> None:
         env, t = self.env, self.env.slot
         header_stamp = c.stamp(t, self.cfg.scenario.slot_s)
-        users = UserStates(run_id=self.run_id, slot=t, positions=[Point(x=p[0], y=p[1], z=p[2]) for p in env.users.position],
+        users = UserStates(run_id=self.run_id, slot=t,
+                           positions=[Point(x=p[0], y=p[1], z=p[2]) for p in env.users.position],
                            speed_mps=env.users.speed_mps.tolist(), heading_rad=env.users.heading_rad.tolist(),
                            dnn_types=env.dnn_type.astype(np.uint8).tolist(),
                            task_ids=[t * env.num_users + i for i in range(env.num_users)])

@@ -64,6 +64,7 @@ class RecorderNode(Node):
         self.slots_recorded = 0
         self.closed = False
         self.done_at = None
+        self.last_message = time.monotonic()
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg, p.lease_s)
         self.inputs.on_stray = self.on_stray
         self.progress_pub = self.create_publisher(RecorderProgress, c.TOPIC_RECORDER_PROGRESS,
@@ -102,6 +103,7 @@ class RecorderNode(Node):
         if self.closed:
             return
         self.bag.write(self.connections[topic], self.get_clock().now().nanoseconds or time.time_ns(), data)
+        self.last_message = time.monotonic()
         self.counts[topic] += 1
         if topic == c.TOPIC_SLOT_METRICS:
             self.metrics_seen += 1
@@ -124,6 +126,12 @@ class RecorderNode(Node):
                                  count=count))
         self.strays.clear()
         self.bag.checkpoint()
+
+    def drain(self, spin, quiet_s: float = 0.3, limit_s: float = 2.0) -> None:
+        """Stopped by a signal: take in what is still in flight (until quiet_s without a message)."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and time.monotonic() - self.last_message < quiet_s:
+            spin()
 
     @property
     def done(self) -> bool:
