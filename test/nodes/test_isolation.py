@@ -40,7 +40,7 @@ def test_two_runs_started_together_give_their_solo_numbers(tmp_path):
 def test_runs_forced_onto_one_domain_ignore_each_other(tmp_path, ros_domain_id):
     """Same domain, same node names: only the run identity tells them apart, and it does."""
     runs = [_start(tmp_path / f's{seed}', '--seed', seed, '--policy', 'offload-all', '--domain-id', ros_domain_id,
-                   '--rtf', 20) for seed in (3, 4)]
+                   '--rtf', 10) for seed in (3, 4)]   # 6 s episodes: they overlap however slow the start
     outs = [p.communicate(timeout=300) for p in runs]
     assert [p.returncode for p in runs] == [0, 0], outs
     for seed, (_, err) in zip((3, 4), outs):
