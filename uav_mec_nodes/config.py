@@ -138,6 +138,14 @@ class ModeSection:
 
 
 @dataclass(frozen=True)
+class SafetySection:
+    enabled: bool = spec(False, doc='the safety layer below the planner (model/safety.py): area margin, altitude '
+                                    'band, (7), d_safe; off: the paper\'s dynamics (the learners\' and the '
+                                    'results\'); `uav-mec run` and the launch file turn it on')
+    margin_m: float = spec(10.0, 0.0, 1e4, unit='m', doc='distance the layer keeps commands from the area\'s borders')
+
+
+@dataclass(frozen=True)
 class ScenarioConfig:
     scenario: ScenarioSection = field(default_factory=ScenarioSection)
     users: UserSection = field(default_factory=UserSection)
@@ -149,6 +157,7 @@ class ScenarioConfig:
     failures: FailureSection = field(default_factory=FailureSection)
     reward: RewardSection = field(default_factory=RewardSection)
     modes: ModeSection = field(default_factory=ModeSection)
+    safety: SafetySection = field(default_factory=SafetySection)
 
     def replace(self, **dotted: Any) -> 'ScenarioConfig':
         """A validated copy with ``section__key=value`` or {'section.key': value} changes."""
@@ -288,6 +297,9 @@ def _check_consistency(cfg: ScenarioConfig) -> None:
         if len(uavs) > f.max_failures:
             raise ConfigError(f'failures.schedule: {len(uavs)} failures exceed failures.max_failures='
                               f'{f.max_failures} (11)')
+    if 2 * cfg.safety.margin_m >= s.area_m:
+        raise ConfigError(f'safety.margin_m: must be below half of scenario.area_m ({s.area_m / 2:g} m), '
+                          f'got {cfg.safety.margin_m}')
     spacing = cfg.uavs.d_safe_m * math.ceil(math.sqrt(s.num_uavs))
     if spacing > s.area_m:
         raise ConfigError(f'uavs.d_safe_m: {s.num_uavs} UAVs {cfg.uavs.d_safe_m} m apart do not fit in '

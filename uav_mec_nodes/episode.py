@@ -31,6 +31,7 @@ class EpisodeLog:
         return dict(policy=self.policy, seed=self.seed, slots=len(self.slots), tasks=tasks, **total, **counts,
                     tasks_migrated=int(sum(s['tasks_migrated'] for s in self.slots)),
                     ignored_migrations=int(sum(s['ignored_migrations'] for s in self.slots)),
+                    safety_interventions=int(sum(s['safety_interventions'] for s in self.slots)),
                     deadline_miss_rate=(counts['tasks_late'] + counts['tasks_dropped']) / max(tasks, 1),
                     failures=[{'uav': j, 'slot': int(self.fail_slots[j])} for j in failed])
 

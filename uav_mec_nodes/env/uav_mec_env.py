@@ -40,7 +40,10 @@ observation); never truncated by the env itself.
 
 ## Info
 `slot`, `e_tot`, the energy parts, task counts by terminal state, migrations,
-`task_state` (I,) per task, `alive` (J,), `fail_slots` (J,), penalties.
+`task_state` (I,) per task, `alive` (J,), `fail_slots` (J,), penalties;
+`safety` (J,): what the safety layer changed in each UAV's command (bit flags of
+model.safety; 0 when the scenario's `safety.enabled` is false, the default) and
+`safety_interventions`, the number of UAVs it changed.
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ from gymnasium import spaces
 
 from uav_mec_nodes.config import ScenarioConfig, load_scenario
 from uav_mec_nodes.errors import ActionError
-from uav_mec_nodes.model import channel, failures, mobility, propulsion
+from uav_mec_nodes.model import channel, failures, mobility, propulsion, safety
 from uav_mec_nodes.model.dnn_profiles import ProfileArrays, profiles_for
 from uav_mec_nodes.model.slot import DROPPED, LATE, SlotDecisions, SlotState, evaluate_slot
 
@@ -210,7 +213,12 @@ class UavMecEnv(gym.Env):
         """
         cfg, t = self.cfg, self._t
         alive_end = failures.alive_at_end(self.fail_slots, t)
-        motion = mobility.step_uavs(self.uav_pos, self.uav_vel, np.asarray(accel, float), alive_end, cfg)
+        accel = np.asarray(accel, float)
+        interventions = np.zeros(self.num_uavs, np.int64)
+        if cfg.safety.enabled:   # the same layer every plant of the ROS graph flies through
+            safe = safety.safe_accelerations(self.uav_pos, self.uav_vel, accel, alive_end, cfg)
+            accel, interventions = safe.accel, safe.interventions
+        motion = mobility.step_uavs(self.uav_pos, self.uav_vel, accel, alive_end, cfg)
         timeout = bool(np.any((result.state == LATE) | (result.state == DROPPED)))
         r = cfg.reward
         factor = (r.penalty_collision if motion.collision else 1.0) * (r.penalty_timeout if timeout else 1.0) \
@@ -226,6 +234,7 @@ class UavMecEnv(gym.Env):
                     out_of_bounds=bool(motion.out_of_bounds.any()), timeout=timeout,
                     task_state=result.state.copy(), alive=alive_end.copy(), fail_slots=self.fail_slots.copy(),
                     failed_in_slot=np.flatnonzero(failures.failing_in(self.fail_slots, t)).tolist(),
+                    safety=interventions, safety_interventions=int(np.count_nonzero(interventions)),
                     **result.totals())
         terminated = self._t >= self.num_slots
         obs = self._observation() if draw_next_channels else None

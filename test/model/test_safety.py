@@ -1,0 +1,97 @@
+"""The safety layer: any command in, a safe command out (property tests); off, the paper's dynamics."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from uav_mec_nodes.config import load_scenario
+from uav_mec_nodes.env import UavMecEnv
+from uav_mec_nodes.episode import run_episode
+from uav_mec_nodes.model import safety
+from uav_mec_nodes.model.mobility import step_uavs
+from uav_mec_nodes.policies import make_policy, shipped_policy_path
+
+CFG = load_scenario().replace(safety__enabled=True, scenario__num_uavs=4)
+S, U = CFG.scenario, CFG.uavs
+LO = np.array([CFG.safety.margin_m, CFG.safety.margin_m, S.altitude_min_m])
+HI = np.array([S.area_m - CFG.safety.margin_m, S.area_m - CFG.safety.margin_m, S.altitude_max_m])
+
+finite = st.floats(-1e4, 1e4, allow_nan=False)
+vectors = st.lists(st.tuples(finite, finite, finite), min_size=4, max_size=4).map(np.array)
+positions = st.lists(st.tuples(st.floats(0, S.area_m), st.floats(0, S.area_m),
+                               st.floats(S.altitude_min_m, S.altitude_max_m)), min_size=4, max_size=4).map(np.array)
+# the model never has a UAV faster than v_max (7)
+velocities = st.lists(st.tuples(st.floats(-14, 14), st.floats(-14, 14), st.floats(-5, 5)),
+                      min_size=4, max_size=4).map(lambda v: np.clip(np.array(v), -11.5, 11.5))
+
+
+@settings(max_examples=400, deadline=None)
+@given(q=positions, v=velocities, a=vectors, live=st.lists(st.booleans(), min_size=4, max_size=4).map(np.array))
+def test_any_command_in_a_safe_command_out(q, v, a, live):
+    out = safety.safe_accelerations(q, v, a, live, CFG)
+    delta = S.slot_s
+    assert np.all(np.isfinite(out.accel))
+    assert np.all(np.linalg.norm(out.accel, axis=1) <= U.a_max_mps2 * (1 + 1e-9))
+    assert np.all(np.linalg.norm(v + out.accel * delta, axis=1)[live] <= U.v_max_mps * (1 + 1e-9))
+    nxt = safety.next_position(q, v, out.accel, delta)
+    # never further out of the box than the UAV is, on any axis (within what a_max allows)
+    outside_before = np.maximum(LO - q, 0) + np.maximum(q - HI, 0)
+    outside_after = np.maximum(LO - nxt, 0) + np.maximum(nxt - HI, 0)
+    # whenever a_max can stop its outward motion in one slot, whatever it was commanded
+    stoppable = np.linalg.norm(v, axis=1, keepdims=True) * 2.0 / delta <= U.a_max_mps2
+    assert np.all(((outside_after <= outside_before + 1e-6) | ~stoppable)[live])   # dead UAVs do not move
+    # an unchanged command is reported as such, and a changed one says so
+    same = np.all(np.isclose(out.accel, np.asarray(a, float)), axis=1)
+    assert np.all((out.interventions == 0) <= same | ~live)
+    # two live UAVs closing in below d_safe: the later one was held
+    for j in np.flatnonzero(live):
+        for k in np.flatnonzero(live[:j]):
+            gap, gap_next = np.linalg.norm(q[j] - q[k]), np.linalg.norm(nxt[j] - nxt[k])
+            if gap_next < U.d_safe_m and gap_next < gap - 1e-9:
+                assert out.interventions[j] & safety.SEPARATION or out.interventions[k] & safety.SEPARATION
+
+
+def test_hovering_uavs_are_never_touched_even_at_the_border():
+    q = np.array([[1.0, 1.0, 150.0], [499.0, 250.0, 100.0], [250.0, 499.5, 200.0], [100.0, 100.0, 150.0]])
+    out = safety.safe_accelerations(q, np.zeros((4, 3)), np.zeros((4, 3)), np.ones(4, bool), CFG)
+    assert not out.interventions.any() and not out.accel.any()
+
+
+def test_a_uav_flying_into_another_is_held():
+    q = np.array([[200.0, 200.0, 150.0], [210.0, 200.0, 150.0], [400, 400, 150], [50, 50, 150]])
+    a = np.zeros((4, 3))
+    a[1, 0] = -5.0                      # UAV 1 towards UAV 0: 10 m -> 7.5 m, d_safe 5 m: still fine
+    out = safety.safe_accelerations(q, np.array([[0, 0, 0], [-8.0, 0, 0], [0, 0, 0], [0, 0, 0]]), a,
+                                    np.ones(4, bool), CFG)
+    assert out.interventions[1] & safety.SEPARATION   # 10 m - 8 m - 2.5 m = -0.5 m: held
+    assert out.interventions[0] == 0
+
+
+def test_the_env_with_the_layer_off_is_the_papers_and_on_keeps_the_shipped_policy_off_the_border():
+    policy = str(shipped_policy_path())
+    off = run_episode(UavMecEnv(), make_policy(policy), 0)
+    assert off.summary()['safety_interventions'] == 0
+    env = UavMecEnv(load_scenario().replace(safety__enabled=True))
+    on = run_episode(env, make_policy(policy), 0)
+    assert on.summary()['safety_interventions'] > 0          # the shipped policy leans on the border
+    margin, area = env.cfg.safety.margin_m, env.cfg.scenario.area_m
+    start = on.uav_positions[0][:, :2]
+    outside = np.maximum(margin - start, 0) + np.maximum(start - (area - margin), 0)
+    for q in on.uav_positions[1:]:   # never further into the margin than it started
+        now = np.maximum(margin - q[:, :2], 0) + np.maximum(q[:, :2] - (area - margin), 0)
+        assert np.all(now <= outside + 1e-6)
+    # hovering baselines never meet the layer: the same numbers with it on
+    for name in ('offload-all', 'greedy'):
+        a = run_episode(UavMecEnv(), make_policy(name), 3).summary()
+        b = run_episode(UavMecEnv(load_scenario().replace(safety__enabled=True)), make_policy(name), 3).summary()
+        assert b['safety_interventions'] == 0 and a['e_tot'] == pytest.approx(b['e_tot'], rel=1e-12)
+
+
+def test_step_uavs_after_the_layer_changes_nothing_more():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        q = np.column_stack([rng.uniform(20, 480, 4), rng.uniform(20, 480, 4), rng.uniform(110, 190, 4)])
+        v, a = np.clip(rng.normal(0, 8, (4, 3)), -11, 11), rng.normal(0, 8, (4, 3))
+        out = safety.safe_accelerations(q, v, a, np.ones(4, bool), CFG)
+        step = step_uavs(q, v, out.accel, np.ones(4, bool), CFG)
+        np.testing.assert_allclose(step.acceleration, out.accel, atol=1e-9)
