@@ -12,7 +12,8 @@ policy (baseline name or policy file; empty: shipped SAC-PER), record
 (true|false), bag_path (empty: runs/launch/<run id>/bag), storage
 (sqlite3|mcap), real_time_factor, lease_s, missing_uavs ("2,3": UAV nodes not
 started), run_id (empty: a new one), domain_id (auto|0-232), discovery
-(localhost|subnet), params_file (extra ROS 2 parameters applied after the graph's).
+(localhost|subnet), safety (true|false: the safety layer below the planner),
+plant (kinematic), params_file (extra ROS 2 parameters applied after the graph's).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
@@ -29,7 +30,7 @@ ARGUMENTS = {
     'scenario_file': '', 'failure_mode': 'announce', 'failure_schedule': '', 'policy': '',
     'record': 'true', 'bag_path': '', 'storage': 'sqlite3', 'real_time_factor': '0.0',
     'lease_s': '0.5', 'missing_uavs': '', 'run_id': '', 'domain_id': 'auto', 'discovery': 'localhost',
-    'params_file': '',
+    'safety': 'true', 'plant': 'kinematic', 'params_file': '',
 }
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
 
@@ -44,7 +45,7 @@ def _graph(context) -> GraphConfig:
         record=arg['record'].lower() == 'true', bag_path=arg['bag_path'] or f'runs/launch/{run_id}/bag',
         storage=arg['storage'], real_time_factor=float(arg['real_time_factor']), lease_s=float(arg['lease_s']),
         missing_uavs=parse_missing(arg['missing_uavs']), run_id=run_id, domain_id=parse_domain(arg['domain_id']),
-        discovery=arg['discovery'])
+        discovery=arg['discovery'], safety=arg['safety'].lower() == 'true', plant=arg['plant'])
 
 
 def _shutdown_if_failed(name: str):

@@ -20,13 +20,16 @@ def uav_mec(*args, check=True, timeout=300):
     return out
 
 
-def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, users: int = 10):
-    """The Gym env's episode with this policy and seed: (per-slot e_tot, EpisodeLog)."""
+def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, users: int = 10, safety=False):
+    """The Gym env's episode with this policy and seed: (per-slot e_tot, EpisodeLog).
+
+    safety=True: through the safety layer, as `uav-mec run` and the graph fly by default.
+    """
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.env import UavMecEnv
     from uav_mec_nodes.episode import run_episode
     from uav_mec_nodes.policies import make_policy
-    cfg = load_scenario().replace(scenario__num_slots=slots, scenario__num_users=users)
+    cfg = load_scenario().replace(scenario__num_slots=slots, scenario__num_users=users, safety__enabled=safety)
     if schedule:
         cfg = cfg.replace(failures__model='schedule', failures__schedule=schedule)
     log = run_episode(UavMecEnv(cfg), make_policy(policy), seed)

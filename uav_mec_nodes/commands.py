@@ -38,8 +38,10 @@ def _make_env(args):
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.env import UavMecEnv
     _check_scenario_args(args)
-    return UavMecEnv(load_scenario(args.config), num_users=args.users, num_uavs=args.uavs,
-                     max_failures=args.max_failures)
+    cfg = load_scenario(args.config)
+    if getattr(args, 'safety', 'off') == 'on':   # `run` flies through the safety layer, whichever engine
+        cfg = cfg.replace(safety__enabled=True)
+    return UavMecEnv(cfg, num_users=args.users, num_uavs=args.uavs, max_failures=args.max_failures)
 
 
 def _writable_dir(flag: str, path: Path) -> Path:
@@ -91,7 +93,8 @@ def run(args) -> int:
                     failure_schedule=args.failure_schedule or '', policy=policy, record=True,
                     bag_path=str(out / 'bag'), storage=args.storage, real_time_factor=args.rtf,
                     missing_uavs=parse_missing(args.missing_uavs), run_torch_layers=args.run_torch_layers,
-                    domain_id=parse_domain(args.domain_id), discovery=args.discovery, timeout_s=args.timeout)
+                    domain_id=parse_domain(args.domain_id), discovery=args.discovery, timeout_s=args.timeout,
+                    safety=args.safety == 'on')
     g.validate(resolved_num_uavs(g))
     make_policy(policy)   # a bad --policy is said here, not by a node's log
     bag = out / 'bag'
@@ -176,6 +179,10 @@ def _run_args(parser):
                              'holds) or 0-232')
     parser.add_argument('--discovery', default='localhost',
                         help='DDS discovery: localhost (default: this host only) or subnet')
+    parser.add_argument('--safety', choices=('on', 'off'), default='on',
+                        help='the safety layer below the planner: area margin, altitude band, speed and '
+                             'acceleration limits, d_safe (default on; off: the paper\'s dynamics, as `evaluate` '
+                             'and training use)')
     parser.add_argument('--timeout', type=float, default=0.0,
                         help='stop the run after this many seconds of wall time (default 0: twice the '
                              'simulated time when paced, else 10 s a slot, plus 5 min)')

@@ -4,7 +4,8 @@ Every node, the launchers, the recorder, the bag and report tools and the
 tests read this one module, so a topic, its QoS or its owner is named once.
 
 The slot protocol (one slot t, all on simulated time):
-  world          /clock = t delta, /world/uav_states (one UavState per UAV)
+  sequencer      /clock = t delta, /plant/command START t
+  plant          /world/uav_states (one UavState per UAV): `world` (kinematic) or `px4_bridge`
   uav_<j>        /uav_<j>/state (its own state; MANUAL_BY_TOPIC liveliness, asserted
                  by a heartbeat thread, so a killed or silenced UAV loses its lease)
   channel_sim    /users, /channel for slot t (once it has every UAV's world state)
@@ -12,8 +13,9 @@ The slot protocol (one slot t, all on simulated time):
                  lease, for every UAV it believes alive)
   uav_<j>        /uav_<j>/cmd: its command from the plan, relayed to the world
   channel_sim    /task_reports (one per task) and /slot_metrics for slot t
-  world          applies the commands, then moves on to t + 1 (at once with a
-                 real-time factor of 0, else after delta / rtf of wall time)
+  sequencer      the commands through the safety layer: /plant/command MOVE t (the plant
+                 flies them); then t + 1 once the slot's metrics (and the bag) are in, at once
+                 with a real-time factor of 0, else after delta / rtf of wall time
   failure_injector  /failures when a UAV fails, and a FailureReport for every slot (the
                  accounting and the world's motion of slot t wait for report t)
   recorder       /recorder/progress: slots written in full (the world waits for it)
@@ -30,6 +32,7 @@ from typing import Dict, Optional, Tuple
 PACKAGE = 'uav_mec_nodes'
 
 TOPIC_CLOCK = '/clock'
+TOPIC_PLANT_COMMAND = '/plant/command'
 TOPIC_WORLD_UAVS = '/world/uav_states'
 TOPIC_USERS = '/users'
 TOPIC_CHANNEL = '/channel'
@@ -55,6 +58,11 @@ def uav_state_topic(j: int) -> str:
 
 def uav_cmd_topic(j: int) -> str:
     return f'/uav_{j}/cmd'
+
+
+# --- plants ---------------------------------------------------------------------------------------
+# what moves the UAVs and reports their states: plant name -> its node's module (and node name)
+PLANTS = {'kinematic': 'world'}
 
 
 # --- failure modes ------------------------------------------------------------------------------
@@ -116,8 +124,9 @@ def graph_topics(num_users: int, num_uavs: int, lease_s: float = 0.5) -> Dict[st
     """Every topic of a graph with I users and J UAVs, by name."""
     i, j = num_users, num_uavs
     specs = [
-        TopicSpec(TOPIC_CLOCK, 'rosgraph_msgs/msg/Clock', ('world',), QosSpec(durability='volatile')),
-        TopicSpec(TOPIC_WORLD_UAVS, _t('UavState'), ('world',), per_slot_qos(j)),
+        TopicSpec(TOPIC_CLOCK, 'rosgraph_msgs/msg/Clock', ('sequencer',), QosSpec(durability='volatile')),
+        TopicSpec(TOPIC_PLANT_COMMAND, _t('PlantCommand'), ('sequencer',), per_slot_qos(2)),
+        TopicSpec(TOPIC_WORLD_UAVS, _t('UavState'), tuple(PLANTS.values()), per_slot_qos(j)),
         TopicSpec(TOPIC_USERS, _t('UserStates'), ('channel_sim',), per_slot_qos(1)),
         TopicSpec(TOPIC_CHANNEL, _t('ChannelState'), ('channel_sim',), per_slot_qos(1)),
         TopicSpec(TOPIC_PLAN, _t('Plan'), ('planner',), per_slot_qos(1)),
@@ -173,17 +182,19 @@ SCENARIO_PARAMETERS = (
     ParamSpec('num_slots', 0, 'T, slots (0: from the scenario)', 0, 1_000_000),
     ParamSpec('failure_schedule', '', '"uav:slot,..." failures (failures.model: schedule); '
                                       'empty: the scenario\'s failure model'),
+    ParamSpec('safety', False, 'the safety layer below the planner (scenario key safety.enabled)'),
 )
 
 _LEASE = ParamSpec('lease_s', 0.5, 'liveliness lease of the UAV state topics (wall) [s]', 0.05, 60.0)
 
 NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
-    'world': (
+    'sequencer': (
         ParamSpec('real_time_factor', 0.0, 'simulated / wall time; 0: as fast as the graph allows', 0.0, 1000.0),
         ParamSpec('startup_wait_s', 3.0, 'wall time to wait for UAV nodes before slot 0 [s]', 0.0, 600.0),
         ParamSpec('wait_for_recorder', False, 'start with the recorder, and let it finish each slot first'),
         _LEASE,
     ),
+    'world': (),
     'channel_sim': (),
     'planner': (
         ParamSpec('policy', '', 'policy: a baseline name or a policy file; empty: shipped SAC-PER'),

@@ -95,6 +95,10 @@ def format_summary(summary: Dict) -> str:
             ('UAV failures', ', '.join(f"UAV {f['uav']} in slot {f['slot']}"
                                        + (f" ({f['mode']})" if 'mode' in f else '') for f in summary['failures'])
              or 'none')]
+    if isinstance(summary.get('safety_interventions'), dict):
+        changed = {k: n for k, n in summary['safety_interventions'].items() if n}
+        rows.append(('safety layer interventions', ', '.join(f'{k}: {n}' for k, n in changed.items()) + ' UAV-slots'
+                     if changed else 'none'))
     if 'stray_input' in summary:
         strays = summary['stray_input']
         rows.append(('stray input ignored', f"{sum(strays.values())} messages ("

@@ -10,15 +10,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from uav_mec_nodes.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, parameter_defaults,
+from uav_mec_nodes.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, PLANTS, parameter_defaults,
                                     uav_node_name)
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.isolation import DISCOVERY_RANGES, DOMAIN_MAX
 
 FAILURE_MODES = INJECTED_FAILURE_MODES
 STALL_S = 300.0     # a run with no slot finished for this long has stalled
-FINISHERS = ('world', 'channel_sim', 'recorder')     # the episode is over when these are done
-CORE = FINISHERS + ('planner', 'failure_injector')   # the episode cannot go on without any of these
+FINISHERS = ('sequencer', 'channel_sim', 'recorder')     # the episode is over when these are done
+CORE = FINISHERS + ('planner', 'failure_injector') + tuple(PLANTS.values())   # it cannot go on without these
 
 
 @dataclass
@@ -45,6 +45,8 @@ class GraphConfig:
     domain_id: Optional[int] = None    # None: a free one of isolation.AUTO_DOMAINS
     discovery: str = 'localhost'       # localhost | subnet (ROS_AUTOMATIC_DISCOVERY_RANGE)
     timeout_s: float = 0.0             # 0: derived from the slots and the real-time factor (timeout_for)
+    safety: bool = True                # the safety layer below the planner (model/safety.py) for every plant
+    plant: str = 'kinematic'           # what moves the UAVs: kinematic (the world node) | px4 (the PX4 bridge)
 
     def validate(self, num_uavs: int) -> None:
         checks = (('--users', self.num_users, 0, MAX_USERS), ('--uavs', self.num_uavs, 0, MAX_UAVS),
@@ -61,6 +63,8 @@ class GraphConfig:
             raise UserInputError(f'--rtf: must be in [0, 1000], got {self.real_time_factor}')
         if self.storage not in ('sqlite3', 'mcap'):
             raise UserInputError(f'--storage: must be sqlite3 or mcap, got {self.storage!r}')
+        if self.plant not in PLANTS:
+            raise UserInputError(f'--plant: must be one of {list(PLANTS)}, got {self.plant!r}')
         if self.discovery not in DISCOVERY_RANGES:
             raise UserInputError(f'--discovery: must be one of {list(DISCOVERY_RANGES)}, got {self.discovery!r}')
         if self.domain_id is not None and not 0 <= self.domain_id <= DOMAIN_MAX:
@@ -86,9 +90,11 @@ def lease_for(g: GraphConfig, single_process: bool) -> float:
 def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> List[NodeSpec]:
     lease = float(lease_for(g, single_process))
     common = shared_parameters(g)
+    plant = PLANTS[g.plant]
     specs = [
-        NodeSpec('world', 'world', dict(common, real_time_factor=float(g.real_time_factor),
-                                        wait_for_recorder=g.record, lease_s=lease)),
+        NodeSpec('sequencer', 'sequencer', dict(common, real_time_factor=float(g.real_time_factor),
+                                                wait_for_recorder=g.record, lease_s=lease)),
+        NodeSpec(plant, plant, dict(common)),
         NodeSpec('channel_sim', 'channel_sim', dict(common)),
         NodeSpec('planner', 'planner', dict(common, policy=g.policy, lease_s=lease)),
         NodeSpec('failure_injector', 'failure_injector', dict(common, mode=g.failure_mode)),
@@ -108,7 +114,7 @@ def shared_parameters(g: GraphConfig) -> Dict[str, object]:
     """The parameters every node of the run shares (contract.SCENARIO_PARAMETERS)."""
     return dict(run_id=g.run_id, scenario_file=g.scenario_file, seed=g.seed, num_users=g.num_users,
                 num_uavs=g.num_uavs, num_slots=g.num_slots, max_failures=g.max_failures,
-                failure_schedule=g.failure_schedule)
+                failure_schedule=g.failure_schedule, safety=g.safety)
 
 
 def scenario_for(params: Dict[str, object], where: str = 'run'):
@@ -123,6 +129,8 @@ def scenario_for(params: Dict[str, object], where: str = 'run'):
     if params['max_failures'] >= 0:
         cfg = cfg.replace(failures__max_failures=params['max_failures'],
                           failures__num_failures=min(cfg.failures.num_failures, params['max_failures']))
+    if params['safety']:
+        cfg = cfg.replace(safety__enabled=True)
     if params['failure_schedule']:
         pairs = parse_schedule(params['failure_schedule'], f'{where}: parameter failure_schedule')
         cfg = cfg.replace(failures__model='schedule', failures__schedule=pairs,

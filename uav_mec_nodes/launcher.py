@@ -9,7 +9,7 @@ and the rest goes on.
 
 Either way a run is isolated (its own DDS domain, host-only discovery, a run
 identity every node checks: see isolation.py) and ends in one of two ways: the
-episode is over (the world, the channel simulator and the recorder are done),
+episode is over (the sequencer, the channel simulator and the recorder are done),
 or it is stopped, by SIGINT/SIGTERM/SIGHUP, a crashed node, a stall or the time
 limit. A stopped run still closes its bag readable and returns what it did, with
 `stopped` saying why and `exit_code` non-zero; no node process outlives it.
@@ -37,8 +37,9 @@ from uav_mec_nodes.graph import (CORE, FINISHERS, STALL_S, GraphConfig, NodeSpec
 from uav_mec_nodes.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
-NODE_CLASSES = {'world': 'WorldNode', 'channel_sim': 'ChannelSimNode', 'planner': 'PlannerNode',
-                'failure_injector': 'FailureInjectorNode', 'uav': 'UavNode', 'recorder': 'RecorderNode'}
+NODE_CLASSES = {'sequencer': 'SequencerNode', 'world': 'WorldNode', 'channel_sim': 'ChannelSimNode',
+                'planner': 'PlannerNode', 'failure_injector': 'FailureInjectorNode', 'uav': 'UavNode',
+                'recorder': 'RecorderNode'}
 EXIT_TIMEOUT = 124       # like coreutils' timeout: the time limit or a stall ended the run
 EXIT_CRASH = 1
 DRAIN_S = 3.0            # a stopped run's slot in progress gets this long to be accounted and recorded
@@ -197,7 +198,7 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
 
 def _drain(executor, nodes: dict) -> None:
     """No new slot; the slot in progress is accounted and recorded, if it can be within DRAIN_S."""
-    nodes['world'].halted = True
+    nodes['sequencer'].halted = True
     recorder, sim = nodes.get('recorder'), nodes['channel_sim']
     deadline = time.monotonic() + DRAIN_S
     last, quiet_since = -1, time.monotonic()
@@ -254,8 +255,8 @@ class MultiProcessRun:
         env = dict(os.environ, **self.iso.env, **{PARENT_ENV: str(os.getpid())})
         with self.iso.environment():
             self.monitor = RunMonitor(self.g, self.iso.lease.domain_id)
-        # the UAVs, the injector and the recorder first, so the world finds them at start-up
-        order = sorted(self.specs, key=lambda s: s.module in ('world', 'planner', 'channel_sim'))
+        # the UAVs, the injector and the recorder first, so the sequencer finds them at start-up
+        order = sorted(self.specs, key=lambda s: s.module in ('sequencer', 'planner', 'channel_sim'))
         for spec in order:
             self.processes[spec.name] = spawn(spec, self.params_file, self.log_dir, env)
         return self
@@ -310,11 +311,11 @@ class MultiProcessRun:
             self.stop_all()
 
     def drain(self) -> None:
-        """The world first (no new slot), then the slot in progress gets DRAIN_S to be recorded."""
-        world = self.processes.get('world')
-        if world is None or world.poll() is not None or 'recorder' not in self.processes:
+        """The sequencer first (no new slot), then the slot in progress gets DRAIN_S to be recorded."""
+        sequencer = self.processes.get('sequencer')
+        if sequencer is None or sequencer.poll() is not None or 'recorder' not in self.processes:
             return
-        self._signal(world, signal.SIGTERM)
+        self._signal(sequencer, signal.SIGTERM)
         deadline = time.monotonic() + DRAIN_S
         last, quiet_since = None, time.monotonic()
         while time.monotonic() < deadline and self.processes['recorder'].poll() is None:

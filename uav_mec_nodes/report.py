@@ -75,6 +75,7 @@ def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
     strays = Counter()
     for s in bag.get(c.TOPIC_STRAY_INPUT, []):
         strays[s.topic] += s.count
+    moves = {m.slot: m for m in bag.get(c.TOPIC_PLANT_COMMAND, []) if m.kind == 1 and m.slot in whole}
     out = dict(policy=policy, seed=seed, slots=len(metrics), tasks=tasks,
                **{p: float(sum(getattr(m, p) for m in metrics)) for p in parts},
                **{f'tasks_{name}': states.get(s, 0) for s, name in enumerate(STATE_NAMES)},
@@ -84,6 +85,9 @@ def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
                failures=[{'uav': u, 'slot': s, 'mode': c.FAILURE_MODES[m] if m < len(c.FAILURE_MODES) else str(m)}
                          for u, s, m in failures],
                stray_input=dict(sorted(strays.items())))
+    if moves:   # the plant's commands were recorded: what the safety layer changed, in UAV-slots by kind
+        from uav_mec_nodes.model.safety import count
+        out['safety_interventions'] = count([f for m in moves.values() for f in m.safety_interventions])
     if info is not None:
         out.update(run_id=info.run_id, domain_id=int(info.domain_id), slots_planned=scenario.num_slots)
     plans = bag.get(c.TOPIC_PLAN, [])

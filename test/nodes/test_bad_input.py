@@ -10,11 +10,11 @@ from rclpy.parameter import Parameter
 
 from uav_mec_nodes.bag import read_bag
 from uav_mec_nodes.graph import GraphConfig
-from uav_mec_nodes.msg import (ChannelState, FailureEvent, FailureReport, OffloadDecision, Plan, UavCommand,
-                               UavState, UserStates)
+from uav_mec_nodes.msg import (ChannelState, FailureEvent, FailureReport, OffloadDecision, Plan, PlantCommand,
+                               UavCommand, UavState, UserStates)
 from uav_mec_nodes.nodes.channel_sim import ChannelSimNode
 from uav_mec_nodes.nodes.planner import PlannerNode
-from uav_mec_nodes.nodes.world import WorldNode
+from uav_mec_nodes.nodes.sequencer import SequencerNode
 
 HERE = Path(__file__).resolve().parent
 
@@ -83,15 +83,15 @@ def test_planner_and_world_reject_nan_and_unknown_ids(context, capfd):
     for reason in ('NaN, inf or negative gains', 'wrong sizes', 'expected 10', 'NaN or inf position',
                    'unknown UAV id 12'):
         assert reason in err
-    world = WorldNode(context=context, parameter_overrides=_params(num_slots=3))
+    sequencer = SequencerNode(context=context, parameter_overrides=_params(num_slots=3))
     cmd = UavCommand(slot=0, uav_id=1)
     cmd.acceleration.x = math.inf
-    world.on_command(cmd)
-    world.on_command(UavCommand(slot=0, uav_id=40))
-    assert world.commands == {}
+    sequencer.on_command(cmd)
+    sequencer.on_command(UavCommand(slot=0, uav_id=40))
+    assert sequencer.commands == {}
     assert 'NaN or inf acceleration' in capfd.readouterr().err
     planner.destroy_node()
-    world.destroy_node()
+    sequencer.destroy_node()
 
 
 def test_a_rogue_publisher_changes_no_number_of_the_run(tmp_path, ros_domain_id):
@@ -134,17 +134,26 @@ def test_a_rogue_publisher_changes_no_number_of_the_run(tmp_path, ros_domain_id)
     assert "writer '/rogue' does not own /plan" in {m.reason for m in bag['/recorder/stray_input']}
 
 
-def test_world_setpoint_command_flies_towards_the_target_within_limits(context):
-    world = WorldNode(context=context, parameter_overrides=_params(num_slots=3))
-    start = world.pos[0].copy()
-    cmd = UavCommand(slot=0, uav_id=0, mode=UavCommand.MODE_SETPOINT)
-    cmd.setpoint.x, cmd.setpoint.y, cmd.setpoint.z = start[0] + 1.0, start[1], start[2]
-    world.on_command(cmd)
-    world.move(np.ones(3, bool))
-    np.testing.assert_allclose(world.pos[0], start + [1.0, 0, 0], atol=1e-9)   # 1 m: within a_max
-    cmd.slot, cmd.setpoint.x = 0, start[0] + 1000.0
-    world.commands = {}
-    world.on_command(cmd)
-    world.move(np.ones(3, bool))
-    assert np.linalg.norm(world.vel[0]) <= world.cfg.uavs.v_max_mps + 1e-9   # (7) limits a far setpoint
-    world.destroy_node()
+def test_a_setpoint_command_flies_towards_the_target_within_limits(context):
+    sequencer = SequencerNode(context=context, parameter_overrides=_params(num_slots=3))
+    sent = []
+    sequencer.plant_pub.publish = sent.append
+    start = np.array([[100.0, 100.0, 150.0], [300.0, 300.0, 150.0], [400.0, 100.0, 150.0]])
+    for j, q in enumerate(start):
+        state = UavState(slot=0, uav_id=j)
+        state.position.x, state.position.y, state.position.z = q
+        sequencer.on_state(state)
+    for dx in (1.0, 1000.0):
+        cmd = UavCommand(slot=0, uav_id=0, mode=UavCommand.MODE_SETPOINT)
+        cmd.setpoint.x, cmd.setpoint.y, cmd.setpoint.z = start[0, 0] + dx, start[0, 1], start[0, 2]
+        sequencer.commands = {}
+        sequencer.on_command(cmd)
+        sequencer.move(np.ones(3, bool))
+        target, velocity = sent[-1].target[0], sent[-1].target_velocity[0]
+        if dx == 1.0:   # 1 m: within a_max, reached exactly
+            np.testing.assert_allclose([target.x, target.y, target.z], start[0] + [1.0, 0, 0], atol=1e-9)
+        else:           # (7) limits a far setpoint
+            assert np.linalg.norm([velocity.x, velocity.y, velocity.z]) <= sequencer.cfg.uavs.v_max_mps + 1e-9
+            assert target.x - start[0, 0] <= 0.5 * sequencer.cfg.uavs.a_max_mps2 + 1e-9
+    assert sent[-1].kind == PlantCommand.KIND_MOVE and list(sent[-1].moving) == [True, False, False]
+    sequencer.destroy_node()

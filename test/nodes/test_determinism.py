@@ -16,9 +16,10 @@ def _by_slot(bag, topic):
 
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_multi_process_equals_single_process_equals_gym(tmp_path, seed):
-    """The main job's episode (shipped SAC-PER, one failure), whatever the timing of the processes."""
+    """The main job's episode (shipped SAC-PER, one failure, the safety layer on), whatever the timing."""
     policy = str(shipped_policy_path())
-    expected, _ = gym_episode(policy, seed)
+    expected, log = gym_episode(policy, seed, safety=True)
+    assert log.summary()['safety_interventions'] > 0   # the layer is at work in these episodes
     single = run_single_process(GraphConfig(seed=seed, policy=policy, bag_path=str(tmp_path / 'single')))
     assert not single.stopped
     # a 2 s lease: a starved CI machine must not pass for a UAV failure (the SIGKILL test covers leases)
@@ -29,6 +30,9 @@ def test_multi_process_equals_single_process_equals_gym(tmp_path, seed):
     bags = [read_bag(tmp_path / name) for name in ('single', 'multi')]
     for bag in bags:
         np.testing.assert_allclose([m.e_tot for m in _by_slot(bag, '/slot_metrics')], expected, rtol=1e-12, atol=0)
+        moves = [m for m in bag['/plant/command'] if m.kind == 1]
+        assert sum(int(np.count_nonzero(m.safety_interventions)) for m in moves) == \
+            log.summary()['safety_interventions']
     # not only the totals: every decision of every slot is the same
     plans = [_by_slot(bag, '/plan') for bag in bags]
     for a, b in zip(*plans):

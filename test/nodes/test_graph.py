@@ -39,6 +39,7 @@ def test_single_process_graph_equals_gym_env(policy, tmp_path):
     assert counts['/clock'] == SLOTS + 1
     assert counts['/failures'] == 1 and counts['/markers'] == SLOTS
     assert counts['/failure_injector/report'] == SLOTS
+    assert counts['/plant/command'] == 2 * SLOTS    # START and MOVE of every slot
     for j in range(3):
         assert counts[f'/uav_{j}/state'] == SLOTS and counts[f'/uav_{j}/cmd'] >= 4
     info = bag['/run_info'][0]

@@ -14,7 +14,7 @@ def _start(out, *args):
 
 def _assert_solo_numbers(out, seed: int, policy: str) -> dict:
     summary = summary_of(out)
-    expected, log = gym_episode(policy, seed)
+    expected, log = gym_episode(policy, seed, safety=True)   # `uav-mec run` flies through the safety layer
     assert summary['e_tot'] == pytest.approx(expected.sum(), rel=1e-9)
     assert summary['tasks'] == summary['tasks_with_one_terminal_state'] == 600
     gym_failures = log.summary()['failures']

@@ -69,4 +69,4 @@ def test_a_failed_core_node_shuts_the_launch_down(launch_file):
             self.returncode = returncode
     (shutdown,) = handlers['recorder'].on_exit(Exited(1), None)
     assert 'recorder exited with code 1' in shutdown.event.reason
-    assert handlers['world'].on_exit(Exited(0), None) is None   # the episode's normal end
+    assert handlers['sequencer'].on_exit(Exited(0), None) is None   # the episode's normal end

@@ -2,8 +2,8 @@
 
 Runs the same UavMecEnv as the Gym environment, seeded the same way, so the
 users' motion, their tasks and the fading draws are the Gym env's; UAV
-kinematics come from the world (begin_slot), failures from /failures and the
-plan's view of live UAVs. Each slot it publishes /users and /channel, then,
+kinematics come from the plant's states (begin_slot), failures from /failures
+and the plan's view of live UAVs. Each slot it publishes /users and /channel, then,
 on the plan, evaluates the slot with the model (evaluate_slot) and publishes
 one TaskReport per task and the SlotMetrics. A malformed decision (NaN or
 out-of-range values, an unknown UAV id, wrong counts) is rejected with a

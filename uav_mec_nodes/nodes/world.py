@@ -1,177 +1,54 @@
-"""world: the kinematic simulator and the clock master.
+"""world: the kinematic plant, eqs. (6)-(7) through model.mobility (the Gym env's motion).
 
-Holds every UAV's position and velocity, publishes /clock (simulated time,
-slot t at t delta) and the UAVs' states, applies the commands the UAV nodes
-relay (eqs. (6)-(7) through model.mobility), and starts the next slot when the
-slot's metrics are in (real_time_factor 0) or after delta / rtf of wall time.
-A live UAV's command is waited for as long as the UAV holds its liveliness
-lease (a late UAV is late, not gone), so the motion never depends on timing;
-a UAV that has failed, or whose lease ran out, holds its position (zero
-velocity), as a dead UAV in the model.
-Swap this node for a PX4/Gazebo bridge that publishes the same topics.
+Holds every UAV's position and velocity (the Gym env's initial ones for the
+seed). On the sequencer's START t it reports every UAV's state of slot t on
+/world/uav_states; on MOVE t it flies the slot's accelerations (already through
+the safety layer) with model.mobility.step_uavs, as the Gym env does, so the
+graph gives the env's numbers. Swap it for the PX4 bridge (`--plant px4`).
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from geometry_msgs.msg import Point, Vector3
-from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
-from rosgraph_msgs.msg import Clock as ClockMsg
 
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.model import mobility, propulsion
-from uav_mec_nodes.msg import FailureEvent, FailureReport, Plan, RecorderProgress, SlotMetrics, UavCommand, UavState
+from uav_mec_nodes.msg import PlantCommand, SlotMetrics, UavState
 from uav_mec_nodes.nodes import _common as c
-from uav_mec_nodes.nodes._failure_book import FailureBook, LeaseWatch
-
-STALL_WARN_S = 10.0   # wall time without progress before the world says what it waits for
 
 
 class WorldNode(Node):
     def __init__(self, **kwargs):
         super().__init__('world', **kwargs)
         p, self.cfg = c.declare_node(self, 'world')
-        self.run_id, self.rtf = p.run_id, p.real_time_factor
-        self.startup_wait_s, self.wait_for_recorder = p.startup_wait_s, p.wait_for_recorder
+        self.run_id = p.run_id
         replica = UavMecEnv(self.cfg)
         replica.reset(seed=p.seed)   # the same initial UAV positions as the Gym env with this seed
         self.pos, self.vel = replica.uav_pos.copy(), replica.uav_vel.copy()
-        self.num_uavs, self.num_slots = replica.num_uavs, replica.num_slots
-        self.book = FailureBook(self.num_uavs)
-        self.leases = LeaseWatch(self.num_uavs, p.lease_s, p.startup_wait_s)
-        self.slot = 0
-        self.phase = 'startup'
+        self.num_uavs = replica.num_uavs
+        self.slot = -1               # the last slot whose states were reported
+        self.moved = -1              # the last slot flown
         self.done = False
-        self.halted = False   # set by a launcher that stops the run: no new slot starts
-        self.plan = None
-        self.commands = {}
-        self.metrics_in = False
-        self.t_started = time.monotonic()
-        self.t_phase = time.monotonic()
-        self.last_stall_warning = 0.0
-        self.slots_recorded = 0
-        self.reported_slots = set()
+        inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
+        self.state_pub = self.create_publisher(UavState, c.TOPIC_WORLD_UAVS,
+                                               c.qos(inputs.topics[c.TOPIC_WORLD_UAVS].qos))
+        inputs.subscribe(PlantCommand, c.TOPIC_PLANT_COMMAND, self.on_command)
+        inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
 
-        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, p.lease_s)
-        topics = self.inputs.topics
-        self.clock_pub = self.create_publisher(ClockMsg, c.TOPIC_CLOCK, c.qos(topics[c.TOPIC_CLOCK].qos))
-        self.state_pub = self.create_publisher(UavState, c.TOPIC_WORLD_UAVS, c.qos(topics[c.TOPIC_WORLD_UAVS].qos))
-        self.inputs.subscribe(Plan, c.TOPIC_PLAN, self.on_plan)
-        self.inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
-        if self.wait_for_recorder:
-            self.inputs.subscribe(RecorderProgress, c.TOPIC_RECORDER_PROGRESS, self.on_recorder_progress)
-        self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
-        self.inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
-        for j in range(self.num_uavs):
-            self.inputs.subscribe(UavCommand, c.uav_cmd_topic(j), self.on_command)
-            # only the lease matters here: whether a UAV whose command is missing is still up
-            events = SubscriptionEventCallbacks(liveliness=lambda info, j=j: self.leases.update(j, info.alive_count))
-            self.inputs.subscribe(UavState, c.uav_state_topic(j), lambda msg: None, event_callbacks=events)
-        self.create_timer(0.002, self.tick, clock=c.wall_clock())
+    def on_command(self, msg: PlantCommand) -> None:
+        j = self.num_uavs
+        if msg.kind == PlantCommand.KIND_START and msg.slot == self.slot + 1 and len(msg.alive) == j:
+            self.slot = msg.slot
+            self.report(np.array(msg.alive, bool))
+        elif msg.kind == PlantCommand.KIND_MOVE and msg.slot == self.slot and msg.slot > self.moved and \
+                len(msg.moving) == j and len(msg.acceleration) == j:
+            self.moved = msg.slot
+            accel = c.point_array(msg.acceleration)
+            step = mobility.step_uavs(self.pos, self.vel, accel, np.array(msg.moving, bool), self.cfg)
+            self.pos, self.vel = step.position, step.velocity
 
-    # --- inputs -------------------------------------------------------------------------
-    def on_failure(self, msg: FailureEvent) -> None:
-        if msg.uav_id < self.num_uavs:
-            self.book.fail_during(msg.uav_id, msg.slot)
-
-    def on_failure_report(self, msg: FailureReport) -> None:
-        if len(msg.failures) > self.num_uavs:
-            return
-        for event in msg.failures:
-            self.on_failure(event)
-        if msg.slot >= self.slot:
-            self.reported_slots.add(msg.slot)
-
-    def on_plan(self, msg: Plan) -> None:
-        if msg.slot == self.slot and self.phase == 'planning' and len(msg.uav_alive) == self.num_uavs:
-            self.plan = msg
-            self.phase = 'commands'
-            self.t_phase = time.monotonic()
-
-    def on_command(self, msg: UavCommand) -> None:
-        if msg.uav_id >= self.num_uavs or msg.slot != self.slot:
-            return
-        if msg.mode == UavCommand.MODE_SETPOINT:
-            target = (msg.setpoint.x, msg.setpoint.y, msg.setpoint.z)
-            if not c.finite(*target):
-                self.get_logger().warning(f'rejected command of UAV {msg.uav_id}: NaN or inf setpoint')
-                return
-            self.commands[msg.uav_id] = mobility.accel_towards(self.pos[msg.uav_id], self.vel[msg.uav_id],
-                                                               np.array(target), self.cfg)
-            return
-        a = (msg.acceleration.x, msg.acceleration.y, msg.acceleration.z)
-        if not c.finite(*a):
-            self.get_logger().warning(f'rejected command of UAV {msg.uav_id}: NaN or inf acceleration')
-            return
-        self.commands[msg.uav_id] = np.array(a)
-
-    def on_recorder_progress(self, msg: RecorderProgress) -> None:
-        self.slots_recorded = max(self.slots_recorded, msg.slots_recorded)
-
-    def on_metrics(self, msg: SlotMetrics) -> None:
-        if msg.slot == self.slot:
-            self.metrics_in = True
-
-    # --- the slot machine -----------------------------------------------------------------
-    def tick(self) -> None:
-        now = time.monotonic()
-        if self.done or self.halted:
-            return
-        if self.phase == 'startup':
-            ready = self.count_subscribers(c.TOPIC_WORLD_UAVS) >= 1 and self.count_publishers(c.TOPIC_PLAN) >= 1
-            if self.wait_for_recorder:
-                ready = ready and self.count_publishers(c.TOPIC_RECORDER_PROGRESS) >= 1
-            uavs_up = all(self.count_publishers(c.uav_state_topic(j)) >= 1 for j in range(self.num_uavs))
-            if ready and (uavs_up or now - self.t_started > self.startup_wait_s):
-                self.start_slot()
-            else:
-                self.warn_stall(now, 'the planner (and the recorder) to appear')
-        elif self.phase == 'planning':
-            self.warn_stall(now, f'the plan of slot {self.slot}')
-        elif self.phase == 'commands':
-            if self.slot not in self.reported_slots:   # a UAV failing in this slot must not move
-                self.warn_stall(now, f'the failure report of slot {self.slot}')
-                return
-            live = self.book.alive_end(self.slot) & np.array(self.plan.uav_alive, bool)
-            waited = now - self.t_phase
-            waiting = [j for j in np.flatnonzero(live)
-                       if j not in self.commands and waited < self.leases.patience_s(int(j), self.slot)]
-            if not waiting:
-                self.move(live)
-                self.phase = 'metrics'
-                self.t_phase = now
-            else:
-                self.warn_stall(now, f'the commands of UAVs {[int(j) for j in waiting]} in slot {self.slot}')
-        elif self.phase == 'metrics':
-            paced = self.rtf <= 0 or now - self.t_slot_wall >= self.cfg.scenario.slot_s / self.rtf
-            recorded = not self.wait_for_recorder or self.slots_recorded > self.slot
-            if self.metrics_in and paced and recorded:
-                self.reported_slots.discard(self.slot)
-                self.slot += 1
-                if self.slot >= self.num_slots:
-                    self.publish_clock(self.slot)
-                    self.done = True
-                    self.get_logger().info(f'episode done: {self.num_slots} slots')
-                else:
-                    self.start_slot()
-            elif not self.metrics_in:
-                self.warn_stall(now, f'the metrics of slot {self.slot}')
-            elif not recorded:
-                self.warn_stall(now, f'the recorder to finish slot {self.slot}')
-
-    def warn_stall(self, now: float, what: str) -> None:
-        """Say what the episode is waiting for when it has not moved for STALL_WARN_S."""
-        if now - self.t_phase > STALL_WARN_S and now - self.last_stall_warning > STALL_WARN_S:
-            self.last_stall_warning = now
-            self.get_logger().warning(f'waiting {now - self.t_phase:.0f} s for {what}')
-
-    def start_slot(self) -> None:
-        self.plan, self.commands, self.metrics_in = None, {}, False
-        self.t_slot_wall = self.t_phase = time.monotonic()
-        self.publish_clock(self.slot)
-        alive = self.book.alive_start(self.slot)
+    def report(self, alive: np.ndarray) -> None:
         fly = propulsion.slot_flight_energy_j(self.vel, alive, self.cfg)
         for j in range(self.num_uavs):
             msg = UavState(run_id=self.run_id, slot=self.slot, uav_id=j, alive=bool(alive[j]),
@@ -181,24 +58,15 @@ class WorldNode(Node):
             msg.header.stamp = c.stamp(self.slot, self.cfg.scenario.slot_s)
             msg.header.frame_id = 'world'
             self.state_pub.publish(msg)
-        self.phase = 'planning'
 
-    def move(self, live: np.ndarray) -> None:
-        accel = np.zeros((self.num_uavs, 3))
-        moving = np.zeros(self.num_uavs, bool)
-        for j, a in self.commands.items():
-            accel[j] = a
-            moving[j] = live[j]
-        step = mobility.step_uavs(self.pos, self.vel, accel, moving, self.cfg)
-        self.pos, self.vel = step.position, step.velocity
-
-    def publish_clock(self, slot: int) -> None:
-        self.clock_pub.publish(ClockMsg(clock=c.stamp(slot, self.cfg.scenario.slot_s)))
+    def on_metrics(self, msg: SlotMetrics) -> None:
+        if msg.slot + 1 >= self.cfg.scenario.num_slots:
+            self.done = True
 
 
 def main(args=None) -> None:
     from uav_mec_nodes.nodes._run import run_single
-    run_single(WorldNode, args)   # a signal ends the process, so no new slot starts
+    run_single(WorldNode, args)
 
 
 if __name__ == '__main__':
