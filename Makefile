@@ -15,4 +15,4 @@ test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf build build.configure.log runs
+	rm -rf build build.configure.log build-px4_msgs build-px4_msgs.configure.log runs

@@ -4,8 +4,8 @@
 #   2. the pinned dependencies (requirements.txt, constrained by requirements.lock),
 #      skipped while the stamp .venv/.uav_mec_requirements matches their hash;
 #   3. the ROS 2 wheels' CMake files pointed at this environment's Python;
-#   4. msg/ built with rosidl (CMake, in build/) and installed, together with the
-#      Python package, launch/ and config/, into the .venv prefix.
+#   4. px4_msgs/ (PX4's messages, for the PX4 bridge) and msg/ built with rosidl (CMake, in
+#      build/) and installed, together with the Python package, launch/ and config/, into .venv.
 # A second run does no reinstall and takes seconds. Set UAV_MEC_VENV to use
 # another environment folder.
 set -euo pipefail
@@ -35,15 +35,24 @@ fi
 export VIRTUAL_ENV="$venv"
 export AMENT_PREFIX_PATH="$venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export PATH="$venv/bin:$PATH"
-if [ ! -f "$build/CMakeCache.txt" ] || ! grep -q "CMAKE_INSTALL_PREFIX:PATH=$venv\$" "$build/CMakeCache.txt"; then
-  log "configuring the message build in $build"
-  rm -rf "$build"
-  cmake -S "$root" -B "$build" -DCMAKE_INSTALL_PREFIX="$venv" -DCMAKE_PREFIX_PATH="$venv" \
-    -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release \
-    > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-fi
-cmake --build "$build" -j "$(nproc)" > "$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
-cmake --install "$build" > "$build/install.log" 2>&1 || { cat "$build/install.log"; exit 1; }
-compiled=$(grep -c 'Building C' "$build/build.log" || true)
-copied=$(grep -c '^-- Installing' "$build/install.log" || true)
+
+# build_package NAME SRC BUILD: configure (once, or when the prefix changed), build and install one CMake package
+build_package() {
+  local name="$1" src="$2" dir="$3"
+  if [ ! -f "$dir/CMakeCache.txt" ] || ! grep -q "CMAKE_INSTALL_PREFIX:PATH=$venv\$" "$dir/CMakeCache.txt"; then
+    log "configuring the build of $name in $dir"
+    rm -rf "$dir"
+    mkdir -p "$(dirname "$dir")"
+    cmake -S "$src" -B "$dir" -DCMAKE_INSTALL_PREFIX="$venv" -DCMAKE_PREFIX_PATH="$venv" \
+      -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release \
+      > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
+  fi
+  cmake --build "$dir" -j "$(nproc)" > "$dir/build.log" 2>&1 || { cat "$dir/build.log"; exit 1; }
+  cmake --install "$dir" > "$dir/install.log" 2>&1 || { cat "$dir/install.log"; exit 1; }
+}
+
+build_package px4_msgs "$root/px4_msgs" "$root/build-px4_msgs"
+build_package uav_mec_nodes "$root" "$build"
+compiled=$(cat "$root/build-px4_msgs/build.log" "$build/build.log" | grep -c 'Building C' || true)
+copied=$(cat "$root/build-px4_msgs/install.log" "$build/install.log" | grep -c '^-- Installing' || true)
 log "messages and package: $compiled object(s) compiled, $copied file(s) installed into $venv"
