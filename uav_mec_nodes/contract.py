@@ -66,9 +66,10 @@ PLANTS = {'kinematic': 'world'}
 
 
 # --- failure modes ------------------------------------------------------------------------------
-# FailureEvent.mode values; the injector's modes are the first three
-FAILURE_MODES = ('announce', 'silence', 'kill', 'liveliness lost')
-INJECTED_FAILURE_MODES = FAILURE_MODES[:3]
+# FailureEvent.mode values; the injector's modes are the first three, and px4_motor (px4 plant only:
+# a motor failure through PX4, which the graph learns of from PX4's own reports alone)
+FAILURE_MODES = ('announce', 'silence', 'kill', 'liveliness lost', 'reported by PX4')
+INJECTED_FAILURE_MODES = FAILURE_MODES[:3] + ('px4_motor',)
 
 
 # --- QoS ------------------------------------------------------------------------------------------
@@ -101,6 +102,30 @@ def reader_qos(spec: QosSpec) -> QosSpec:
 
 def per_slot_qos(messages_per_slot: int, lease_s: float = 0.0) -> QosSpec:
     return QosSpec(depth=max(HISTORY_SLOTS * max(messages_per_slot, 1), 16), liveliness_lease_s=lease_s)
+
+
+# --- PX4 (v1.16) on the wire: ../shared/px4/README.md -----------------------------------------
+def px4_namespace(j: int) -> str:
+    """The PX4 instance of UAV j (MAV_SYS_ID j + 1) runs in namespace px4_<j+1>."""
+    return f'px4_{j + 1}'
+
+
+PX4_TO = 'fmu/in/'             # topics to PX4, relative to the vehicle's namespace
+PX4_FROM = 'fmu/out/'          # topics from PX4
+PX4_STATUS_TOPIC = 'vehicle_status_v1'   # versioned in v1.16 (MESSAGE_VERSION 1); a parameter where used
+# PX4 publishes best effort + transient local and subscribes best effort + volatile; a reliable
+# reader never matches its writers
+PX4_OUT_QOS = QosSpec(reliability='best_effort', durability='transient_local', depth=1)
+PX4_IN_QOS = QosSpec(reliability='best_effort', durability='volatile', depth=1)
+PX4_CMD_DO_SET_MODE = 176      # param1 = 1 (custom), param2 = 6: offboard
+PX4_CMD_ARM_DISARM = 400       # param1 = 1 arm, 0 disarm
+PX4_CMD_INJECT_FAILURE = 420   # param1 = unit (101 motor), param2 = type (1 off), param3 = instance (0 all)
+PX4_CMD_NAV_LAND = 21
+PX4_MODE_OFFBOARD = 6          # DO_SET_MODE's param2 for offboard
+PX4_FAILURE_UNIT_MOTOR = 101
+PX4_FAILURE_TYPE_OFF = 1
+PX4_NAV_STATES_DOWN = (13,)    # termination: a vehicle in it is down, whatever else it says
+PX4_ARMED = 2
 
 
 @dataclass(frozen=True)
