@@ -13,7 +13,9 @@ policy (baseline name or policy file; empty: shipped SAC-PER), record
 (sqlite3|mcap), real_time_factor, lease_s, missing_uavs ("2,3": UAV nodes not
 started), run_id (empty: a new one), domain_id (auto|0-232), discovery
 (localhost|subnet), safety (true|false: the safety layer below the planner),
-plant (kinematic), params_file (extra ROS 2 parameters applied after the graph's).
+plant (kinematic|px4: the PX4 bridge, in real time), px4_external (true: fly PX4
+vehicles already running; false: start a PX4 stand-in per UAV), params_file
+(extra ROS 2 parameters applied after the graph's).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
@@ -30,7 +32,7 @@ ARGUMENTS = {
     'scenario_file': '', 'failure_mode': 'announce', 'failure_schedule': '', 'policy': '',
     'record': 'true', 'bag_path': '', 'storage': 'sqlite3', 'real_time_factor': '0.0',
     'lease_s': '0.5', 'missing_uavs': '', 'run_id': '', 'domain_id': 'auto', 'discovery': 'localhost',
-    'safety': 'true', 'plant': 'kinematic', 'params_file': '',
+    'safety': 'true', 'plant': 'kinematic', 'px4_external': 'false', 'params_file': '',
 }
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
 
@@ -43,9 +45,11 @@ def _graph(context) -> GraphConfig:
         max_failures=int(arg['max_failures']), seed=int(arg['seed']), scenario_file=arg['scenario_file'],
         failure_mode=arg['failure_mode'], failure_schedule=arg['failure_schedule'], policy=arg['policy'],
         record=arg['record'].lower() == 'true', bag_path=arg['bag_path'] or f'runs/launch/{run_id}/bag',
-        storage=arg['storage'], real_time_factor=float(arg['real_time_factor']), lease_s=float(arg['lease_s']),
+        storage=arg['storage'], lease_s=float(arg['lease_s']),
         missing_uavs=parse_missing(arg['missing_uavs']), run_id=run_id, domain_id=parse_domain(arg['domain_id']),
-        discovery=arg['discovery'], safety=arg['safety'].lower() == 'true', plant=arg['plant'])
+        discovery=arg['discovery'], safety=arg['safety'].lower() == 'true', plant=arg['plant'],
+        px4_external=arg['px4_external'].lower() == 'true',
+        real_time_factor=1.0 if arg['plant'] == 'px4' else float(arg['real_time_factor']))
 
 
 def _shutdown_if_failed(name: str):
@@ -70,8 +74,8 @@ def _nodes(context):
         params = dict(spec.params)
         if spec.module == 'uav':
             params['own_process'] = True
-        node = Node(package='uav_mec_nodes', executable=spec.module, name=spec.name, output='screen',
-                    parameters=[params] + ([extra] if extra else []), additional_env=env)
+        node = Node(package='uav_mec_nodes', executable=spec.module, name=spec.name, namespace=spec.namespace,
+                    output='screen', parameters=[params] + ([extra] if extra else []), additional_env=env)
         actions.append(node)
         if spec.module in CORE:
             actions.append(RegisterEventHandler(OnProcessExit(target_action=node,

@@ -91,10 +91,12 @@ def run(args) -> int:
                     max_failures=-1 if args.max_failures is None else args.max_failures, seed=args.seed,
                     scenario_file=args.config or '', failure_mode=args.failure_mode,
                     failure_schedule=args.failure_schedule or '', policy=policy, record=True,
-                    bag_path=str(out / 'bag'), storage=args.storage, real_time_factor=args.rtf,
+                    bag_path=str(out / 'bag'), storage=args.storage, real_time_factor=args.rtf or 0.0,
                     missing_uavs=parse_missing(args.missing_uavs), run_torch_layers=args.run_torch_layers,
                     domain_id=parse_domain(args.domain_id), discovery=args.discovery, timeout_s=args.timeout,
-                    safety=args.safety == 'on')
+                    safety=args.safety == 'on', plant=args.plant, px4_external=args.px4_external)
+    if args.rtf is None:   # as fast as the graph allows; PX4 flies in real time
+        g.real_time_factor = 1.0 if args.plant == 'px4' else 0.0
     g.validate(resolved_num_uavs(g))
     make_policy(policy)   # a bad --policy is said here, not by a node's log
     bag = out / 'bag'
@@ -167,9 +169,11 @@ def _run_args(parser):
                         help='ros: the ROS 2 node graph (default); gym: the Gymnasium env alone')
     parser.add_argument('--processes', choices=('single', 'multi'), default='single',
                         help='all nodes in one process (default) or one process per node')
-    parser.add_argument('--failure-mode', default='announce', help='announce (default), silence or kill')
+    parser.add_argument('--failure-mode', default='announce',
+                        help='announce (default), silence, kill, or px4_motor (--plant px4: a motor failure through PX4)')
     parser.add_argument('--failure-schedule', help='"uav:slot,..." (default: the scenario\'s random failure)')
-    parser.add_argument('--rtf', type=float, default=0.0, help='real-time factor; 0: as fast as possible')
+    parser.add_argument('--rtf', type=float, help='real-time factor; 0: as fast as possible (default; with --plant '
+                                                  'px4: 1, the only one PX4 flies at)')
     parser.add_argument('--storage', default='sqlite3', help='bag storage: sqlite3 (default) or mcap')
     parser.add_argument('--missing-uavs', help='UAV ids whose nodes are not started, e.g. "2" (a drill)')
     parser.add_argument('--run-torch-layers', action='store_true',
@@ -179,6 +183,11 @@ def _run_args(parser):
                              'holds) or 0-232')
     parser.add_argument('--discovery', default='localhost',
                         help='DDS discovery: localhost (default: this host only) or subnet')
+    parser.add_argument('--plant', choices=('kinematic', 'px4'), default='kinematic',
+                        help='what moves the UAVs: kinematic (the world node, default) or px4 (the PX4 bridge; '
+                             'PX4 stand-ins are started unless --px4-external)')
+    parser.add_argument('--px4-external', action='store_true',
+                        help='with --plant px4: fly PX4 vehicles already running (SITL or real) on this domain')
     parser.add_argument('--safety', choices=('on', 'off'), default='on',
                         help='the safety layer below the planner: area margin, altitude band, speed and '
                              'acceleration limits, d_safe (default on; off: the paper\'s dynamics, as `evaluate` '
@@ -488,10 +497,13 @@ def params_cmd(args) -> int:
 
     from uav_mec_nodes.graph import GraphConfig, node_specs, params_yaml, resolved_num_uavs
     g = GraphConfig()
-    print('# ROS 2 parameters of the default graph (uav_mec_nodes/graph.py); regenerate with\n'
-          '# `uav-mec params > config/params.yaml`. Use with: ros2 run uav_mec_nodes <node> --ros-args '
-          '--params-file config/params.yaml')
-    print(yaml.safe_dump(params_yaml(node_specs(g, resolved_num_uavs(g))), sort_keys=False), end='')
+    specs = node_specs(g, resolved_num_uavs(g))
+    px4 = GraphConfig(plant='px4', real_time_factor=1.0)   # its bridge and stand-ins, for --plant px4
+    specs += [s for s in node_specs(px4, resolved_num_uavs(px4)) if s.module in ('px4_bridge', 'px4_standin')]
+    print('# ROS 2 parameters of the default graph (uav_mec_nodes/graph.py), with the PX4 bridge and stand-ins\n'
+          '# of --plant px4; regenerate with `uav-mec params > config/params.yaml`. Use with:\n'
+          '# ros2 run uav_mec_nodes <node> --ros-args --params-file config/params.yaml')
+    print(yaml.safe_dump(params_yaml(specs), sort_keys=False), end='')
     return 0
 
 

@@ -18,6 +18,8 @@ The slot protocol (one slot t, all on simulated time):
                  with a real-time factor of 0, else after delta / rtf of wall time
   failure_injector  /failures when a UAV fails, and a FailureReport for every slot (the
                  accounting and the world's motion of slot t wait for report t)
+  px4_bridge     (--plant px4) /plant/report t once the vehicles have flown slot t in real time,
+                 with the failures PX4 reported during it: the slot's accounting waits for it
   recorder       /recorder/progress: slots written in full (the world waits for it)
 
 Trust: a message is believed only if its writer belongs to a node that owns
@@ -33,6 +35,7 @@ PACKAGE = 'uav_mec_nodes'
 
 TOPIC_CLOCK = '/clock'
 TOPIC_PLANT_COMMAND = '/plant/command'
+TOPIC_PLANT_REPORT = '/plant/report'       # FailureReport: a real-time plant's word once it has flown a slot
 TOPIC_WORLD_UAVS = '/world/uav_states'
 TOPIC_USERS = '/users'
 TOPIC_CHANNEL = '/channel'
@@ -62,7 +65,7 @@ def uav_cmd_topic(j: int) -> str:
 
 # --- plants ---------------------------------------------------------------------------------------
 # what moves the UAVs and reports their states: plant name -> its node's module (and node name)
-PLANTS = {'kinematic': 'world'}
+PLANTS = {'kinematic': 'world', 'px4': 'px4_bridge'}
 
 
 # --- failure modes ------------------------------------------------------------------------------
@@ -152,11 +155,13 @@ def graph_topics(num_users: int, num_uavs: int, lease_s: float = 0.5) -> Dict[st
         TopicSpec(TOPIC_CLOCK, 'rosgraph_msgs/msg/Clock', ('sequencer',), QosSpec(durability='volatile')),
         TopicSpec(TOPIC_PLANT_COMMAND, _t('PlantCommand'), ('sequencer',), per_slot_qos(2)),
         TopicSpec(TOPIC_WORLD_UAVS, _t('UavState'), tuple(PLANTS.values()), per_slot_qos(j)),
+        TopicSpec(TOPIC_PLANT_REPORT, _t('FailureReport'), ('px4_bridge',), per_slot_qos(1)),
         TopicSpec(TOPIC_USERS, _t('UserStates'), ('channel_sim',), per_slot_qos(1)),
         TopicSpec(TOPIC_CHANNEL, _t('ChannelState'), ('channel_sim',), per_slot_qos(1)),
         TopicSpec(TOPIC_PLAN, _t('Plan'), ('planner',), per_slot_qos(1)),
         # at most one injected and one detected failure per UAV in an episode: all kept
-        TopicSpec(TOPIC_FAILURES, _t('FailureEvent'), ('failure_injector', 'planner'), per_slot_qos(2 * j)),
+        TopicSpec(TOPIC_FAILURES, _t('FailureEvent'), ('failure_injector', 'planner', 'px4_bridge'),
+                  per_slot_qos(2 * j)),
         TopicSpec(TOPIC_FAILURE_REPORT, _t('FailureReport'), ('failure_injector',), per_slot_qos(1)),
         TopicSpec(TOPIC_TASK_REPORTS, _t('TaskReport'), ('channel_sim',), per_slot_qos(i)),
         TopicSpec(TOPIC_SLOT_METRICS, _t('SlotMetrics'), ('channel_sim',), per_slot_qos(1)),
@@ -211,6 +216,10 @@ SCENARIO_PARAMETERS = (
 )
 
 _LEASE = ParamSpec('lease_s', 0.5, 'liveliness lease of the UAV state topics (wall) [s]', 0.05, 60.0)
+_PX4_VEHICLES = (
+    ParamSpec('px4_namespaces', '', 'PX4 namespace of each UAV, comma-separated (empty: px4_1, px4_2, ...)'),
+    ParamSpec('px4_sys_ids', '', 'MAV_SYS_ID of each UAV, comma-separated (empty: 1, 2, ...)'),
+)
 
 NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
     'sequencer': (
@@ -220,7 +229,10 @@ NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
         _LEASE,
     ),
     'world': (),
-    'channel_sim': (),
+    'channel_sim': (
+        ParamSpec('plant', 'kinematic', 'what moves the UAVs; px4: a slot is accounted once PX4 has flown it '
+                                        '(/plant/report)', choices=tuple(PLANTS)),
+    ),
     'planner': (
         ParamSpec('policy', '', 'policy: a baseline name or a policy file; empty: shipped SAC-PER'),
         _LEASE,
@@ -228,7 +240,16 @@ NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
                   0.0, 600.0),
     ),
     'failure_injector': (
-        ParamSpec('mode', 'announce', 'how an injected failure shows', choices=INJECTED_FAILURE_MODES),
+        ParamSpec('mode', 'announce', 'how an injected failure shows (px4_motor: a motor failure through '
+                                      'PX4, px4 plant only)', choices=INJECTED_FAILURE_MODES),
+    ) + _PX4_VEHICLES,
+    'px4_bridge': _PX4_VEHICLES + (
+        ParamSpec('home_positions', '', 'each vehicle\'s home (its local NED origin) in the world frame, '
+                                        '"x,y,z;x,y,z;..." [m, ENU] (empty: on the ground under its start)'),
+        ParamSpec('setpoint_rate_hz', 20.0, 'OffboardControlMode + TrajectorySetpoint stream rate [Hz]', 10.0, 100.0),
+        ParamSpec('status_topic', PX4_STATUS_TOPIC, 'PX4\'s vehicle status topic (versioned)'),
+        ParamSpec('stream_before_offboard_s', 1.0, 'setpoint stream before offboard is asked for [s]', 0.5, 10.0),
+        ParamSpec('lease_s', 1.0, 'a vehicle whose vehicle_status stops this long is down (wall) [s]', 0.2, 60.0),
     ),
     'uav': (
         ParamSpec('uav_id', 0, 'j, this UAV\'s 0-based id', 0, MAX_UAVS - 1),
@@ -247,10 +268,30 @@ NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
 }
 
 
+# not nodes of a run's graph: no scenario, no run identity (a stand-in plays a PX4 vehicle)
+VEHICLE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
+    'px4_standin': (
+        ParamSpec('sys_id', 1, 'MAV_SYS_ID: commands for another target_system are not taken', 1, 255),
+        ParamSpec('v_max_mps', 20.0, 'speed limit of its position controller [m/s]', 0.1, 200.0),
+        ParamSpec('a_max_mps2', 5.0, 'acceleration limit [m/s^2]', 0.1, 100.0),
+        ParamSpec('offboard_loss_s', 1.0, 'COM_OF_LOSS_T: offboard lost after this long without the stream [s]',
+                  0.1, 60.0),
+        ParamSpec('loss_action', 'hold', 'COM_OBL_RC_ACT: what it does then', choices=('hold', 'land')),
+        ParamSpec('failure_injection', True, 'SYS_FAILURE_EN: VEHICLE_CMD_INJECT_FAILURE is honoured'),
+        ParamSpec('local_position_hz', 50.0, 'vehicle_local_position rate [Hz]', 1.0, 250.0),
+        ParamSpec('status_hz', 5.0, 'vehicle_status rate [Hz]', 0.5, 50.0),
+        ParamSpec('status_topic', 'vehicle_status_v1', 'its vehicle status topic (versioned)'),
+    ),
+}
+
+
 def parameters_of(module: str) -> Tuple[ParamSpec, ...]:
     """Every parameter a node of this module declares, shared scenario ones first."""
+    if module in VEHICLE_PARAMETERS:
+        return VEHICLE_PARAMETERS[module]
     return SCENARIO_PARAMETERS + NODE_PARAMETERS[module]
 
 
 def parameter_defaults(module: str) -> Dict[str, object]:
+    """Each parameter's default (what a node declares when nothing is given)."""
     return {p.name: p.default for p in parameters_of(module)}

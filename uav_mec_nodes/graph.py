@@ -47,6 +47,7 @@ class GraphConfig:
     timeout_s: float = 0.0             # 0: derived from the slots and the real-time factor (timeout_for)
     safety: bool = True                # the safety layer below the planner (model/safety.py) for every plant
     plant: str = 'kinematic'           # what moves the UAVs: kinematic (the world node) | px4 (the PX4 bridge)
+    px4_external: bool = False         # px4: fly vehicles already running (no stand-ins started)
 
     def validate(self, num_uavs: int) -> None:
         checks = (('--users', self.num_users, 0, MAX_USERS), ('--uavs', self.num_uavs, 0, MAX_UAVS),
@@ -65,6 +66,10 @@ class GraphConfig:
             raise UserInputError(f'--storage: must be sqlite3 or mcap, got {self.storage!r}')
         if self.plant not in PLANTS:
             raise UserInputError(f'--plant: must be one of {list(PLANTS)}, got {self.plant!r}')
+        if self.plant == 'px4' and self.real_time_factor != 1.0:
+            raise UserInputError(f'--rtf: PX4 flies in real time, so --plant px4 needs 1, got {self.real_time_factor}')
+        if self.failure_mode == 'px4_motor' and self.plant != 'px4':
+            raise UserInputError('--failure-mode px4_motor: only with --plant px4 (a motor failure through PX4)')
         if self.discovery not in DISCOVERY_RANGES:
             raise UserInputError(f'--discovery: must be one of {list(DISCOVERY_RANGES)}, got {self.discovery!r}')
         if self.domain_id is not None and not 0 <= self.domain_id <= DOMAIN_MAX:
@@ -81,6 +86,12 @@ class NodeSpec:
     module: str                       # uav_mec_nodes.nodes.<module>, also the ros2 run executable
     name: str                         # node name
     params: Dict[str, object]
+    namespace: str = ''               # a PX4 stand-in's vehicle namespace (px4_<j+1>); graph nodes have none
+
+    @property
+    def key(self) -> str:
+        """Unique in a run: the node's name, under its namespace if it has one."""
+        return f'{self.namespace}.{self.name}' if self.namespace else self.name
 
 
 def lease_for(g: GraphConfig, single_process: bool) -> float:
@@ -95,7 +106,7 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
         NodeSpec('sequencer', 'sequencer', dict(common, real_time_factor=float(g.real_time_factor),
                                                 wait_for_recorder=g.record, lease_s=lease)),
         NodeSpec(plant, plant, dict(common)),
-        NodeSpec('channel_sim', 'channel_sim', dict(common)),
+        NodeSpec('channel_sim', 'channel_sim', dict(common, plant=g.plant)),
         NodeSpec('planner', 'planner', dict(common, policy=g.policy, lease_s=lease)),
         NodeSpec('failure_injector', 'failure_injector', dict(common, mode=g.failure_mode)),
     ]
@@ -107,7 +118,18 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
         specs.append(NodeSpec('recorder', 'recorder', dict(common, bag_path=g.bag_path, storage=g.storage,
                                                            policy=g.policy, failure_mode=g.failure_mode,
                                                            lease_s=lease)))
+    if g.plant == 'px4' and not g.px4_external:
+        specs += px4_standin_specs(g, num_uavs)
     return specs
+
+
+def px4_standin_specs(g: GraphConfig, num_uavs: int) -> List[NodeSpec]:
+    """One PX4 stand-in per UAV, in its vehicle's namespace, with the scenario's speed limits."""
+    from uav_mec_nodes.contract import px4_namespace
+    uavs = graph_scenario(g).uavs
+    return [NodeSpec('px4_standin', 'px4_standin', dict(sys_id=j + 1, v_max_mps=float(uavs.v_max_mps),
+                                                        a_max_mps2=float(uavs.a_max_mps2)),
+                     namespace=px4_namespace(j)) for j in range(num_uavs)]
 
 
 def shared_parameters(g: GraphConfig) -> Dict[str, object]:
@@ -172,7 +194,8 @@ def timeout_for(g: GraphConfig, num_slots: int, slot_s: float = 1.0) -> float:
 
 def params_yaml(specs: List[NodeSpec]) -> Dict[str, Dict]:
     """ROS 2 parameter-file form: {node: {ros__parameters: {...}}}, every parameter of each node."""
-    return {s.name: {'ros__parameters': dict(parameter_defaults(s.module), **s.params)} for s in specs}
+    return {(f'/{s.namespace}/{s.name}' if s.namespace else s.name):
+            {'ros__parameters': dict(parameter_defaults(s.module), **s.params)} for s in specs}
 
 
 def parse_missing(text: Optional[str]) -> Tuple[int, ...]:

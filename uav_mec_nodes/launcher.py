@@ -39,7 +39,8 @@ from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
 NODE_CLASSES = {'sequencer': 'SequencerNode', 'world': 'WorldNode', 'channel_sim': 'ChannelSimNode',
                 'planner': 'PlannerNode', 'failure_injector': 'FailureInjectorNode', 'uav': 'UavNode',
-                'recorder': 'RecorderNode'}
+                'recorder': 'RecorderNode', 'px4_bridge': 'Px4BridgeNode', 'px4_standin': 'Px4StandinNode'}
+VEHICLES = ('px4_standin',)   # not graph nodes: they run until the run ends, then are stopped
 EXIT_TIMEOUT = 124       # like coreutils' timeout: the time limit or a stall ended the run
 EXIT_CRASH = 1
 DRAIN_S = 3.0            # a stopped run's slot in progress gets this long to be accounted and recorded
@@ -161,8 +162,10 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
                 kwargs = dict(context=context, parameter_overrides=_overrides(spec.params))
                 if spec.module == 'uav':
                     kwargs['uav_id'] = spec.params['uav_id']
-                nodes[spec.name] = cls(**kwargs)
-                executor.add_node(nodes[spec.name])
+                if spec.namespace:
+                    kwargs['namespace'] = spec.namespace
+                nodes[spec.key] = cls(**kwargs)
+                executor.add_node(nodes[spec.key])
             finishers = [nodes[n] for n in FINISHERS if n in nodes]
             while not all(node.done for node in finishers):
                 try:
@@ -214,7 +217,9 @@ def _drain(executor, nodes: dict) -> None:
 def spawn(spec: NodeSpec, params_file: Path, log_dir: Path, env: dict) -> subprocess.Popen:
     cmd = [sys.executable, '-m', f'uav_mec_nodes.nodes.{spec.module}', '--ros-args', '-r',
            f'__node:={spec.name}', '--params-file', str(params_file)]
-    log = (log_dir / f'{spec.name}.log').open('w')
+    if spec.namespace:
+        cmd[-2:-2] = ['-r', f'__ns:=/{spec.namespace}']
+    log = (log_dir / f'{spec.key}.log').open('w')
     # a session of its own: a terminal's Ctrl-C reaches the launcher alone, which then stops every
     # node once, in order; cwd outside any source tree: `-m uav_mec_nodes...` must import the
     # installed package (with its msg/)
@@ -244,6 +249,7 @@ class MultiProcessRun:
         for spec in self.specs:
             if spec.module == 'uav':
                 params[spec.name]['ros__parameters']['own_process'] = True
+        self.vehicles = {spec.key for spec in self.specs if spec.module in VEHICLES}
         self.params_file = self.log_dir / 'params.yaml'
         self.params_file.write_text(yaml.safe_dump(params))
         self.processes: Dict[str, subprocess.Popen] = {}
@@ -258,7 +264,7 @@ class MultiProcessRun:
         # the UAVs, the injector and the recorder first, so the sequencer finds them at start-up
         order = sorted(self.specs, key=lambda s: s.module in ('sequencer', 'planner', 'channel_sim'))
         for spec in order:
-            self.processes[spec.name] = spawn(spec, self.params_file, self.log_dir, env)
+            self.processes[spec.key] = spawn(spec, self.params_file, self.log_dir, env)
         return self
 
     def wait(self, timeout_s: Optional[float] = None, on_progress: Progress = None) -> RunResult:
@@ -303,12 +309,13 @@ class MultiProcessRun:
     def end_stragglers(self) -> None:
         """After the episode every node ends on its own; one that does not is stopped and named."""
         deadline = time.monotonic() + self.END_GRACE_S
-        while any(p.poll() is None for p in self.processes.values()) and time.monotonic() < deadline:
+        nodes = {n: p for n, p in self.processes.items() if n not in self.vehicles}
+        while any(p.poll() is None for p in nodes.values()) and time.monotonic() < deadline:
             self.monitor.spin(0.1)
-        late = [n for n, p in self.processes.items() if p.poll() is None]
+        late = [n for n, p in nodes.items() if p.poll() is None]
         if late:
             self.say(f'note: {", ".join(late)} did not end with the episode; stopped')
-            self.stop_all()
+        self.stop_all()   # the vehicle stand-ins (and any late node)
 
     def drain(self) -> None:
         """The sequencer first (no new slot), then the slot in progress gets DRAIN_S to be recorded."""

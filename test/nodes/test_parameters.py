@@ -20,7 +20,7 @@ def test_declared_parameters_are_the_contracts_read_only_and_in_params_yaml(cont
         declared = set(node._parameters) - rclpy_own
         assert declared == {p.name for p in parameters_of(module)}
         shipped = yaml.safe_load((REPO_ROOT / 'config' / 'params.yaml').read_text())
-        name = 'uav_0' if module == 'uav' else module
+        name = {'uav': 'uav_0', 'px4_standin': '/px4_1/px4_standin'}.get(module, module)
         assert set(shipped[name]['ros__parameters']) == declared   # params.yaml lacks none of them
         for p in parameters_of(module):
             descriptor = node.describe_parameter(p.name)

@@ -21,7 +21,8 @@ from rclpy.serialization import deserialize_message
 from uav_mec_nodes.config import ScenarioConfig
 # the topic names are re-exported: nodes write c.TOPIC_PLAN, c.uav_state_topic(j)
 from uav_mec_nodes.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES,  # noqa: F401
-                                    TOPIC_MARKERS, TOPIC_PLAN, TOPIC_PLANT_COMMAND, TOPIC_RECORDER_PROGRESS,
+                                    TOPIC_MARKERS, TOPIC_PLAN, TOPIC_PLANT_COMMAND, TOPIC_PLANT_REPORT,
+                                    TOPIC_RECORDER_PROGRESS,
                                     TOPIC_SLOT_METRICS, TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec,
                                     graph_topics, parameters_of, reader_qos, uav_cmd_topic, uav_state_topic)
 from uav_mec_nodes.errors import UserInputError

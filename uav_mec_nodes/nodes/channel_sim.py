@@ -81,6 +81,10 @@ class ChannelSimNode(Node):
         inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
         inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
         self.reported_slots = set()
+        # a real-time plant (PX4) fails when it fails: a slot is accounted once it has been flown
+        self.plant_reported = None if p.plant == 'kinematic' else set()
+        if self.plant_reported is not None:
+            inputs.subscribe(FailureReport, c.TOPIC_PLANT_REPORT, self.on_plant_report)
         self.pending_plan = None
 
     def on_failure(self, msg: FailureEvent) -> None:
@@ -89,17 +93,24 @@ class ChannelSimNode(Node):
             return
         self.book.fail_during(msg.uav_id, msg.slot)
 
-    def on_failure_report(self, msg: FailureReport) -> None:
+    def on_failure_report(self, msg: FailureReport, reported=None) -> None:
         if len(msg.failures) > self.env.num_uavs:
             self.get_logger().warning(f'rejected failure report of slot {msg.slot}: {len(msg.failures)} events')
             return
         for event in msg.failures:
             self.on_failure(event)
         if msg.slot >= self.env.slot:
-            self.reported_slots.add(msg.slot)
-        if self.pending_plan is not None and self.pending_plan.slot in self.reported_slots:
+            (self.reported_slots if reported is None else reported).add(msg.slot)
+        if self.pending_plan is not None and self.reported(self.pending_plan.slot):
             plan, self.pending_plan = self.pending_plan, None
             self.on_plan(plan)
+
+    def on_plant_report(self, msg: FailureReport) -> None:
+        self.on_failure_report(msg, self.plant_reported)
+
+    def reported(self, slot: int) -> bool:
+        """The injector's word on the slot is in and, with a real-time plant, the plant has flown it."""
+        return slot in self.reported_slots and (self.plant_reported is None or slot in self.plant_reported)
 
     def on_world_state(self, msg: UavState) -> None:
         reason = c.uav_state_ok(msg, self.env.num_uavs)
@@ -184,10 +195,12 @@ class ChannelSimNode(Node):
                 self.get_logger().warning(f'ignored plan for slot {plan.slot} (current slot {env.slot})')
             return
         t = env.slot
-        if t not in self.reported_slots:   # the injector's word on this slot first
+        if not self.reported(t):   # the injector's (and a real-time plant's) word on this slot first
             self.pending_plan = plan
             return
         self.reported_slots.discard(t)
+        if self.plant_reported is not None:
+            self.plant_reported.discard(t)
         if len(plan.uav_alive) == env.num_uavs:
             for j in np.flatnonzero(~np.array(plan.uav_alive, bool)):
                 self.book.down_before(int(j), t)

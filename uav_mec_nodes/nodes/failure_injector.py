@@ -25,7 +25,8 @@ class FailureInjectorNode(Node):
         super().__init__('failure_injector', **kwargs)
         p, self.cfg = c.declare_node(self, 'failure_injector')
         self.run_id = p.run_id
-        self.mode = INJECTED_FAILURE_MODES.index(p.mode)   # FailureEvent.MODE_* value
+        self.through_px4 = p.mode == 'px4_motor'
+        self.mode = INJECTED_FAILURE_MODES.index(p.mode)   # FailureEvent.MODE_* value (not px4_motor's)
         replica = UavMecEnv(self.cfg)
         replica.reset(seed=p.seed)   # the Gym env's failure draw for this seed (or the schedule)
         self.fail_slots = replica.fail_slots.copy()
@@ -39,6 +40,15 @@ class FailureInjectorNode(Node):
         # the world's per-slot states (reliable, unlike /clock) mark each slot's start
         inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_slot_start)
         inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
+        self.px4 = []
+        if self.through_px4:
+            from px4_msgs.msg import VehicleCommand
+
+            from uav_mec_nodes import contract
+            from uav_mec_nodes.px4.bridge import vehicle_ids
+            for ns, sys_id in vehicle_ids(self.cfg.scenario.num_uavs, p.px4_namespaces, p.px4_sys_ids):
+                self.px4.append((sys_id, self.create_publisher(
+                    VehicleCommand, f'/{ns}/{contract.PX4_TO}vehicle_command', c.qos(contract.PX4_IN_QOS))))
         planned = [(int(j), int(t)) for j, t in enumerate(self.fail_slots) if t < NEVER]
         self.get_logger().info(f'failures planned (uav, slot): {planned}, mode {p.mode}')
 
@@ -53,12 +63,29 @@ class FailureInjectorNode(Node):
             if int(j) in self.announced:
                 continue
             self.announced.add(int(j))
+            if self.through_px4:
+                self.inject_through_px4(int(j))
+                continue
             event = FailureEvent(run_id=self.run_id, slot=int(self.fail_slots[j]), uav_id=int(j), mode=self.mode,
                                  reason=f'injected ({self.cfg.failures.model} model)')
             event.header.stamp = msg.header.stamp
             self.pub.publish(event)
             report.failures.append(event)
         self.report_pub.publish(report)
+
+    def inject_through_px4(self, j: int) -> None:
+        """Motor off on UAV j's PX4 (SYS_FAILURE_EN=1 there): the graph hears of it from PX4 alone."""
+        from px4_msgs.msg import VehicleCommand
+
+        from uav_mec_nodes import contract
+        sys_id, pub = self.px4[j]
+        self.get_logger().warning(f'injecting a motor failure into UAV {j} (MAV_SYS_ID {sys_id}) through PX4')
+        for _ in range(3):   # best effort, as PX4's topics are: a few copies
+            pub.publish(VehicleCommand(command=contract.PX4_CMD_INJECT_FAILURE,
+                                       param1=float(contract.PX4_FAILURE_UNIT_MOTOR),
+                                       param2=float(contract.PX4_FAILURE_TYPE_OFF), param3=0.0,
+                                       target_system=sys_id, target_component=1, source_system=255,
+                                       from_external=True))
 
     def on_metrics(self, msg: SlotMetrics) -> None:
         if msg.slot + 1 >= self.cfg.scenario.num_slots:
