@@ -62,7 +62,8 @@ def test_a_failed_core_node_shuts_the_launch_down(launch_file):
     actions = _launch(launch_file)
     handlers = {h.event_handler.target_action.kwargs['name']: h.event_handler
                 for h in actions if hasattr(h, 'event_handler')}
-    assert set(handlers) == set(CORE)   # a UAV may die: that is a failure the graph handles
+    started = {a.kwargs['name'] for a in actions if hasattr(a, 'kwargs')}
+    assert set(handlers) == set(CORE) & started == set(CORE) - {'px4_bridge'}   # a UAV may die: a failure
 
     class Exited:
         def __init__(self, returncode):
@@ -70,3 +71,14 @@ def test_a_failed_core_node_shuts_the_launch_down(launch_file):
     (shutdown,) = handlers['recorder'].on_exit(Exited(1), None)
     assert 'recorder exited with code 1' in shutdown.event.reason
     assert handlers['sequencer'].on_exit(Exited(0), None) is None   # the episode's normal end
+
+
+def test_the_px4_plant_launches_the_bridge_and_a_stand_in_per_vehicle_in_real_time(launch_file):
+    actions = _launch(launch_file, plant='px4')
+    nodes = {(a.kwargs['namespace'], a.kwargs['name']): a.kwargs for a in actions if hasattr(a, 'kwargs')}
+    assert ('', 'px4_bridge') in nodes and ('', 'world') not in nodes
+    assert {ns for ns, name in nodes if name == 'px4_standin'} == {'px4_1', 'px4_2', 'px4_3'}
+    assert nodes[('px4_2', 'px4_standin')]['parameters'][0]['sys_id'] == 2
+    assert nodes[('', 'sequencer')]['parameters'][0]['real_time_factor'] == 1.0   # PX4 flies in real time
+    external = _launch(launch_file, plant='px4', px4_external='true')
+    assert not [a for a in external if hasattr(a, 'kwargs') and a.kwargs['name'] == 'px4_standin']
