@@ -14,7 +14,8 @@ policy (baseline name or policy file; empty: shipped SAC-PER), record
 started), run_id (empty: a new one), domain_id (auto|0-232), discovery
 (localhost|subnet), safety (true|false: the safety layer below the planner),
 plant (kinematic|px4: the PX4 bridge, in real time), px4_external (true: fly PX4
-vehicles already running; false: start a PX4 stand-in per UAV), params_file
+vehicles already running; false: start a PX4 stand-in per UAV), px4_homes ("x,y,z;...":
+each vehicle's home in the world frame; empty: under its start position), params_file
 (extra ROS 2 parameters applied after the graph's).
 """
 from launch import LaunchDescription
@@ -32,7 +33,7 @@ ARGUMENTS = {
     'scenario_file': '', 'failure_mode': 'announce', 'failure_schedule': '', 'policy': '',
     'record': 'true', 'bag_path': '', 'storage': 'sqlite3', 'real_time_factor': '0.0',
     'lease_s': '0.5', 'missing_uavs': '', 'run_id': '', 'domain_id': 'auto', 'discovery': 'localhost',
-    'safety': 'true', 'plant': 'kinematic', 'px4_external': 'false', 'params_file': '',
+    'safety': 'true', 'plant': 'kinematic', 'px4_external': 'false', 'px4_homes': '', 'params_file': '',
 }
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
 
@@ -48,7 +49,7 @@ def _graph(context) -> GraphConfig:
         storage=arg['storage'], lease_s=float(arg['lease_s']),
         missing_uavs=parse_missing(arg['missing_uavs']), run_id=run_id, domain_id=parse_domain(arg['domain_id']),
         discovery=arg['discovery'], safety=arg['safety'].lower() == 'true', plant=arg['plant'],
-        px4_external=arg['px4_external'].lower() == 'true',
+        px4_external=arg['px4_external'].lower() == 'true', px4_homes=arg['px4_homes'],
         real_time_factor=1.0 if arg['plant'] == 'px4' else float(arg['real_time_factor']))
 
 

@@ -41,6 +41,11 @@ def _one_line_error(capsys, argv, *needles):
     (['--failure-schedule', '1-4'], ['failure_schedule', 'uav:slot']),
     (['--policy', 'no-such-policy'], ['no-such-policy']),
     (['--config', 'missing.yaml'], ['scenario file not found: missing.yaml']),
+    (['--plant', 'gazebo'], ['--plant', "invalid choice: 'gazebo'"]),
+    (['--plant', 'px4', '--rtf', '0'], ['--rtf: PX4 flies in real time, so --plant px4 needs 1']),
+    (['--plant', 'px4', '--px4-homes', '1,2'], ['--px4-homes: home_positions: expected 3 points']),
+    (['--failure-mode', 'px4_motor'], ['--failure-mode px4_motor: only with --plant px4']),
+    (['--safety', 'maybe'], ['--safety', "invalid choice: 'maybe'"]),
 ])
 def test_run_bad_flags(capsys, tmp_path, flags, needles):
     _one_line_error(capsys, ['run', '--out', tmp_path, *flags], *needles)

@@ -94,7 +94,8 @@ def run(args) -> int:
                     bag_path=str(out / 'bag'), storage=args.storage, real_time_factor=args.rtf or 0.0,
                     missing_uavs=parse_missing(args.missing_uavs), run_torch_layers=args.run_torch_layers,
                     domain_id=parse_domain(args.domain_id), discovery=args.discovery, timeout_s=args.timeout,
-                    safety=args.safety == 'on', plant=args.plant, px4_external=args.px4_external)
+                    safety=args.safety == 'on', plant=args.plant, px4_external=args.px4_external,
+                    px4_homes=args.px4_homes or '')
     if args.rtf is None:   # as fast as the graph allows; PX4 flies in real time
         g.real_time_factor = 1.0 if args.plant == 'px4' else 0.0
     g.validate(resolved_num_uavs(g))
@@ -188,6 +189,8 @@ def _run_args(parser):
                              'PX4 stand-ins are started unless --px4-external)')
     parser.add_argument('--px4-external', action='store_true',
                         help='with --plant px4: fly PX4 vehicles already running (SITL or real) on this domain')
+    parser.add_argument('--px4-homes', help='with --plant px4: each vehicle\'s home (its local NED origin) in the '
+                                            'world frame, "x,y,z;x,y,z;..." [m] (default: under its start position)')
     parser.add_argument('--safety', choices=('on', 'off'), default='on',
                         help='the safety layer below the planner: area margin, altitude band, speed and '
                              'acceleration limits, d_safe (default on; off: the paper\'s dynamics, as `evaluate` '

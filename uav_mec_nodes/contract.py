@@ -109,8 +109,13 @@ def per_slot_qos(messages_per_slot: int, lease_s: float = 0.0) -> QosSpec:
 
 # --- PX4 (v1.16) on the wire: ../shared/px4/README.md -----------------------------------------
 def px4_namespace(j: int) -> str:
-    """The PX4 instance of UAV j (MAV_SYS_ID j + 1) runs in namespace px4_<j+1>."""
+    """UAV j flies PX4 instance j + 1, which runs in namespace px4_<j+1> (instance 0 has none)."""
     return f'px4_{j + 1}'
+
+
+def px4_sys_id(j: int) -> int:
+    """MAV_SYS_ID of UAV j's PX4: its instance + 1, as PX4's SITL numbers them."""
+    return j + 2
 
 
 PX4_TO = 'fmu/in/'             # topics to PX4, relative to the vehicle's namespace
@@ -218,7 +223,7 @@ SCENARIO_PARAMETERS = (
 _LEASE = ParamSpec('lease_s', 0.5, 'liveliness lease of the UAV state topics (wall) [s]', 0.05, 60.0)
 _PX4_VEHICLES = (
     ParamSpec('px4_namespaces', '', 'PX4 namespace of each UAV, comma-separated (empty: px4_1, px4_2, ...)'),
-    ParamSpec('px4_sys_ids', '', 'MAV_SYS_ID of each UAV, comma-separated (empty: 1, 2, ...)'),
+    ParamSpec('px4_sys_ids', '', 'MAV_SYS_ID of each UAV, comma-separated (empty: 2, 3, ...: instance + 1)'),
 )
 
 NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {

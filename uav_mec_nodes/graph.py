@@ -48,6 +48,7 @@ class GraphConfig:
     safety: bool = True                # the safety layer below the planner (model/safety.py) for every plant
     plant: str = 'kinematic'           # what moves the UAVs: kinematic (the world node) | px4 (the PX4 bridge)
     px4_external: bool = False         # px4: fly vehicles already running (no stand-ins started)
+    px4_homes: str = ''                # px4: each vehicle's home in the world frame, "x,y,z;..." ('' : under its start)
 
     def validate(self, num_uavs: int) -> None:
         checks = (('--users', self.num_users, 0, MAX_USERS), ('--uavs', self.num_uavs, 0, MAX_UAVS),
@@ -76,6 +77,14 @@ class GraphConfig:
             raise UserInputError(f'--domain-id: must be in [0, {DOMAIN_MAX}] or auto, got {self.domain_id}')
         if not (math.isfinite(self.timeout_s) and self.timeout_s >= 0):
             raise UserInputError(f'--timeout: must be >= 0 s (0: derived from the run), got {self.timeout_s}')
+        if self.px4_homes:
+            import numpy as np
+
+            from uav_mec_nodes.px4.bridge import parse_homes
+            try:
+                parse_homes(self.px4_homes, np.zeros((num_uavs, 3)))
+            except UserInputError as exc:
+                raise UserInputError(f'--px4-homes: {exc}') from None
         bad = [j for j in self.missing_uavs if not 0 <= j < num_uavs]
         if bad:
             raise UserInputError(f'--missing-uavs: UAV ids must be in [0, {num_uavs - 1}], got {bad}')
@@ -102,10 +111,11 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
     lease = float(lease_for(g, single_process))
     common = shared_parameters(g)
     plant = PLANTS[g.plant]
+    plant_params = dict(home_positions=g.px4_homes) if g.plant == 'px4' else {}
     specs = [
         NodeSpec('sequencer', 'sequencer', dict(common, real_time_factor=float(g.real_time_factor),
                                                 wait_for_recorder=g.record, lease_s=lease)),
-        NodeSpec(plant, plant, dict(common)),
+        NodeSpec(plant, plant, dict(common, **plant_params)),
         NodeSpec('channel_sim', 'channel_sim', dict(common, plant=g.plant)),
         NodeSpec('planner', 'planner', dict(common, policy=g.policy, lease_s=lease)),
         NodeSpec('failure_injector', 'failure_injector', dict(common, mode=g.failure_mode)),
@@ -125,9 +135,9 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
 
 def px4_standin_specs(g: GraphConfig, num_uavs: int) -> List[NodeSpec]:
     """One PX4 stand-in per UAV, in its vehicle's namespace, with the scenario's speed limits."""
-    from uav_mec_nodes.contract import px4_namespace
+    from uav_mec_nodes.contract import px4_namespace, px4_sys_id
     uavs = graph_scenario(g).uavs
-    return [NodeSpec('px4_standin', 'px4_standin', dict(sys_id=j + 1, v_max_mps=float(uavs.v_max_mps),
+    return [NodeSpec('px4_standin', 'px4_standin', dict(sys_id=px4_sys_id(j), v_max_mps=float(uavs.v_max_mps),
                                                         a_max_mps2=float(uavs.a_max_mps2)),
                      namespace=px4_namespace(j)) for j in range(num_uavs)]
 

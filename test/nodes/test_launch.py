@@ -78,7 +78,7 @@ def test_the_px4_plant_launches_the_bridge_and_a_stand_in_per_vehicle_in_real_ti
     nodes = {(a.kwargs['namespace'], a.kwargs['name']): a.kwargs for a in actions if hasattr(a, 'kwargs')}
     assert ('', 'px4_bridge') in nodes and ('', 'world') not in nodes
     assert {ns for ns, name in nodes if name == 'px4_standin'} == {'px4_1', 'px4_2', 'px4_3'}
-    assert nodes[('px4_2', 'px4_standin')]['parameters'][0]['sys_id'] == 2
+    assert nodes[('px4_2', 'px4_standin')]['parameters'][0]['sys_id'] == 3   # PX4 instance 2: MAV_SYS_ID 3
     assert nodes[('', 'sequencer')]['parameters'][0]['real_time_factor'] == 1.0   # PX4 flies in real time
     external = _launch(launch_file, plant='px4', px4_external='true')
     assert not [a for a in external if hasattr(a, 'kwargs') and a.kwargs['name'] == 'px4_standin']

@@ -67,7 +67,7 @@ def test_when_a_vehicle_is_down(status, should_fly, reason):
 
 
 def test_vehicle_ids_and_homes():
-    assert vehicle_ids(3) == [('px4_1', 1), ('px4_2', 2), ('px4_3', 3)]
+    assert vehicle_ids(3) == [('px4_1', 2), ('px4_2', 3), ('px4_3', 4)]   # instance i: px4_<i>, MAV_SYS_ID i+1
     assert vehicle_ids(2, '/uav_a, uav_b', '7,9') == [('uav_a', 7), ('uav_b', 9)]
     for names, ids in (('a', ''), ('a,a', '1,2'), ('', '1,1'), ('', '0,1'), ('', 'x,1')):
         with pytest.raises(UserInputError, match='px4_'):

@@ -3,8 +3,8 @@
 One node for all vehicles: the slot barrier needs every vehicle's state at the
 same moment, and one DDS participant talks to every namespace; each vehicle
 keeps a px4.bridge.VehicleLink of its own, so one vehicle's trouble stays its
-own. Per UAV j: PX4 namespace px4_<j+1> and MAV_SYS_ID j+1 (parameters
-px4_namespaces, px4_sys_ids), home (its local NED origin) in the world frame.
+own. Per UAV j: PX4 instance j+1, in namespace px4_<j+1> with MAV_SYS_ID j+2
+(parameters px4_namespaces, px4_sys_ids), home (its local NED origin) in the world frame.
 
 Before slot 0 every vehicle streams setpoints, is switched to offboard, armed
 (each command until PX4 acks it) and climbs to its start position; START 0 is

@@ -158,12 +158,12 @@ class VehicleLink:
 
 
 def vehicle_ids(num_uavs: int, namespaces: str = '', sys_ids: str = '') -> List[Tuple[str, int]]:
-    """(PX4 namespace, MAV_SYS_ID) of each UAV: the given comma lists, or px4_<j+1> and j+1."""
+    """(PX4 namespace, MAV_SYS_ID) of each UAV: the given comma lists, or px4_<j+1> and j+2 (PX4's SITL)."""
     from uav_mec_nodes.errors import UserInputError
     names = [s.strip().strip('/') for s in namespaces.split(',') if s.strip()] or \
         [c.px4_namespace(j) for j in range(num_uavs)]
     try:
-        ids = [int(s) for s in sys_ids.split(',') if s.strip()] or list(range(1, num_uavs + 1))
+        ids = [int(s) for s in sys_ids.split(',') if s.strip()] or [c.px4_sys_id(j) for j in range(num_uavs)]
     except ValueError:
         raise UserInputError(f'px4_sys_ids: expected integers separated by commas, got {sys_ids!r}') from None
     if len(names) != num_uavs or len(ids) != num_uavs:
