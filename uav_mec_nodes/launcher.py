@@ -152,11 +152,14 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
                        domain_id=iso.lease.domain_id)
     context = rclpy.Context()
     nodes = {}
-    with StopSignals() as stop, iso.environment():
+    vehicles = Vehicles([s for s in specs if s.module in VEHICLES], iso)   # PX4 stand-ins: a process each
+    with StopSignals() as stop, iso.environment(), vehicles:
         rclpy.init(context=context, domain_id=iso.lease.domain_id)
         executor = SingleThreadedExecutor(context=context)
         try:
             for spec in specs:
+                if spec.module in VEHICLES:
+                    continue
                 module = importlib.import_module(f'uav_mec_nodes.nodes.{spec.module}')
                 cls = getattr(module, NODE_CLASSES[spec.module])
                 kwargs = dict(context=context, parameter_overrides=_overrides(spec.params))
@@ -197,6 +200,35 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
             iso.close()
     result.wall_s = time.monotonic() - watch.start
     return result
+
+
+class Vehicles:
+    """Vehicle stand-ins of a single-process run, each in a process of its own, stopped with the run."""
+
+    def __init__(self, specs: List[NodeSpec], iso: Isolation):
+        self.specs, self.iso = specs, iso
+        self.processes: Dict[str, subprocess.Popen] = {}
+
+    def __enter__(self) -> 'Vehicles':
+        if self.specs:
+            log_dir = Path(tempfile.mkdtemp(prefix='uav_mec_vehicles_'))
+            params_file = log_dir / 'params.yaml'
+            params_file.write_text(yaml.safe_dump(params_yaml(self.specs)))
+            env = dict(os.environ, **self.iso.env, **{PARENT_ENV: str(os.getpid())})
+            for spec in self.specs:
+                self.processes[spec.key] = spawn(spec, params_file, log_dir, env)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def _drain(executor, nodes: dict) -> None:
