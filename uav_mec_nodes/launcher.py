@@ -220,15 +220,30 @@ class Vehicles:
         return self
 
     def __exit__(self, *exc) -> None:
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_processes(self.processes.values())
+
+
+def _signal(proc: subprocess.Popen, sig: int) -> None:
+    """A signal to a node process's whole session (the process and anything it started)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_processes(processes, grace_s: float = 10.0) -> None:
+    """SIGTERM to every process still running (each closes what it holds), SIGKILL after grace_s."""
+    processes = list(processes)
+    for proc in processes:
+        if proc.poll() is None:
+            _signal(proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in processes:
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            _signal(proc, signal.SIGKILL)
+            proc.wait()
 
 
 def _drain(executor, nodes: dict) -> None:
@@ -354,7 +369,7 @@ class MultiProcessRun:
         sequencer = self.processes.get('sequencer')
         if sequencer is None or sequencer.poll() is not None or 'recorder' not in self.processes:
             return
-        self._signal(sequencer, signal.SIGTERM)
+        _signal(sequencer, signal.SIGTERM)
         deadline = time.monotonic() + DRAIN_S
         last, quiet_since = None, time.monotonic()
         while time.monotonic() < deadline and self.processes['recorder'].poll() is None:
@@ -365,25 +380,9 @@ class MultiProcessRun:
             elif state[1] >= state[0] and time.monotonic() - quiet_since > 0.5:
                 return
 
-    @staticmethod
-    def _signal(proc: subprocess.Popen, sig: int) -> None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
     def stop_all(self) -> None:
-        """SIGTERM to every node still running (each closes what it holds), SIGKILL after a grace."""
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                self._signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + self.STOP_GRACE_S
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                self._signal(proc, signal.SIGKILL)
-                proc.wait()
+        """Every node still running: SIGTERM, then SIGKILL after STOP_GRACE_S."""
+        stop_processes(self.processes.values(), self.STOP_GRACE_S)
 
     def last_log_line(self, name: str) -> str:
         lines = [ln for ln in (self.log_dir / f'{name}.log').read_text(errors='replace').splitlines() if ln.strip()]

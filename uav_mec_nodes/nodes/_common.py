@@ -158,6 +158,11 @@ class GuardedInput:
             self.on_stray(topic, reason)
 
 
+def episode_over(metrics, cfg: ScenarioConfig) -> bool:
+    """The SlotMetrics of the episode's last slot: nodes that only serve the episode can end."""
+    return metrics.slot + 1 >= cfg.scenario.num_slots
+
+
 # --- conversions ---------------------------------------------------------------------------
 def stamp(slot: int, slot_s: float):
     from builtin_interfaces.msg import Time

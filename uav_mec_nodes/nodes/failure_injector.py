@@ -88,8 +88,7 @@ class FailureInjectorNode(Node):
                                        from_external=True))
 
     def on_metrics(self, msg: SlotMetrics) -> None:
-        if msg.slot + 1 >= self.cfg.scenario.num_slots:
-            self.done = True
+        self.done = self.done or c.episode_over(msg, self.cfg)
 
 
 def main(args=None) -> None:

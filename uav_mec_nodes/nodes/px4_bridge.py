@@ -108,8 +108,7 @@ class Px4BridgeNode(Node):
                     link.hold()
 
     def on_metrics(self, msg: SlotMetrics) -> None:
-        if msg.slot + 1 >= self.cfg.scenario.num_slots:
-            self.done = True
+        self.done = self.done or c.episode_over(msg, self.cfg)
 
     def tick(self) -> None:
         now = time.monotonic()

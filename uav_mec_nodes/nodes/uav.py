@@ -110,8 +110,7 @@ class UavNode(Node):
             self.run_tail_layers(msg.dnn_type, msg.partition_layer)
 
     def on_metrics(self, msg: SlotMetrics) -> None:
-        if msg.slot + 1 >= self.cfg.scenario.num_slots:
-            self.done = True
+        self.done = self.done or c.episode_over(msg, self.cfg)
 
     def run_tail_layers(self, dnn_type: int, partition_layer: int) -> None:
         """Layers phi..L_k on the tensor the user's head layers 1..phi-1 make of a random image.
