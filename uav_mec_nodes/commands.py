@@ -171,7 +171,8 @@ def _run_args(parser):
     parser.add_argument('--processes', choices=('single', 'multi'), default='single',
                         help='all nodes in one process (default) or one process per node')
     parser.add_argument('--failure-mode', default='announce',
-                        help='announce (default), silence, kill, or px4_motor (--plant px4: a motor failure through PX4)')
+                        help='announce (default), silence, kill, or px4_motor (--plant px4: a motor failure '
+                             'through PX4)')
     parser.add_argument('--failure-schedule', help='"uav:slot,..." (default: the scenario\'s random failure)')
     parser.add_argument('--rtf', type=float, help='real-time factor; 0: as fast as possible (default; with --plant '
                                                   'px4: 1, the only one PX4 flies at)')

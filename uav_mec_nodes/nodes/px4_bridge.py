@@ -69,12 +69,10 @@ class Px4BridgeNode(Node):
         self.to_px4 = []
         for link, (ns, _) in zip(self.links, ids):
             base = f'/{ns}/'
-            self.to_px4.append((self.create_publisher(OffboardControlMode, base + contract.PX4_TO + 'offboard_control_mode',
-                                                      into),
-                                self.create_publisher(TrajectorySetpoint, base + contract.PX4_TO + 'trajectory_setpoint',
-                                                      into),
-                                self.create_publisher(VehicleCommand, base + contract.PX4_TO + 'vehicle_command',
-                                                      into)))
+            to = base + contract.PX4_TO
+            self.to_px4.append((self.create_publisher(OffboardControlMode, to + 'offboard_control_mode', into),
+                                self.create_publisher(TrajectorySetpoint, to + 'trajectory_setpoint', into),
+                                self.create_publisher(VehicleCommand, to + 'vehicle_command', into)))
             # PX4's writers belong to the uXRCE-DDS agent, not to a ROS node: these are read as they come
             self.create_subscription(VehicleLocalPosition, base + contract.PX4_FROM + 'vehicle_local_position',
                                      lambda m, link=link: link.on_local_position((m.x, m.y, m.z), (m.vx, m.vy, m.vz)),
