@@ -359,6 +359,60 @@ def _evaluate_args(parser):
 evaluate_cmd.add_arguments = _evaluate_args
 
 
+@subcommand('compare', 'policies on the same held-out test episodes: energy, misses, motion, and the difference to '
+                       'a reference with a 95% confidence interval (paired by seed)')
+def compare_cmd(args) -> int:
+    from tqdm import tqdm
+
+    from uav_mec_nodes.errors import UserInputError
+    from uav_mec_nodes.evaluation import compare
+    from uav_mec_nodes.policies import make_policy
+    if args.episodes < 2:
+        raise UserInputError(f'--episodes: must be >= 2 (a confidence interval needs two), got {args.episodes}')
+    names = list(dict.fromkeys(args.policies + [args.reference]))
+    env = _make_env(args)
+    policies = {name: make_policy(name) for name in names}
+    _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
+    seeds = list(range(args.seed, args.seed + args.episodes))
+    show = args.progress or (args.progress is None and sys.stderr.isatty())
+    with tqdm(total=len(names) * args.episodes * env.num_slots, unit='slot', desc='compare', disable=not show,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        result = compare(env, policies, args.reference, seeds, on_slot=lambda: bar.update(1))
+    if args.json:
+        print(json.dumps(dict(seeds=[seeds[0], seeds[-1]], reference=args.reference, policies=result), indent=1))
+        return 0
+    print(f'{args.episodes} episodes, seeds {seeds[0]}-{seeds[-1]}; differences to {args.reference}, paired by seed, '
+          'with 95% confidence intervals')
+    print('| policy | energy [J] | vs reference [J] | deadline misses | vs reference [points] | UAV-slots at the '
+          'border | user-UAV distance [m] | safety interventions |')
+    print('|---|---|---|---|---|---|---|---|')
+    for name, r in result.items():
+        de, dm = r['energy_vs_reference_j'], r['misses_vs_reference']
+        print(f"| {name} | {r['energy_mean_j']:.3f} ± {r['energy_std_j']:.3f} | {de['mean']:+.3f} "
+              f"[{de['low']:+.3f}, {de['high']:+.3f}] | {r['deadline_miss_rate']:.2%} | {dm['mean'] * 100:+.2f} "
+              f"[{dm['low'] * 100:+.2f}, {dm['high'] * 100:+.2f}] | {r['border_fraction']:.1%} | "
+              f"{r['user_distance_m']:.1f} | {r['safety_interventions']} |")
+    return 0
+
+
+def _compare_args(parser):
+    from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED
+    _scenario_args(parser)
+    parser.add_argument('--policies', nargs='+', required=True, help='baseline names or policy files')
+    parser.add_argument('--reference', default='flying-greedy', help='the policy differences are taken to '
+                                                                     '(default flying-greedy)')
+    parser.add_argument('--episodes', type=int, default=TEST_EPISODES,
+                        help=f'episodes (default {TEST_EPISODES}), seeds SEED..SEED+N-1')
+    parser.add_argument('--seed', type=int, default=TEST_SEED,
+                        help=f'first seed (default {TEST_SEED}: the held-out test seeds, which no choice looks at)')
+    parser.add_argument('--json', action='store_true', help='print JSON')
+    parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
+                        help='a progress bar on stderr (default: when stderr is a terminal)')
+
+
+compare_cmd.add_arguments = _compare_args
+
+
 @subcommand('slot', 'evaluate one slot from a JSON file; prints each task and the totals as JSON')
 def slot_cmd(args) -> int:
     from uav_mec_nodes.slot_file import evaluate_slot_file

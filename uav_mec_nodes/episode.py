@@ -21,6 +21,7 @@ class EpisodeLog:
     slots: List[Dict] = field(default_factory=list)
     uav_positions: List[np.ndarray] = field(default_factory=list)   # (J, 3) at each slot's start
     user_positions: List[np.ndarray] = field(default_factory=list)  # (I, 3) at each slot's start
+    serving: List[np.ndarray] = field(default_factory=list)         # (I,) each user's serving UAV, per slot
     fail_slots: np.ndarray = None
 
     def summary(self) -> Dict:
@@ -46,6 +47,7 @@ def run_episode(env: UavMecEnv, policy, seed: int, on_slot: Optional[Callable[[]
         log.uav_positions.append(env.uav_pos.copy())
         log.user_positions.append(env.users.position.copy())
         decisions, accel = policy.act(env)
+        log.serving.append(np.asarray(decisions.serving_uav).copy())
         _, reward, done, _, info = env.step_decisions(decisions, accel)
         info['reward'] = reward
         log.slots.append({k: v for k, v in info.items() if not isinstance(v, np.ndarray)})

@@ -76,6 +76,14 @@ def _greedy():
 BASELINES['greedy'] = _greedy
 
 
+def _flying():
+    from uav_mec_nodes.policies.flying import FlyingReference
+    return FlyingReference()
+
+
+BASELINES['flying-greedy'] = _flying
+
+
 def make_policy(name: str) -> Policy:
     """A baseline by name, or a trained policy file (a path ending in .pt)."""
     if name.endswith('.pt') or '/' in name:

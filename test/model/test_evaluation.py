@@ -1,0 +1,40 @@
+"""The evaluation protocol: disjoint seed sets, paired differences with t-intervals, the motion measures."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from uav_mec_nodes.env import UavMecEnv
+from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED, VALIDATION_SEED, compare, paired_difference
+from uav_mec_nodes.learners.trainer import EVAL_SEED, episode_seed
+from uav_mec_nodes.policies.baselines import OffloadAll
+from uav_mec_nodes.policies.flying import FlyingReference
+
+
+def test_the_seed_sets_are_disjoint():
+    training = {episode_seed(s, e) for s in range(9) for e in range(2000)}
+    validation = set(range(VALIDATION_SEED, VALIDATION_SEED + 1000))
+    test = set(range(TEST_SEED, TEST_SEED + TEST_EPISODES))
+    assert EVAL_SEED == VALIDATION_SEED                     # training-time evaluations are validation episodes
+    assert not training & validation and not training & test and not validation & test
+    assert TEST_EPISODES >= 30
+
+
+def test_paired_difference_is_a_t_interval_of_the_differences():
+    a, b = [5.0, 6.0, 7.5, 6.5], [4.0, 6.5, 6.0, 6.0]
+    d = np.subtract(a, b)
+    got = paired_difference(a, b)
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2.0
+    assert got['mean'] == pytest.approx(d.mean()) and got['n'] == 4
+    assert (got['low'], got['high']) == pytest.approx((d.mean() - half, d.mean() + half))
+
+
+def test_compare_pairs_by_seed_and_measures_the_motion():
+    result = compare(UavMecEnv(), {'hover': OffloadAll(), 'fly': FlyingReference(offloading=OffloadAll())},
+                     'hover', [TEST_SEED, TEST_SEED + 1, TEST_SEED + 2])
+    hover, fly = result['hover'], result['fly']
+    assert hover['energy_vs_reference_j'] == dict(mean=0.0, std=0.0, low=0.0, high=0.0, n=3)
+    diff = fly['energy_vs_reference_j']
+    assert diff['mean'] == pytest.approx(np.mean(np.subtract(fly['energy_per_episode'], hover['energy_per_episode'])))
+    assert diff['low'] <= diff['mean'] <= diff['high']
+    assert fly['border_fraction'] == 0.0 and fly['safety_interventions'] == 0
+    assert 0 < fly['user_distance_m'] < hover['user_distance_m']   # it flies over its users
