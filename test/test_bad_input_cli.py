@@ -67,6 +67,11 @@ def test_run_unwritable_out(capsys, tmp_path):
     (['recover', str(EXAMPLE)], ['is not a bag folder']),
     (['slot', 'missing.json'], ['missing.json: no such file']),
     (['nosuchcommand'], ['invalid choice']),
+    (['gap', '--policies', 'greedy', '--points', '1'], ['--points: must be in [2, 1000], got 1']),
+    (['gap', '--policies', 'greedy', '--episodes', '0'], ['--episodes: must be in [1, 10000], got 0']),
+    (['gap', '--policies', 'no-such-policy'], ['no-such-policy']),
+    (['gap', '--policies', 'greedy', '--csv', str(EXAMPLE / 'x.csv')], ['--csv: cannot write to']),
+    (['compare', '--policies', 'greedy', '--episodes', '1'], ['--episodes: must be >= 2']),
 ])
 def test_other_commands_bad_input(capsys, argv, needles):
     _one_line_error(capsys, argv, *needles)

@@ -43,3 +43,11 @@ def test_learner_updates_quick_run(tmp_path):
                           '300'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     assert '| our SAC-PER |' in out.stdout and '| SB3 SAC | ' in out.stdout and '| our REDQ' in out.stdout
+
+
+def test_optimal_slot_quick_run(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'optimal_slot.py'), '--slots', '1', '--sizes', '4'],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = [line for line in out.stdout.splitlines() if line.startswith('| 4 |')]
+    assert len(row) == 1 and len(row[0].split('|')) == 10

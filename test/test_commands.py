@@ -23,6 +23,20 @@ def test_evaluate_shows_progress_on_request():
     assert '60/60' not in uav_mec('evaluate', '--policy', 'offload-all', '--episodes', '1').stderr  # not a terminal
 
 
+def test_gap_report_json_and_csv(tmp_path):
+    out = uav_mec('gap', '--policies', 'offload-all', 'greedy', '--users', '4', '--episodes', '1',
+                  '--json', '--csv', tmp_path / 'slots.csv')
+    report = json.loads(out.stdout)                         # the solver's own prints stay off stdout
+    assert report['seeds'] == [5_000_000, 5_000_000]
+    greedy, offload = report['policies']['greedy'], report['policies']['offload-all']
+    for r in (greedy, offload):
+        assert r['slots'] == 60
+        assert r['optimum_late'] <= r['late'] and r['optimum_energy_j'] <= r['energy_j'] * (1 + 1e-9)
+    assert greedy['energy_j'] < offload['energy_j']
+    rows = (tmp_path / 'slots.csv').read_text().splitlines()
+    assert len(rows) == 1 + 2 * 60 and rows[0].startswith('policy,seed,slot,failure,late,energy_j')
+
+
 def test_evaluate_bad_flags():
     out = uav_mec('evaluate', '--policy', 'offload-all', '--uavs', '2', '--max-failures', '3', check=False)
     assert out.returncode == 2 and 'failures.max_failures' in out.stderr

@@ -58,6 +58,18 @@ def _writable_dir(flag: str, path: Path) -> Path:
     return path
 
 
+def _slot_bar(args, slots: int, desc: str):
+    """A progress bar of slots on stderr (--progress; default: when stderr is a terminal)."""
+    from tqdm import tqdm
+    show = args.progress or (args.progress is None and sys.stderr.isatty())
+    return tqdm(total=slots, unit='slot', desc=desc, disable=not show, file=sys.stderr, dynamic_ncols=True)
+
+
+def _progress_arg(parser):
+    parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
+                        help='a progress bar on stderr (default: when stderr is a terminal)')
+
+
 def _stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -330,10 +342,7 @@ def evaluate_cmd(args) -> int:
     env = _make_env(args)
     policy = make_policy(args.policy)
     _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
-    from tqdm import tqdm
-    show = args.progress or (args.progress is None and sys.stderr.isatty())
-    with tqdm(total=args.episodes * env.num_slots, unit='slot', desc='evaluate', disable=not show,
-              file=sys.stderr, dynamic_ncols=True) as bar:
+    with _slot_bar(args, args.episodes * env.num_slots, 'evaluate') as bar:
         result = summarize_episodes(env, policy, args.seed, args.episodes, on_slot=lambda: bar.update(1))
     result['policy'] = args.policy
     if args.json:
@@ -352,8 +361,7 @@ def _evaluate_args(parser):
     parser.add_argument('--episodes', type=int, default=10, help='episodes, seeds SEED..SEED+N-1 (default 10)')
     parser.add_argument('--seed', type=int, default=0, help='first seed (default 0)')
     parser.add_argument('--json', action='store_true', help='print JSON')
-    parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
-                        help='a progress bar on stderr (default: when stderr is a terminal)')
+    _progress_arg(parser)
 
 
 evaluate_cmd.add_arguments = _evaluate_args
@@ -362,8 +370,6 @@ evaluate_cmd.add_arguments = _evaluate_args
 @subcommand('compare', 'policies on the same held-out test episodes: energy, misses, motion, and the difference to '
                        'a reference with a 95% confidence interval (paired by seed)')
 def compare_cmd(args) -> int:
-    from tqdm import tqdm
-
     from uav_mec_nodes.errors import UserInputError
     from uav_mec_nodes.evaluation import compare
     from uav_mec_nodes.policies import make_policy
@@ -374,9 +380,7 @@ def compare_cmd(args) -> int:
     policies = {name: make_policy(name) for name in names}
     _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
     seeds = list(range(args.seed, args.seed + args.episodes))
-    show = args.progress or (args.progress is None and sys.stderr.isatty())
-    with tqdm(total=len(names) * args.episodes * env.num_slots, unit='slot', desc='compare', disable=not show,
-              file=sys.stderr, dynamic_ncols=True) as bar:
+    with _slot_bar(args, len(names) * args.episodes * env.num_slots, 'compare') as bar:
         result = compare(env, policies, args.reference, seeds, on_slot=lambda: bar.update(1))
     if args.json:
         print(json.dumps(dict(seeds=[seeds[0], seeds[-1]], reference=args.reference, policies=result), indent=1))
@@ -406,11 +410,66 @@ def _compare_args(parser):
     parser.add_argument('--seed', type=int, default=TEST_SEED,
                         help=f'first seed (default {TEST_SEED}: the held-out test seeds, which no choice looks at)')
     parser.add_argument('--json', action='store_true', help='print JSON')
-    parser.add_argument('--progress', action=argparse.BooleanOptionalAction, default=None,
-                        help='a progress bar on stderr (default: when stderr is a terminal)')
+    _progress_arg(parser)
 
 
 compare_cmd.add_arguments = _compare_args
+
+
+@subcommand('gap', 'slot by slot, how far each policy\'s offloading decisions are from the per-slot optimum '
+                   '(a mixed-integer program) on the same states: late tasks and energy')
+def gap_cmd(args) -> int:
+    from uav_mec_nodes.evaluation import slot_gaps, summarize_gaps, write_gaps_csv
+    from uav_mec_nodes.policies import make_policy
+    _check_range('--points', args.points, 2, 1000)
+    _check_range('--episodes', args.episodes, 1, 10_000)
+    env = _make_env(args)
+    policies = {name: make_policy(name) for name in dict.fromkeys(args.policies)}
+    _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
+    seeds = list(range(args.seed, args.seed + args.episodes))
+    with _slot_bar(args, len(policies) * args.episodes * env.num_slots, 'gap') as bar:
+        rows = {name: slot_gaps(env, policy, seeds, args.points, on_slot=lambda: bar.update(1))
+                for name, policy in policies.items()}
+    if args.csv:
+        write_gaps_csv(_writable_dir('--csv', args.csv.parent) / args.csv.name, rows)
+    summary = {name: summarize_gaps(r) for name, r in rows.items()}
+    if args.json:
+        print(json.dumps(_finite_json(dict(seeds=[seeds[0], seeds[-1]], points=args.points, policies=summary)),
+                         indent=1, allow_nan=False))
+        return 0
+    print(f'{args.episodes} episodes, seeds {seeds[0]}-{seeds[-1]}; each slot\'s optimum on the state the policy '
+          f'reached ({args.points} tangents per task to start); energy: the tasks\' weighted energy, flight excluded; '
+          'slots where a UAV fails apart (its drops count for every decision)')
+    print('| policy | slots (with a failure) | late tasks: policy / optimum / proved least | late in failure slots: '
+          'policy / optimum | slots with more late | tasks energy [J]: policy / optimum | energy gap at equal '
+          'late: mean / median / p95 | slots at the optimum | bounds apart: mean / max | solve median / max [s] |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
+    for name, g in summary.items():
+        print(f"| {name} | {g['slots']} ({g['failure_slots']}) | {g['late']} / {g['optimum_late']} / "
+              f"{g['lower_late']} | {g['failure_late']} / {g['failure_optimum_late']} | {g['slots_more_late']} | "
+              f"{g['energy_j']:.4f} / {g['optimum_energy_j']:.4f} | {g['energy_gap_mean']:+.2%} / "
+              f"{g['energy_gap_median']:+.2%} / {g['energy_gap_p95']:+.2%} | {g['slots_at_optimum']} | "
+              f"{g['bound_gap_mean']:.2e} / {g['bound_gap_max']:.2e} | {g['solve_median_s']:.2f} / "
+              f"{g['solve_max_s']:.2f} |")
+    return 0
+
+
+def _gap_args(parser):
+    from uav_mec_nodes.evaluation import TEST_SEED
+    from uav_mec_nodes.policies.optimal import POINTS
+    _scenario_args(parser)
+    parser.add_argument('--policies', nargs='+', required=True, help='baseline names or policy files')
+    parser.add_argument('--episodes', type=int, default=5, help='episodes (default 5), seeds SEED..SEED+N-1')
+    parser.add_argument('--seed', type=int, default=TEST_SEED, help=f'first seed (default {TEST_SEED}, held out)')
+    parser.add_argument('--points', type=int, default=POINTS,
+                        help=f'points of each task\'s energy curve E(f), 2-1000 (default {POINTS}; more: a tighter '
+                             'bound, slower)')
+    parser.add_argument('--csv', type=Path, help='also write every slot of every policy to this CSV file')
+    parser.add_argument('--json', action='store_true', help='print JSON')
+    _progress_arg(parser)
+
+
+gap_cmd.add_arguments = _gap_args
 
 
 @subcommand('slot', 'evaluate one slot from a JSON file; prints each task and the totals as JSON')

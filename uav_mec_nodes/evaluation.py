@@ -13,7 +13,7 @@ seed: its mean, the standard deviation of the differences and a 95% t-interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -83,3 +83,84 @@ def compare(env, policies: Dict[str, object], reference: str, seeds: List[int], 
             safety_interventions=int(sum(e.safety_interventions for e in episodes)),
             energy_per_episode=energy.tolist())
     return out
+
+
+@dataclass
+class SlotGap:
+    """One slot of one policy against the per-slot optimum on the same state."""
+    seed: int
+    slot: int
+    failure: bool              # a UAV fails during the slot: its drops count for every policy, not in the bound
+    late: int                  # the policy's late or dropped tasks
+    energy_j: float            # the policy's tasks' weighted energy (flight excluded: both fly the policy's motion)
+    optimum_late: int
+    optimum_energy_j: float
+    lower_late: int            # the proved lower bound (the optimum's discretisation error is the difference)
+    lower_energy_j: float
+    solve_s: float
+
+    @property
+    def energy_gap(self) -> float:
+        """(policy - optimum) / optimum of the tasks' energy, at equal late counts (else nan)."""
+        if self.late != self.optimum_late:
+            return float('nan')
+        return (self.energy_j - self.optimum_energy_j) / max(self.optimum_energy_j, 1e-300)
+
+
+def slot_gaps(env, policy, seeds: List[int], points: Optional[int] = None, on_slot=None) -> List[SlotGap]:
+    """Every slot of the policy's episodes, with the optimum of the same slot's state beside its decisions."""
+    from uav_mec_nodes.policies.optimal import POINTS, evaluate_tasks, slot_optimum
+    rows = []
+    for seed in seeds:
+        env.reset(seed=seed)
+        policy.reset(seed)
+        done, t = False, 0
+        while not done:
+            decisions, motion = policy.act(env)
+            late, energy = evaluate_tasks(env, decisions)
+            opt = slot_optimum(env, points or POINTS)
+            state, _ = env.slot_inputs()
+            failure = bool(np.any(state.alive_start & ~state.alive_end))
+            rows.append(SlotGap(seed, t, failure, late, energy, opt.late, opt.energy_j, opt.lower_late, opt.lower_energy_j,
+                                opt.solve_s))
+            _, _, done, _, _ = env.step_decisions(decisions, motion)
+            t += 1
+            if on_slot is not None:
+                on_slot()
+    return rows
+
+
+def summarize_gaps(rows: Sequence[SlotGap]) -> Dict[str, float]:
+    """A policy's slots against the optimum: late tasks, energy gap, and the bounds' own distance."""
+    planned = [r for r in rows if not r.failure]
+    same = [r for r in rows if r.late == r.optimum_late]
+    gaps = np.array([r.energy_gap for r in same]) if same else np.array([np.nan])
+    bound = np.array([(r.optimum_energy_j - r.lower_energy_j) / max(r.optimum_energy_j, 1e-300)
+                      for r in planned if r.optimum_late == r.lower_late])
+    solve = np.array([r.solve_s for r in rows])
+    return dict(
+        slots=len(rows), failure_slots=len(rows) - len(planned),
+        late=sum(r.late for r in planned), optimum_late=sum(r.optimum_late for r in planned),
+        lower_late=sum(r.lower_late for r in planned),
+        failure_late=sum(r.late for r in rows if r.failure),
+        failure_optimum_late=sum(r.optimum_late for r in rows if r.failure),
+        slots_more_late=sum(r.late > r.optimum_late for r in rows),
+        energy_j=float(sum(r.energy_j for r in rows)), optimum_energy_j=float(sum(r.optimum_energy_j for r in rows)),
+        energy_gap_mean=float(np.nanmean(gaps)), energy_gap_median=float(np.nanmedian(gaps)),
+        energy_gap_p95=float(np.nanpercentile(gaps, 95)),
+        slots_at_optimum=int(np.count_nonzero(gaps <= 1e-6)),
+        bound_gap_mean=float(bound.mean()) if bound.size else float('nan'),
+        bound_gap_max=float(bound.max()) if bound.size else float('nan'),
+        solve_median_s=float(np.median(solve)), solve_max_s=float(solve.max()))
+
+
+def write_gaps_csv(path, rows: Dict[str, Sequence[SlotGap]]) -> None:
+    """Every slot of every policy (`uav-mec gap --csv`)."""
+    import csv
+    from dataclasses import astuple, fields
+    with open(path, 'w', newline='') as f:
+        out = csv.writer(f)
+        out.writerow(['policy'] + [x.name for x in fields(SlotGap)] + ['energy_gap'])
+        for name, policy_rows in rows.items():
+            for r in policy_rows:
+                out.writerow([name] + [int(v) if isinstance(v, bool) else v for v in astuple(r)] + [r.energy_gap])

@@ -38,3 +38,20 @@ def test_compare_pairs_by_seed_and_measures_the_motion():
     assert diff['low'] <= diff['mean'] <= diff['high']
     assert fly['border_fraction'] == 0.0 and fly['safety_interventions'] == 0
     assert 0 < fly['user_distance_m'] < hover['user_distance_m']   # it flies over its users
+
+
+def test_the_gap_report_puts_each_slot_of_a_policy_beside_its_optimum():
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.evaluation import slot_gaps, summarize_gaps
+    env = UavMecEnv(load_scenario().replace(scenario__num_slots=4, scenario__num_users=5))
+    rows = slot_gaps(env, OffloadAll(), [TEST_SEED])
+    assert [r.slot for r in rows] == [0, 1, 2, 3]
+    for r in rows:
+        assert r.optimum_late <= r.late                     # the optimum is never behind on deadlines
+        assert r.lower_late <= r.optimum_late or r.failure
+        if r.late == r.optimum_late:
+            assert r.energy_gap >= -1e-9                     # nor, at equal deadlines, on energy
+    summary = summarize_gaps(rows)
+    assert summary['slots'] == 4
+    assert summary['energy_j'] >= summary['optimum_energy_j']
+    assert summary['bound_gap_max'] <= 1e-3                   # the bounds meet on these small slots

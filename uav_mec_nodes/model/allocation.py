@@ -37,6 +37,7 @@ class TaskTimes:
     tx_s: np.ndarray
     uav_s: np.ndarray            # from the upload's end to the result (a queued task's wait included)
     uav_hz: np.ndarray = None    # f_ij; None: c_off / uav_s
+    cpu_price: np.ndarray = None  # mu of the task's UAV [J/Hz]: the energy one more Hz of it would save (0: slack)
 
 
 def _tx_time(lam, a, n, t_min):
@@ -166,7 +167,7 @@ def _solve_mu(binding, k, budget, sub, cpu_uav_hz, num_uavs, tol=1e-11, max_iter
     return np.where(binding, np.exp(y), 0.0)
 
 
-def _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz):
+def _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz: np.ndarray):
     """Deadline-first admission per UAV; returns (late (N,) bool, capacity left for the rest (J,)).
 
     A task that cannot meet its deadline even alone (need = inf) is late. While a
@@ -181,11 +182,10 @@ def _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz):
     for k in late_k:
         members = np.flatnonzero((computing_uav == k) & ~late)
         order = members[np.argsort(-need[members], kind='stable')]
-        fits = np.cumsum(need[order][::-1])[::-1] <= cpu_uav_hz * (1 - 1e-12)  # fits[m]: order[m:] fits
+        fits = np.cumsum(need[order][::-1])[::-1] <= cpu_uav_hz[k] * (1 - 1e-12)  # fits[m]: order[m:] fits
         m = int(np.argmax(fits)) if fits.any() else len(order)
         late[order[:m]] = True
-    capacity = np.full(num_uavs, float(cpu_uav_hz))
-    return late, capacity
+    return late, cpu_uav_hz
 
 
 def min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w, bandwidth_hz):
@@ -204,7 +204,7 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
                         cpu_uav_hz, cpu_max_hz, p_max_w, bandwidth_hz, kappa, w_uav):
     """Exact time split for the active tasks (all arrays (N,), computing_uav in 0..J-1).
 
-    Returns (TaskTimes, feasible (N,) bool): feasible is False for the tasks
+    cpu_uav_hz is F_j, one for every UAV or (J,). Returns (TaskTimes, feasible (N,) bool): feasible is False for the tasks
     made late by the admission of `_admit` (full local speed, p_max, their
     proportional CPU share).
     """
@@ -212,12 +212,14 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     a = bits / bandwidth_hz
     t_loc_min, t_tr_min, need = min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w,
                                            bandwidth_hz)
+    cpu_uav_hz = np.broadcast_to(np.asarray(cpu_uav_hz, float), (num_uavs,))
     late, capacity = _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz) if n_tasks else \
-        (np.zeros(0, bool), np.full(num_uavs, float(cpu_uav_hz)))
+        (np.zeros(0, bool), cpu_uav_hz)
     ok = ~late
     args = (c_loc, c_off, a, noise_over_gain, t_loc_min, t_tr_min)
 
     t_loc, t_tr, t_off = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks)
+    price = np.zeros(n_tasks)
     if ok.any():
         sub = tuple(x[ok] for x in args) + (kappa, w_uav)
         k = computing_uav[ok]
@@ -230,15 +232,17 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
             mu = _solve_mu(binding, k, budget_s[ok], sub, capacity, num_uavs)
             lam, _ = _solve_lambda(mu[k], budget_s[ok], sub)
             times = _times(lam, mu[k], *sub)
+            price[ok] = mu[k]
         t_loc[ok], t_tr[ok], t_off[ok] = times
     with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
         f_off = np.where(c_off > 0, c_off / np.maximum(t_off, 1e-300), 0.0)
     if late.any():
         queued = np.bincount(computing_uav[late], weights=c_off[late], minlength=num_uavs)
-        f_off[late] = cpu_uav_hz * c_off[late] / np.maximum(queued[computing_uav[late]], 1e-300)
+        on = computing_uav[late]
+        f_off[late] = cpu_uav_hz[on] * c_off[late] / np.maximum(queued[on], 1e-300)
         wait = np.maximum(budget_s[late] - t_loc[late] - t_tr[late], 0.0)
         t_off[late] = np.where(c_off[late] > 0, wait + c_off[late] / np.maximum(f_off[late], 1e-300), 0.0)
-    return TaskTimes(t_loc, t_tr, t_off, f_off), ok
+    return TaskTimes(t_loc, t_tr, t_off, f_off, price), ok
 
 
 def task_energy_j(c_loc, c_off, bits, noise_over_gain, times: TaskTimes, bandwidth_hz, kappa, w_uav):

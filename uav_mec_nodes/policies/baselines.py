@@ -84,6 +84,14 @@ def _flying():
 BASELINES['flying-greedy'] = _flying
 
 
+def _optimal():
+    from uav_mec_nodes.policies.optimal import SlotOptimal
+    return SlotOptimal()
+
+
+BASELINES['optimal'] = _optimal
+
+
 def make_policy(name: str) -> Policy:
     """A baseline by name, or a trained policy file (a path ending in .pt)."""
     if name.endswith('.pt') or '/' in name:
