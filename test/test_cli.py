@@ -19,3 +19,14 @@ def test_help_lists_subcommands():
     assert out.returncode == 0
     for name in ('run', 'config', 'evaluate', 'slot', 'profiles'):
         assert name in out.stdout
+    for name in ('compare', 'gap', 'select'):
+        assert name in out.stdout
+
+
+def test_every_subcommands_help_renders(capsys):
+    # argparse %-formats help strings: a stray '%' in one breaks `--help` of all
+    from uav_mec_nodes import cli
+    cli._load_subcommands()
+    for name in cli._SUBCOMMANDS:
+        assert cli.main([name, '--help']) == 0, name
+        assert name in capsys.readouterr().out

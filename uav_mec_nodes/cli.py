@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--version', action='version', version=f'uav-mec {__version__}')
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, (help_text, run) in _SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        # argparse %-formats help (not descriptions): a literal '95%' must not read as a format
+        sub = subparsers.add_parser(name, help=help_text.replace('%', '%%'), description=help_text)
         if hasattr(run, 'add_arguments'):
             run.add_arguments(sub)
         sub.set_defaults(_run=run)
