@@ -120,6 +120,29 @@ def test_train_cli_and_resume_guard(tmp_path):
         assert bad.returncode == 2 and expected in bad.stderr, bad.stderr
 
 
+def test_train_keeps_the_best_validation_policy_and_select_ranks_on_validation(tmp_path):
+    import csv
+
+    import torch
+    run = tmp_path / 'run'
+    uav_mec('train', '--algo', 'sac-per-ua', '--motion', 'orbit', '--steps', '90', '--users', '2', '--uavs', '2',
+            '--learning-starts', '20', '--batch-size', '16', '--hidden', '16', '--eval-every', '30',
+            '--eval-episodes', '1', '--no-progress', '--out', str(run))
+    with (run / 'eval.csv').open() as f:
+        evals = list(csv.DictReader(f))
+    best_step = int(max(evals, key=lambda r: float(r['reward_mean']))['step'])
+    best = torch.load(run / 'best.pt', weights_only=True)
+    assert best['step'] == best_step and best['scenario']['modes']['motion_action'] == 'orbit'
+    out = uav_mec('select', '--policies', str(run / 'best.pt'), str(run / 'checkpoint.pt'), '--users', '2',
+                  '--uavs', '2', '--episodes', '2', '--copy-to', str(tmp_path / 'ship' / 'chosen.pt')).stdout
+    assert 'validation episodes, seeds 1000100-1000101' in out
+    first = [line for line in out.splitlines() if line.startswith('| ') and '.pt' in line][0]
+    chosen = run / first.split('|')[1].strip().split('/')[-1]
+    assert (tmp_path / 'ship' / 'chosen.pt').read_bytes() == chosen.read_bytes()
+    into_test = uav_mec('select', '--policies', 'greedy', '--seed', '4999999', '--episodes', '2', check=False)
+    assert into_test.returncode == 2 and 'below the test seeds (5000000)' in into_test.stderr
+
+
 def test_shipped_policy_beats_offload_all_and_random_partition():
     """The issue's bar, on seeds 0-9 of the default scenario (one UAV failure each)."""
     from uav_mec_nodes.env import UavMecEnv

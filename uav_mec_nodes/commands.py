@@ -41,6 +41,8 @@ def _make_env(args):
     cfg = load_scenario(args.config)
     if getattr(args, 'safety', 'off') == 'on':   # `run` flies through the safety layer, whichever engine
         cfg = cfg.replace(safety__enabled=True)
+    if getattr(args, 'motion', None):           # `train --motion`: what the action's motion entries mean
+        cfg = cfg.replace(modes__motion_action=args.motion)
     return UavMecEnv(cfg, num_users=args.users, num_uavs=args.uavs, max_failures=args.max_failures)
 
 
@@ -63,6 +65,16 @@ def _slot_bar(args, slots: int, desc: str):
     from tqdm import tqdm
     show = args.progress or (args.progress is None and sys.stderr.isatty())
     return tqdm(total=slots, unit='slot', desc=desc, disable=not show, file=sys.stderr, dynamic_ncols=True)
+
+
+def _env_policies_seeds(args, names):
+    """The scenario's env, the named policies and the seeds SEED..SEED+N-1 of --seed and --episodes, checked."""
+    from uav_mec_nodes.policies import make_policy
+    _check_range('--episodes', args.episodes, 1, 10_000)
+    env = _make_env(args)
+    policies = {name: make_policy(name) for name in dict.fromkeys(names)}
+    _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
+    return env, policies, list(range(args.seed, args.seed + args.episodes))
 
 
 def _progress_arg(parser):
@@ -357,7 +369,8 @@ def evaluate_cmd(args) -> int:
 
 def _evaluate_args(parser):
     _scenario_args(parser)
-    parser.add_argument('--policy', required=True, help='policy: offload-all, random-partition, greedy (or a checkpoint, see train)')
+    parser.add_argument('--policy', required=True, help='policy: offload-all, random-partition, greedy, '
+                                                        'flying-greedy, optimal, or a policy file (see train)')
     parser.add_argument('--episodes', type=int, default=10, help='episodes, seeds SEED..SEED+N-1 (default 10)')
     parser.add_argument('--seed', type=int, default=0, help='first seed (default 0)')
     parser.add_argument('--json', action='store_true', help='print JSON')
@@ -372,15 +385,10 @@ evaluate_cmd.add_arguments = _evaluate_args
 def compare_cmd(args) -> int:
     from uav_mec_nodes.errors import UserInputError
     from uav_mec_nodes.evaluation import compare
-    from uav_mec_nodes.policies import make_policy
     if args.episodes < 2:
         raise UserInputError(f'--episodes: must be >= 2 (a confidence interval needs two), got {args.episodes}')
-    names = list(dict.fromkeys(args.policies + [args.reference]))
-    env = _make_env(args)
-    policies = {name: make_policy(name) for name in names}
-    _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
-    seeds = list(range(args.seed, args.seed + args.episodes))
-    with _slot_bar(args, len(names) * args.episodes * env.num_slots, 'compare') as bar:
+    env, policies, seeds = _env_policies_seeds(args, args.policies + [args.reference])
+    with _slot_bar(args, len(policies) * args.episodes * env.num_slots, 'compare') as bar:
         result = compare(env, policies, args.reference, seeds, on_slot=lambda: bar.update(1))
     if args.json:
         print(json.dumps(dict(seeds=[seeds[0], seeds[-1]], reference=args.reference, policies=result), indent=1))
@@ -399,18 +407,22 @@ def compare_cmd(args) -> int:
     return 0
 
 
-def _compare_args(parser):
-    from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED
+def _episodes_args(parser, episodes: int, seed: int, which: str):
+    """--policies, --episodes and --seed of the commands that run policies over episodes, and the scenario's."""
     _scenario_args(parser)
     parser.add_argument('--policies', nargs='+', required=True, help='baseline names or policy files')
+    parser.add_argument('--episodes', type=int, default=episodes,
+                        help=f'episodes (default {episodes}), seeds SEED..SEED+N-1')
+    parser.add_argument('--seed', type=int, default=seed, help=f'first seed (default {seed}: {which})')
+    _progress_arg(parser)
+
+
+def _compare_args(parser):
+    from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED
+    _episodes_args(parser, TEST_EPISODES, TEST_SEED, 'the held-out test seeds, which no choice looks at')
     parser.add_argument('--reference', default='flying-greedy', help='the policy differences are taken to '
                                                                      '(default flying-greedy)')
-    parser.add_argument('--episodes', type=int, default=TEST_EPISODES,
-                        help=f'episodes (default {TEST_EPISODES}), seeds SEED..SEED+N-1')
-    parser.add_argument('--seed', type=int, default=TEST_SEED,
-                        help=f'first seed (default {TEST_SEED}: the held-out test seeds, which no choice looks at)')
     parser.add_argument('--json', action='store_true', help='print JSON')
-    _progress_arg(parser)
 
 
 compare_cmd.add_arguments = _compare_args
@@ -420,13 +432,8 @@ compare_cmd.add_arguments = _compare_args
                    '(a mixed-integer program) on the same states: late tasks and energy')
 def gap_cmd(args) -> int:
     from uav_mec_nodes.evaluation import slot_gaps, summarize_gaps, write_gaps_csv
-    from uav_mec_nodes.policies import make_policy
     _check_range('--points', args.points, 2, 1000)
-    _check_range('--episodes', args.episodes, 1, 10_000)
-    env = _make_env(args)
-    policies = {name: make_policy(name) for name in dict.fromkeys(args.policies)}
-    _check_range('--seed', args.seed + args.episodes - 1, 0, SEED_MAX)
-    seeds = list(range(args.seed, args.seed + args.episodes))
+    env, policies, seeds = _env_policies_seeds(args, args.policies)
     with _slot_bar(args, len(policies) * args.episodes * env.num_slots, 'gap') as bar:
         rows = {name: slot_gaps(env, policy, seeds, args.points, on_slot=lambda: bar.update(1))
                 for name, policy in policies.items()}
@@ -457,19 +464,52 @@ def gap_cmd(args) -> int:
 def _gap_args(parser):
     from uav_mec_nodes.evaluation import TEST_SEED
     from uav_mec_nodes.policies.optimal import POINTS
-    _scenario_args(parser)
-    parser.add_argument('--policies', nargs='+', required=True, help='baseline names or policy files')
-    parser.add_argument('--episodes', type=int, default=5, help='episodes (default 5), seeds SEED..SEED+N-1')
-    parser.add_argument('--seed', type=int, default=TEST_SEED, help=f'first seed (default {TEST_SEED}, held out)')
+    _episodes_args(parser, 5, TEST_SEED, 'held out')
     parser.add_argument('--points', type=int, default=POINTS,
                         help=f'points of each task\'s energy curve E(f), 2-1000 (default {POINTS}; more: a tighter '
                              'bound, slower)')
     parser.add_argument('--csv', type=Path, help='also write every slot of every policy to this CSV file')
     parser.add_argument('--json', action='store_true', help='print JSON')
-    _progress_arg(parser)
 
 
 gap_cmd.add_arguments = _gap_args
+
+
+@subcommand('select', 'rank policy files on validation episodes (never the test ones) and copy the best where '
+                      'you ship it')
+def select_cmd(args) -> int:
+    import shutil
+
+    from uav_mec_nodes.errors import UserInputError
+    from uav_mec_nodes.evaluation import TEST_SEED, select
+    if args.seed + args.episodes > TEST_SEED:
+        raise UserInputError(f'--seed: validation seeds end below the test seeds ({TEST_SEED}), got '
+                             f'{args.seed}..{args.seed + args.episodes - 1}')
+    env, policies, seeds = _env_policies_seeds(args, args.policies)
+    with _slot_bar(args, len(policies) * args.episodes * env.num_slots, 'select') as bar:
+        ranked = select(env, policies, seeds, on_slot=lambda: bar.update(1))
+    print(f'{args.episodes} validation episodes, seeds {seeds[0]}-{seeds[-1]}; best first')
+    print('| policy | reward (31) | energy [J] | deadline misses |')
+    print('|---|---|---|---|')
+    for r in ranked:
+        print(f"| {r['policy']} | {r['reward_mean']:.3f} | {r['energy_mean_j']:.3f} | {r['deadline_miss_rate']:.2%} |")
+    if args.copy_to:
+        best = Path(ranked[0]['policy'])
+        if not best.is_file():
+            raise UserInputError(f'--copy-to: the best is {best}, not a policy file')
+        _writable_dir('--copy-to', args.copy_to.parent)
+        shutil.copyfile(best, args.copy_to)
+        print(f'copied {best} to {args.copy_to}')
+    return 0
+
+
+def _select_args(parser):
+    from uav_mec_nodes.evaluation import SELECTION_SEED
+    _episodes_args(parser, 20, SELECTION_SEED, 'validation episodes; they must stay below the test seeds')
+    parser.add_argument('--copy-to', type=Path, help='copy the best policy file here (e.g. the shipped policy)')
+
+
+select_cmd.add_arguments = _select_args
 
 
 @subcommand('slot', 'evaluate one slot from a JSON file; prints each task and the totals as JSON')
@@ -525,6 +565,10 @@ def _train_args(parser):
     parser.add_argument('--seed', type=int, default=0, help='seed of the networks, replay and episodes')
     parser.add_argument('--out', required=True, help='output folder (CSV logs, checkpoint.pt, resume.pt)')
     parser.add_argument('--resume', action='store_true', help='continue the run in --out from its resume.pt')
+    parser.add_argument('--motion', choices=('acceleration', 'orbit'),
+                        help="the action's motion entries (default: the config's modes.motion_action, "
+                             'acceleration): accelerations as in the paper, or orbit (where to circle the UAV\'s '
+                             'users at the cruise speed, flyable by construction)')
     parser.add_argument('--eval-every', type=int, default=2000, help='steps between evaluations (default 2000)')
     parser.add_argument('--eval-episodes', type=int, default=3, help='episodes per evaluation (default 3)')
     parser.add_argument('--checkpoint-every', type=int, default=5000, help='steps between resume points')

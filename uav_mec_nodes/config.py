@@ -135,6 +135,10 @@ class ModeSection:
     power_solver: str = spec('dinkelbach', choices=('dinkelbach', 'closed_form'),
                              doc='(34)-(35) iterations, or p_hat of (33) directly')
     deadline_tolerance: float = spec(1e-9, 0.0, 1e-3, doc='tau <= delta (1 + tol)')
+    motion_action: str = spec('acceleration', choices=('acceleration', 'orbit'),
+                              doc='what the action\'s 3 motion entries per UAV mean: acceleration (the paper\'s, '
+                                  'x a_max), or orbit (model/guidance.py: where to circle the UAV\'s users at the '
+                                  'cruise speed of (2), and at which altitude; flyable by construction)')
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Seeds, in three disjoint sets:
 - training episodes: seed * 100003 + episode (learners/trainer.py), below 1,000,000 for any
   training seed under 9;
-- validation: VALIDATION_SEED.. (1,000,000..): training-time evaluations and every choice
-  (checkpoints, hyper-parameters, which seed to ship) look at these only;
+- validation: VALIDATION_SEED.. (1,000,000..): training-time evaluations (which keep each run's
+  best.pt) and every choice (checkpoints, hyper-parameters, which seed to ship: `uav-mec select`,
+  on SELECTION_SEED.., episodes no training-time evaluation used) look at these only;
 - test: TEST_SEED.. (5,000,000..5,000,029 by default, TEST_EPISODES = 30): reported numbers only.
 
 Policies are compared on the same test seeds, so the difference to a reference is paired by
@@ -18,6 +19,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 VALIDATION_SEED = 1_000_000
+SELECTION_SEED = VALIDATION_SEED + 100   # `uav-mec select`: validation episodes training never evaluated on
 TEST_SEED = 5_000_000
 TEST_EPISODES = 30
 BORDER_M = 10.0     # a UAV-slot this close to the area's border counts as on the border
@@ -121,8 +123,8 @@ def slot_gaps(env, policy, seeds: List[int], points: Optional[int] = None, on_sl
             opt = slot_optimum(env, points or POINTS)
             state, _ = env.slot_inputs()
             failure = bool(np.any(state.alive_start & ~state.alive_end))
-            rows.append(SlotGap(seed, t, failure, late, energy, opt.late, opt.energy_j, opt.lower_late, opt.lower_energy_j,
-                                opt.solve_s))
+            rows.append(SlotGap(seed, t, failure, late, energy, opt.late, opt.energy_j, opt.lower_late,
+                                opt.lower_energy_j, opt.solve_s))
             _, _, done, _, _ = env.step_decisions(decisions, motion)
             t += 1
             if on_slot is not None:
@@ -164,3 +166,16 @@ def write_gaps_csv(path, rows: Dict[str, Sequence[SlotGap]]) -> None:
         for name, policy_rows in rows.items():
             for r in policy_rows:
                 out.writerow([name] + [int(v) if isinstance(v, bool) else v for v in astuple(r)] + [r.energy_gap])
+
+
+def select(env, policies: Dict[str, object], seeds: List[int], on_slot=None) -> List[dict]:
+    """Policies ranked on validation episodes by mean reward (31) (energy, doubled per violated constraint):
+    the choice of which to ship looks at no test episode."""
+    from uav_mec_nodes.episode import run_episode
+    rows = []
+    for name, policy in policies.items():
+        logs = [run_episode(env, policy, seed, on_slot).summary() for seed in seeds]
+        rows.append(dict(policy=name, reward_mean=float(np.mean([s['reward'] for s in logs])),
+                         energy_mean_j=float(np.mean([s['e_tot'] for s in logs])),
+                         deadline_miss_rate=float(np.mean([s['deadline_miss_rate'] for s in logs]))))
+    return sorted(rows, key=lambda r: -r['reward_mean'])

@@ -2,7 +2,9 @@
 
 Layout under the results folder (default docs/results/):
   runs/<algo>-I<I>-J<J>-s<seed>/   one training run (train.csv, eval.csv, run.json; *.pt not in git)
-  evals/<policy>-I<I>-J<J>-F<F>.json  `uav-mec evaluate --json` output of one policy at one point
+  evals/<policy>-I<I>-J<J>-F<F>.json  `uav-mec evaluate --json` output of one policy at one point, on the
+                                  held-out test episodes (evaluation.py: seeds 5000000.., 30 episodes); a
+                                  learner is its run's best.pt (its best validation evaluation)
 A run counts as finished when its eval.csv holds a row at its final step; a
 sweep skips finished runs and evaluations, resumes interrupted runs from their
 resume.pt, and can be stopped and restarted at any time. A run being trained
@@ -22,18 +24,22 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
 
 from uav_mec_nodes.config import ScenarioConfig, load_scenario
+from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED
 
-LEARNERS = ('sac-per', 'sac', 'redq', 'sac-per-ua')   # sac-per-ua: ours, see learners/sac.py
-BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy')
+ORBIT = 'orbit-'   # a learner whose motion action is the orbit guidance (modes.motion_action = orbit)
+PAPER_LEARNERS = ('sac-per', 'sac', 'redq', 'sac-per-ua')   # sac-per-ua: ours, see learners/sac.py
+LEARNERS = PAPER_LEARNERS + (ORBIT + 'sac-per', ORBIT + 'sac-per-ua')
+BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy', 'flying-greedy')
 FIGURES = ('fig3', 'fig4', 'fig5', 'robustness')
 # learners per figure: Fig. 5 retrains per J, so only the paper's SAC-PER and ours; the robustness
-# figure re-evaluates the I=10, J=3 runs of Fig. 3/4 under more failures, so it costs no training
-FIGURE_LEARNERS = dict(fig3=LEARNERS, fig4=LEARNERS, fig5=('sac-per', 'sac-per-ua'), robustness=LEARNERS)
+# figure re-evaluates the I=10, J=3 runs of Fig. 3 under more failures, so it costs no training; the
+# orbit learners are trained at I=10, J=3 only
+FIGURE_LEARNERS = dict(fig3=LEARNERS, fig4=PAPER_LEARNERS, fig5=('sac-per', 'sac-per-ua'), robustness=LEARNERS)
+TRAIN_EVAL_EPISODES = 5   # validation episodes per training-time evaluation (runs before issue 13 used 3)
 USERS_FIG4 = (4, 6, 8, 10, 12)
 UAVS_FIG5 = (2, 3, 4, 5)
 FAILURES_ROBUSTNESS = (0, 1, 2, 3)
 DEFAULT_SEEDS = (0, 1, 2)
-EVAL_EPISODES = 10
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,12 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    policy: str          # a baseline name, or a RunSpec name (its checkpoint)
+    policy: str          # a baseline name, or a RunSpec name (its best.pt)
     users: int
     uavs: int
     failures: int        # F_max = failures drawn per episode
-    episodes: int = EVAL_EPISODES
+    episodes: int = TEST_EPISODES
+    seed: int = TEST_SEED
 
     @property
     def name(self) -> str:
@@ -66,6 +73,15 @@ def scenario(users: int, uavs: int, failures: int = 1, base: Optional[ScenarioCo
     cfg = base or load_scenario()
     return cfg.replace(scenario__num_users=users, scenario__num_uavs=uavs, failures__max_failures=failures,
                        failures__num_failures=failures)
+
+
+def run_setup(run: RunSpec):
+    """(learner config, scenario) of a run: an orbit- learner is its algorithm with the orbit motion action."""
+    from uav_mec_nodes.learners.sac import LearnerConfig
+    cfg = scenario(run.users, run.uavs)
+    if run.algo.startswith(ORBIT):
+        return LearnerConfig.for_algo(run.algo[len(ORBIT):]), cfg.replace(modes__motion_action='orbit')
+    return LearnerConfig.for_algo(run.algo), cfg
 
 
 def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000,
@@ -158,7 +174,6 @@ def run_lock(folder: Path):
 def train_missing_runs(runs: List[RunSpec], results: Path, progress: bool = True, log=print,
                        label: str = 'sweep') -> Tuple[float, int]:
     """Train (or resume) each unfinished run that no other live sweep holds; returns (CPU s, runs trained)."""
-    from uav_mec_nodes.learners.sac import LearnerConfig
     from uav_mec_nodes.learners.trainer import TrainSettings, train
     spent_s, trained = 0.0, 0
     for run in runs:
@@ -180,8 +195,8 @@ def train_missing_runs(runs: List[RunSpec], results: Path, progress: bool = True
                     path.unlink()
             log(f'[{label}] training {run.name} ({run.steps} steps)')
             start = time.process_time()
-            train(LearnerConfig.for_algo(run.algo), scenario(run.users, run.uavs),
-                  TrainSettings(steps=run.steps, seed=run.seed, eval_every=1000, eval_episodes=3,
+            train(*run_setup(run),
+                  TrainSettings(steps=run.steps, seed=run.seed, eval_every=1000, eval_episodes=TRAIN_EVAL_EPISODES,
                                 checkpoint_every=5000, progress=progress),
                   folder, resume=resume)
             spent_s += time.process_time() - start
@@ -207,6 +222,11 @@ def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, 
         if ev.policy not in BASELINE_POLICIES and not run_finished(results / 'runs' / ev.policy, steps):
             log(f'[{figure}] skipping {ev.name}: its training run is not finished')
             continue
+        if ev.policy not in BASELINE_POLICIES and not any((results / 'runs' / ev.policy / f).exists()
+                                                          for f in ('best.pt', 'checkpoint.pt')):
+            # weights are not in git: a clone evaluates only the runs it trained itself
+            log(f'[{figure}] skipping {ev.name}: its run\'s weights are not here (delete its eval.csv to retrain)')
+            continue
         log(f'[{figure}] evaluating {ev.name} ({ev.episodes} episodes)')
         start = time.process_time()
         result = evaluate_policy(ev, results)
@@ -225,10 +245,11 @@ def evaluate_policy(ev: EvalSpec, results: Path) -> dict:
     from uav_mec_nodes.episode import summarize_episodes
     from uav_mec_nodes.policies import make_policy
     name = ev.policy
-    if name not in BASELINE_POLICIES:
-        name = str(results / 'runs' / ev.policy / 'checkpoint.pt')
+    if name not in BASELINE_POLICIES:   # the run's choice on validation episodes (a run from before best.pt: its last)
+        run = results / 'runs' / ev.policy
+        name = str(run / 'best.pt' if (run / 'best.pt').exists() else run / 'checkpoint.pt')
     env = UavMecEnv(scenario(ev.users, ev.uavs, ev.failures))
-    result = summarize_episodes(env, make_policy(name), seed=0, episodes=ev.episodes)
+    result = summarize_episodes(env, make_policy(name), seed=ev.seed, episodes=ev.episodes)
     result['policy'] = ev.policy
     return result
 

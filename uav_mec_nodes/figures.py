@@ -13,16 +13,20 @@ from typing import Dict, List
 
 import numpy as np
 
+from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED, paired_difference
 from uav_mec_nodes.experiments import (BASELINE_POLICIES, DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS,
-                                       LEARNERS, UAVS_FIG5, USERS_FIG4, iter_evals)
+                                       LEARNERS, TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4, iter_evals)
 
 LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)',
-          'offload-all': 'offload all',
-          'random-partition': 'random partitioning', 'greedy': 'per-slot greedy (reference)'}
-STYLE = {'greedy': dict(color='black', linestyle='--'), 'offload-all': dict(color='tab:gray'),
-         'random-partition': dict(color='tab:brown'), 'sac-per': dict(color='tab:blue'),
-         'sac': dict(color='tab:orange'), 'redq': dict(color='tab:green'),
-         'sac-per-ua': dict(color='tab:purple')}
+          'orbit-sac-per': 'SAC-PER, orbit motion', 'orbit-sac-per-ua': 'SAC-PER-UA, orbit motion (ours)',
+          'offload-all': 'offload all', 'random-partition': 'random partitioning',
+          'greedy': 'per-slot greedy, hovering', 'flying-greedy': 'flying reference (greedy, cruising)'}
+STYLE = {'greedy': dict(color='black', linestyle='--'), 'flying-greedy': dict(color='black', linestyle='-'),
+         'offload-all': dict(color='tab:gray'), 'random-partition': dict(color='tab:brown'),
+         'sac-per': dict(color='tab:blue'), 'sac': dict(color='tab:orange'), 'redq': dict(color='tab:green'),
+         'sac-per-ua': dict(color='tab:purple'), 'orbit-sac-per': dict(color='tab:cyan'),
+         'orbit-sac-per-ua': dict(color='tab:pink')}
+REFERENCE = 'flying-greedy'   # the bar every table's differences are taken to
 
 
 def _pyplot():
@@ -121,7 +125,7 @@ def _points(results: Path, x_key: str, fixed: Dict[str, int]) -> Dict[str, Dict[
 
 def _aggregate(kind: str, evs: List[dict], metric: str) -> tuple:
     """(mean, spread, n) of one point: learners over their training seeds (each seed's
-    10-episode mean), baselines over episodes (one evaluation)."""
+    test-episode mean), baselines over episodes (one evaluation)."""
     if kind in LEARNERS:
         values = [e[metric] for e in evs]
         return float(np.mean(values)), float(np.std(values)), len(values)
@@ -255,6 +259,37 @@ def _grid(results: Path, x_key: str, xs, fixed: Dict[str, int], kinds, metric: s
     return _md_table([what] + [f'{prefix}={x}' for x in xs], rows)
 
 
+def _episode_energies(kind: str, evs: List[dict]):
+    """Per test episode: the energy (a learner's: the mean over its training seeds), or None if not recorded."""
+    series = [e.get('energy_per_episode') for e in evs]
+    if not series or any(s is None or len(s) != len(series[0]) for s in series):
+        return None
+    return np.mean(np.array(series, float), axis=0)
+
+
+def _difference_grid(results: Path, x_key: str, xs, fixed: Dict[str, int], kinds) -> str:
+    """Energy minus the reference's, paired by test episode: mean and 95% t-interval per point."""
+    data = _points(results, x_key, fixed)
+    prefix = {'users': 'I', 'uavs': 'J', 'max_failures': 'F'}[x_key]
+    rows = []
+    for kind in kinds:
+        if kind == REFERENCE:
+            continue
+        cells = []
+        for x in xs:
+            mine = data.get(kind, {}).get(x)
+            ref = data.get(REFERENCE, {}).get(x)
+            a = _episode_energies(kind, mine) if mine else None
+            b = _episode_energies(REFERENCE, ref) if ref else None
+            if a is None or b is None or len(a) != len(b):
+                cells.append('-')
+                continue
+            d = paired_difference(a, b)
+            cells.append(f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
+        rows.append([kind] + cells)
+    return _md_table([f'energy - {REFERENCE} [J]'] + [f'{prefix}={x}' for x in xs], rows)
+
+
 def final_evaluations(results: Path) -> List[tuple]:
     """Per training run: mean energy and deadline misses of its last 3 evaluations (3 episodes each)."""
     rows = []
@@ -271,6 +306,13 @@ def final_evaluations(results: Path) -> List[tuple]:
     return rows
 
 
+def _point_tables(results: Path, x_key: str, xs, fixed: Dict[str, int], kinds) -> List[str]:
+    """Energy, deadline misses and the paired difference to the reference, at each point of one figure."""
+    return [_grid(results, x_key, xs, fixed, kinds, 'energy_mean'),
+            '\n' + _grid(results, x_key, xs, fixed, kinds, 'deadline_miss_rate'),
+            '\n' + _difference_grid(results, x_key, xs, fixed, kinds)]
+
+
 def results_tables(results: Path) -> str:
     """Every number the README quotes from the sweeps, as markdown, from the files under `results`."""
     parts = [
@@ -280,22 +322,17 @@ def results_tables(results: Path) -> str:
         '\n**Fig. 3 convergence** (seed-mean reward smoothed over 3 evaluations, within 20% of the final):\n\n',
         _md_table(('learner', 'convergence step', 'final reward (mean of last 3 evaluations)', 'seeds'),
                   [(a, c, f'{r:.2f}', n) for a, c, r, n in convergence_rows(fig3_curves(results))]),
-        '\n**Training runs**, last 3 evaluations (3 episodes each, seeds 1000000-1000002):\n\n',
+        f'\n**Training runs**, last 3 evaluations (validation episodes: {TRAIN_EVAL_EPISODES} each, seeds '
+        f'1000000-{1000000 + TRAIN_EVAL_EPISODES - 1}; runs from before issue 13: 3 each):\n\n',
         _md_table(('run', 'steps', 'energy [J]', 'deadline misses'), final_evaluations(results)),
-        '\n**Fig. 4** (J=3, one failure; 10 episodes, seeds 0-9; learners: mean ± std over training seeds, '
-        'baselines: mean ± std over episodes):\n\n',
-        _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), _kinds('fig4'), 'energy_mean'),
-        '\n' + _grid(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), _kinds('fig4'),
-                     'deadline_miss_rate'),
-        '\n**Fig. 5** (I=10, one failure):\n\n',
-        _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), _kinds('fig5'), 'energy_mean'),
-        '\n' + _grid(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), _kinds('fig5'),
-                     'deadline_miss_rate'),
-        '\n**Failure robustness** (I=10, J=3, F_max UAVs failing per episode):\n\n',
-        _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), _kinds('robustness'),
-              'energy_mean'),
-        '\n' + _grid(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), _kinds('robustness'),
-                     'deadline_miss_rate'),
+        f'\n**Fig. 4** (J=3, one failure; {TEST_EPISODES} held-out test episodes, seeds {TEST_SEED}-'
+        f'{TEST_SEED + TEST_EPISODES - 1}; learners: mean ± std over training seeds, each its best.pt; baselines: '
+        'mean ± std over episodes; differences to the flying reference paired by episode, with 95% intervals):\n\n',
+        *_point_tables(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), _kinds('fig4')),
+        '\n**Fig. 5** (I=10, one failure; the same episodes):\n\n',
+        *_point_tables(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), _kinds('fig5')),
+        '\n**Failure robustness** (I=10, J=3, F_max UAVs failing per episode; the same episodes):\n\n',
+        *_point_tables(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), _kinds('robustness')),
     ]
     return ''.join(parts)
 

@@ -14,9 +14,12 @@ from uav_mec_nodes.figures import make_figures
 
 def test_plans_cover_the_paper_figures():
     runs, evals = plan('fig3', seeds=(0, 1, 2), steps=100)
-    assert {r.algo for r in runs} == {'sac-per', 'sac', 'redq', 'sac-per-ua'} and len(runs) == 12
+    assert {r.algo for r in runs} == {'sac-per', 'sac', 'redq', 'sac-per-ua', 'orbit-sac-per', 'orbit-sac-per-ua'}
+    assert len(runs) == 18
     runs, evals = plan('fig4', seeds=(0,), steps=100)
-    assert {e.users for e in evals} == {4, 6, 8, 10, 12} and {'greedy', 'offload-all'} <= {e.policy for e in evals}
+    assert {e.users for e in evals} == {4, 6, 8, 10, 12}
+    assert {'greedy', 'offload-all', 'flying-greedy'} <= {e.policy for e in evals}
+    assert all(e.seed == 5_000_000 and e.episodes == 30 for e in evals)    # held-out test episodes only
     _, evals = plan('robustness', seeds=(0,), steps=100)
     assert {e.failures for e in evals} == {0, 1, 2, 3}
     runs, _ = plan('fig5', seeds=(0, 1), steps=100)
@@ -24,10 +27,12 @@ def test_plans_cover_the_paper_figures():
     assert len(runs) == 16
 
 
-def test_robustness_reuses_the_fig4_runs_at_i10():
+def test_robustness_reuses_the_fig3_runs():
     runs, evals = plan('robustness', seeds=(0, 1, 2), steps=100)
+    fig3_runs, _ = plan('fig3', seeds=(0, 1, 2), steps=100)
     fig4_runs, _ = plan('fig4', seeds=(0, 1, 2), steps=100)
-    assert set(runs) == {r for r in fig4_runs if r.users == 10} and len(runs) == 12
+    assert set(runs) == set(fig3_runs) and len(runs) == 18
+    assert {r for r in fig4_runs if r.users == 10} <= set(runs)
     per_level = {f: {e.policy for e in evals if e.failures == f} for f in (0, 1, 2, 3)}
     assert all(policies == per_level[0] for policies in per_level.values())
     assert {r.name for r in runs} <= per_level[0]
@@ -36,10 +41,11 @@ def test_robustness_reuses_the_fig4_runs_at_i10():
 def test_plan_keeps_only_the_chosen_learners():
     runs, evals = plan('fig4', seeds=(0, 1), steps=100, algos=('sac',))
     assert {r.algo for r in runs} == {'sac'} and len(runs) == 10
-    learner_evals = {e.policy for e in evals} - {'greedy', 'offload-all', 'random-partition'}
+    learner_evals = {e.policy for e in evals} - {'greedy', 'offload-all', 'random-partition', 'flying-greedy'}
     assert learner_evals == {r.name for r in runs}
     assert {e.policy for e in evals} >= {'greedy', 'offload-all', 'random-partition'}
-    with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq', 'sac-per-ua'\], got \['ppo'\]"):
+    with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq', 'sac-per-ua', "
+                                             r"'orbit-sac-per', 'orbit-sac-per-ua'\], got \['ppo'\]"):
         plan('fig4', algos=('sac', 'ppo'))
 
 
@@ -93,7 +99,10 @@ def test_figures_from_synthetic_results(tmp_path):
         for name in ('greedy', 'offload-all'):
             (tmp_path / 'evals' / f'{name}-I{users}-J3-F1.json').write_text(json.dumps(dict(
                 policy=name, users=users, uavs=3, max_failures=1, energy_mean=energy, energy_std=0.1,
-                deadline_miss_rate=0.1, episodes=10)))
+                deadline_miss_rate=0.1, episodes=3, energy_per_episode=[energy - 0.1, energy + 0.1, energy])))
+    (tmp_path / 'evals' / 'flying-greedy-I4-J3-F1.json').write_text(json.dumps(dict(
+        policy='flying-greedy', users=4, uavs=3, max_failures=1, energy_mean=1.8, energy_std=0.1,
+        deadline_miss_rate=0.1, episodes=3, energy_per_episode=[1.7, 1.9, 1.8])))
     notes = make_figures(tmp_path, tmp_path / 'out')
     for name in ('fig3_convergence', 'fig4_energy_vs_users', 'fig5_energy_vs_uavs', 'robustness_energy'):
         assert (tmp_path / 'out' / f'{name}.png').stat().st_size > 1000
@@ -102,11 +111,13 @@ def test_figures_from_synthetic_results(tmp_path):
     assert [float(r['reward_mean']) for r in sac_per] == [-10.5, -9.5] and sac_per[0]['seeds'] == '2'
     fig4 = list(csv.DictReader((tmp_path / 'out' / 'fig4_energy_vs_users.csv').open()))
     assert {(r['policy'], r['users']) for r in fig4} == {('greedy', '4'), ('greedy', '10'), ('offload-all', '4'),
-                                                         ('offload-all', '10')}
+                                                         ('offload-all', '10'), ('flying-greedy', '4')}
     assert any('redq' in n for n in notes)
     tables = (tmp_path / 'out' / 'tables.md').read_text()
     assert '| sac-per-I10-J3-s1 | 2000 | 8.000 | 37.50% |' in tables          # mean of the last (two) evaluations
     assert '| greedy | 2.000 ± 0.100 | - | - | 6.000 ± 0.100 | - |' in tables   # Fig. 4, I=4..12
+    # paired by episode: greedy is 0.2 J above the flying reference in each, so the interval is that point
+    assert '| greedy | +0.200 [+0.200, +0.200] | - | - | - | - |' in tables
 
 
 def test_convergence_step_by_hand():

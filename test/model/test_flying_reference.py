@@ -7,7 +7,7 @@ from uav_mec_nodes.env import UavMecEnv
 from uav_mec_nodes.episode import run_episode
 from uav_mec_nodes.model.mobility import min_pairwise_distance
 from uav_mec_nodes.model.propulsion import propulsion_power_w
-from uav_mec_nodes.policies.baselines import OffloadAll
+from uav_mec_nodes.policies.baselines import OffloadAll, Policy
 from uav_mec_nodes.policies.flying import FlyingReference, cruise_speed_mps
 
 
@@ -44,3 +44,28 @@ def test_it_never_leaves_the_area_nor_comes_closer_than_d_safe(seed):
     # and it does cruise: once on their circles the live UAVs fly near V*, not hover
     assert np.median(np.concatenate(speeds)) == pytest.approx(cruise_speed_mps(cfg), rel=0.15)
     assert not any(s['out_of_bounds'] or s['collision'] for s in log.slots)   # (31)'s penalties never apply
+
+
+def test_flying_optimal_takes_the_optimums_decisions_and_flies_like_the_greedy_reference():
+    from uav_mec_nodes.policies import make_policy
+    from uav_mec_nodes.policies.optimal import slot_optimum
+    env = UavMecEnv(load_scenario().replace(scenario__num_users=6))
+    env.reset(seed=3)
+    flying_optimal = make_policy('flying-optimal')
+    assert flying_optimal.name == 'flying-optimal' and make_policy('flying-greedy').name == 'flying-greedy'
+    decisions, accel = flying_optimal.act(env)
+    expected = slot_optimum(env).decisions
+    np.testing.assert_array_equal(decisions.partition_layer, expected.partition_layer)
+    np.testing.assert_array_equal(decisions.serving_uav, expected.serving_uav)
+    # the motion is the flying reference's orbit around the users each UAV serves
+    _, accel_greedy = FlyingReference(offloading=_Fixed(decisions)).act(env)
+    np.testing.assert_allclose(accel, accel_greedy)
+
+
+class _Fixed(Policy):
+    """A policy replaying given decisions."""
+    def __init__(self, decisions):
+        self.decisions = decisions
+
+    def act(self, env):
+        return self.decisions, None

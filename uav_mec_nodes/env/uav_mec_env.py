@@ -14,7 +14,7 @@ from the resource allocation mode (config `modes.resource_allocation`).
 | partition | I | phi = 1 + round((x + 1) / 2 * (L_k - 1)) |
 | association scores | I x J | argmax over UAVs alive at the slot's start |
 | migration scores | I x J | argmax over live UAVs other than the serving one |
-| acceleration | J x 3 | a = x * a_max, norm clipped to a_max (7) |
+| motion | J x 3 | `modes.motion_action`: acceleration a = x * a_max, norm clipped to a_max (7); or orbit: the centre's offset from the UAV's users (x, y: +-100 m) and its altitude in the band (z), flown at the cruise speed of (2) (model/guidance.py) |
 | CPU share (paper mode only) | I | share = 0.05 + 0.95 (x + 1) / 2 |
 | local CPU fraction (paper mode only) | I | f_loc / f_max = 0.05 + 0.95 (x + 1) / 2 |
 
@@ -55,7 +55,7 @@ from gymnasium import spaces
 
 from uav_mec_nodes.config import ScenarioConfig, load_scenario
 from uav_mec_nodes.errors import ActionError
-from uav_mec_nodes.model import channel, failures, mobility, propulsion, safety
+from uav_mec_nodes.model import channel, failures, guidance, mobility, propulsion, safety
 from uav_mec_nodes.model.dnn_profiles import ProfileArrays, profiles_for
 from uav_mec_nodes.model.slot import DROPPED, LATE, SlotDecisions, SlotState, evaluate_slot
 
@@ -156,8 +156,12 @@ class UavMecEnv(gym.Env):
         return np.clip(obs, lo, hi).astype(np.float32)
 
     # --- action decoding (MDP (30)) ------------------------------------------
-    def decode_action(self, action) -> tuple[SlotDecisions, np.ndarray]:
-        """Continuous action -> (SlotDecisions, accelerations (J, 3)); dead UAVs masked."""
+    def decode_action(self, action, motion_action: Optional[str] = None) -> tuple[SlotDecisions, np.ndarray]:
+        """Continuous action -> (SlotDecisions, accelerations (J, 3)); dead UAVs masked.
+
+        motion_action (default: the scenario's modes.motion_action) says what the motion entries mean; a policy
+        file passes the one it was trained with.
+        """
         a = np.asarray(action, dtype=np.float64).reshape(-1)
         if a.shape != (self.action_dim,):
             raise ActionError(f'action: expected shape ({self.action_dim},), got {np.asarray(action).shape}')
@@ -175,7 +179,11 @@ class UavMecEnv(gym.Env):
         mig[~np.broadcast_to(alive[None, :], mig.shape)] = -np.inf
         mig[np.arange(i), serving] = -np.inf
         target = np.where(np.isfinite(mig).any(axis=1), np.argmax(mig, axis=1), -1)
-        accel = parts[3].reshape(j, 3) * self.cfg.uavs.a_max_mps2
+        if (motion_action or self.cfg.modes.motion_action) == 'orbit':
+            accel = guidance.orbit_action(parts[3].reshape(j, 3), self.users.position[:, :2], serving, self.uav_pos,
+                                          self.uav_vel, alive, self.cfg)
+        else:
+            accel = parts[3].reshape(j, 3) * self.cfg.uavs.a_max_mps2
         share = frac = None
         if self.paper_mode:
             extra = parts[4]

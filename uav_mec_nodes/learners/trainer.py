@@ -4,6 +4,8 @@ Output folder:
   train.csv        one row per finished training episode
   eval.csv         one row per evaluation (deterministic policy, fixed seeds)
   checkpoint.pt    the latest policy: actor weights + learner and scenario configs (small)
+  best.pt          the policy at the evaluation with the best mean reward so far: evaluations run on
+                   validation episodes (evaluation.py), so choosing this file looks at no test episode
   resume.pt        everything to continue bit for bit: agent, optimisers, buffer, RNG states
   run.json         the command's settings
 
@@ -145,6 +147,14 @@ class Trainer:
         tmp.replace(self._resume_path())
         save_policy(self.out / 'checkpoint.pt', self.agent, self.learner, self.scenario, self.step)
 
+    def _best_reward(self) -> float:
+        """The best mean reward of the evaluations logged so far (a resumed run's included)."""
+        path = self.out / 'eval.csv'
+        if not path.exists():
+            return -np.inf
+        with path.open() as f:
+            return max((float(r['reward_mean']) for r in csv.DictReader(f)), default=-np.inf)
+
     def _append(self, name: str, header, row: dict) -> None:
         path = self.out / name
         new = not path.exists()
@@ -202,6 +212,8 @@ class Trainer:
                     self.buffer.update_priorities(idx, td)
             if self.step % s.eval_every == 0 or self.step == s.steps:
                 row = evaluate_actor(self.agent, self.scenario, s.eval_episodes)
+                if row['reward_mean'] > self._best_reward():
+                    save_policy(self.out / 'best.pt', self.agent, self.learner, self.scenario, self.step)
                 self._append('eval.csv', EVAL_FIELDS, dict(step=self.step, **row))
             if terminated or truncated:
                 elapsed = time.perf_counter() - t0

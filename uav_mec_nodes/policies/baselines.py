@@ -92,6 +92,15 @@ def _optimal():
 BASELINES['optimal'] = _optimal
 
 
+def _flying_optimal():
+    from uav_mec_nodes.policies.flying import FlyingReference
+    from uav_mec_nodes.policies.optimal import SlotOptimal
+    return FlyingReference(SlotOptimal(), name='flying-optimal')
+
+
+BASELINES['flying-optimal'] = _flying_optimal
+
+
 def make_policy(name: str) -> Policy:
     """A baseline by name, or a trained policy file (a path ending in .pt)."""
     if name.endswith('.pt') or '/' in name:

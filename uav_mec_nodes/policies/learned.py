@@ -42,7 +42,8 @@ class LearnedPolicy(Policy):
 
     def act(self, env):
         self.check_env(env)
-        return env.decode_action(self.action(env.observation()))
+        # the motion entries mean what they meant in training, whatever this scenario's modes.motion_action says
+        return env.decode_action(self.action(env.observation()), self.scenario.modes.motion_action)
 
 
 def default_policy_name() -> str:
