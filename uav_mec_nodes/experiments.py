@@ -30,6 +30,11 @@ ORBIT = 'orbit-'   # a learner whose motion action is the orbit guidance (modes.
 PAPER_LEARNERS = ('sac-per', 'sac', 'redq', 'sac-per-ua')   # sac-per-ua: ours, see learners/sac.py
 LEARNERS = PAPER_LEARNERS + (ORBIT + 'sac-per', ORBIT + 'sac-per-ua')
 BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy', 'flying-greedy')
+# the flying reference with the per-slot optimum's offloading: about 0.5 s a slot at I=10, so the sweeps
+# evaluate it at the default point (I=10, J=3, one failure) only
+OPTIMUM_POLICIES = ('flying-optimal',)
+OPTIMUM_POINT = (10, 3, 1)
+NAMED_POLICIES = BASELINE_POLICIES + OPTIMUM_POLICIES   # evaluated by name, no training run
 FIGURES = ('fig3', 'fig4', 'fig5', 'robustness')
 # learners per figure: Fig. 5 retrains per J, so only the paper's SAC-PER and ours; the robustness
 # figure re-evaluates the I=10, J=3 runs of Fig. 3 under more failures, so it costs no training; the
@@ -115,6 +120,8 @@ def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000,
             evals += [EvalSpec(p, 10, 3, f) for p in BASELINE_POLICIES]
     else:
         raise UserInputError(f'--figure: must be one of {list(FIGURES)}, got {figure!r}')
+    if figure != 'fig3':
+        evals += [EvalSpec(p, *OPTIMUM_POINT) for p in OPTIMUM_POLICIES]
     dropped = {r.name for r in runs if r.algo not in algos}
     return [r for r in runs if r.name not in dropped], [e for e in evals if e.policy not in dropped]
 
@@ -219,10 +226,10 @@ def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, 
         path = results / 'evals' / f'{ev.name}.json'
         if path.exists():
             continue
-        if ev.policy not in BASELINE_POLICIES and not run_finished(results / 'runs' / ev.policy, steps):
+        if ev.policy not in NAMED_POLICIES and not run_finished(results / 'runs' / ev.policy, steps):
             log(f'[{figure}] skipping {ev.name}: its training run is not finished')
             continue
-        if ev.policy not in BASELINE_POLICIES and not any((results / 'runs' / ev.policy / f).exists()
+        if ev.policy not in NAMED_POLICIES and not any((results / 'runs' / ev.policy / f).exists()
                                                           for f in ('best.pt', 'checkpoint.pt')):
             # weights are not in git: a clone evaluates only the runs it trained itself
             log(f'[{figure}] skipping {ev.name}: its run\'s weights are not here (delete its eval.csv to retrain)')
@@ -245,7 +252,7 @@ def evaluate_policy(ev: EvalSpec, results: Path) -> dict:
     from uav_mec_nodes.episode import summarize_episodes
     from uav_mec_nodes.policies import make_policy
     name = ev.policy
-    if name not in BASELINE_POLICIES:   # the run's choice on validation episodes (a run from before best.pt: its last)
+    if name not in NAMED_POLICIES:   # the run's choice on validation episodes (a run from before best.pt: its last)
         run = results / 'runs' / ev.policy
         name = str(run / 'best.pt' if (run / 'best.pt').exists() else run / 'checkpoint.pt')
     env = UavMecEnv(scenario(ev.users, ev.uavs, ev.failures))

@@ -14,14 +14,16 @@ from typing import Dict, List
 import numpy as np
 
 from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED, paired_difference
-from uav_mec_nodes.experiments import (BASELINE_POLICIES, DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS,
-                                       LEARNERS, TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4, iter_evals)
+from uav_mec_nodes.experiments import (DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS, LEARNERS, NAMED_POLICIES,
+                                       TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4, iter_evals)
 
 LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)',
           'orbit-sac-per': 'SAC-PER, orbit motion', 'orbit-sac-per-ua': 'SAC-PER-UA, orbit motion (ours)',
           'offload-all': 'offload all', 'random-partition': 'random partitioning',
-          'greedy': 'per-slot greedy, hovering', 'flying-greedy': 'flying reference (greedy, cruising)'}
+          'greedy': 'per-slot greedy, hovering', 'flying-greedy': 'flying reference (greedy, cruising)',
+          'flying-optimal': 'flying reference with the per-slot optimum'}
 STYLE = {'greedy': dict(color='black', linestyle='--'), 'flying-greedy': dict(color='black', linestyle='-'),
+         'flying-optimal': dict(color='black', marker='*', markersize=12, linestyle='none'),
          'offload-all': dict(color='tab:gray'), 'random-partition': dict(color='tab:brown'),
          'sac-per': dict(color='tab:blue'), 'sac': dict(color='tab:orange'), 'redq': dict(color='tab:green'),
          'sac-per-ua': dict(color='tab:purple'), 'orbit-sac-per': dict(color='tab:cyan'),
@@ -152,8 +154,8 @@ def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='ener
         mean, std, n = (np.array(v) for v in zip(*(_aggregate(kind, evs, metric) for _, evs in pts)))
         for ax in axes[:1] if kind == 'random-partition' else axes:
             # a small x offset per policy keeps overlapping error bars apart
-            ax.errorbar(np.array(x, float) + offsets[kind], mean, yerr=std, marker='o', capsize=3,
-                        label=LABELS[kind], **STYLE[kind])
+            ax.errorbar(np.array(x, float) + offsets[kind], mean, yerr=std, capsize=3, label=LABELS[kind],
+                        **{'marker': 'o', **STYLE[kind]})
         rows += [(kind, xi, m, sd, ni) for xi, m, sd, ni in zip(x, mean, std, n)]
     xlabel = {'users': 'number of users I', 'uavs': 'number of UAVs J',
               'max_failures': 'UAV failures per episode (F_max)'}[x_key]
@@ -207,7 +209,7 @@ COST_HEADER = ('figure', 'runs_done', 'runs_planned', 'train_wall_s', 'evals_don
 
 def _kinds(figure: str) -> tuple:
     """The policies a figure draws: its learners, then the baselines."""
-    return FIGURE_LEARNERS[figure] + BASELINE_POLICIES
+    return FIGURE_LEARNERS[figure] + NAMED_POLICIES
 
 
 def make_figures(results: Path, out: Path) -> List[str]:
