@@ -9,7 +9,8 @@ from uav_mec_nodes.env import UavMecEnv
 from uav_mec_nodes.episode import run_episode
 from uav_mec_nodes.model import safety
 from uav_mec_nodes.model.mobility import step_uavs
-from uav_mec_nodes.policies import make_policy, shipped_policy_path
+from uav_mec_nodes.policies import make_policy
+from uav_mec_nodes.policies.baselines import OffloadAll
 
 CFG = load_scenario().replace(safety__enabled=True, scenario__num_uavs=4)
 S, U = CFG.scenario, CFG.uavs
@@ -67,13 +68,21 @@ def test_a_uav_flying_into_another_is_held():
     assert out.interventions[0] == 0
 
 
-def test_the_env_with_the_layer_off_is_the_papers_and_on_keeps_the_shipped_policy_off_the_border():
-    policy = str(shipped_policy_path())
-    off = run_episode(UavMecEnv(), make_policy(policy), 0)
+class _ToTheCorner(OffloadAll):
+    """Offload-all decisions; every UAV accelerating flat out towards the area's far corner and upwards."""
+    def act(self, env):
+        decisions, _ = super().act(env)
+        return decisions, np.tile([env.cfg.uavs.a_max_mps2] * 3, (env.num_uavs, 1))
+
+
+def test_the_env_with_the_layer_off_is_the_papers_and_on_keeps_a_policy_off_the_border():
+    off = run_episode(UavMecEnv(), _ToTheCorner(), 0)
     assert off.summary()['safety_interventions'] == 0
+    assert any(s['out_of_bounds'] for s in off.slots)        # the paper's dynamics let it leave the area
     env = UavMecEnv(load_scenario().replace(safety__enabled=True))
-    on = run_episode(env, make_policy(policy), 0)
-    assert on.summary()['safety_interventions'] > 0          # the shipped policy leans on the border
+    on = run_episode(env, _ToTheCorner(), 0)
+    assert on.summary()['safety_interventions'] > 0
+    assert not any(s['out_of_bounds'] for s in on.slots)
     margin, area = env.cfg.safety.margin_m, env.cfg.scenario.area_m
     start = on.uav_positions[0][:, :2]
     outside = np.maximum(margin - start, 0) + np.maximum(start - (area - margin), 0)

@@ -9,7 +9,7 @@ Per live UAV:
   ones); it circles a centre at their mean position (plus an offset, which a
   learner may choose) at V*, at radius `orbit_radius_m` (at least
   1.5 V*^2 / a_max, so (7) can hold the turn), at a target altitude;
-- the centre is kept inside the area by the safety margin plus the radius, and
+- the centre is kept inside the area by the safety margin, a clearance and the radius, and
   two centres are pushed apart to 2 r + d_safe.
 
 Used by the flying reference (policies/flying.py) and by the env's `orbit`
@@ -27,6 +27,7 @@ from uav_mec_nodes.model.mobility import clip_norm
 from uav_mec_nodes.model.propulsion import propulsion_power_w
 
 ALTITUDE_ABOVE_MIN_M = 5.0    # flies this far above H_min, clear of the band's edge
+ORBIT_CLEARANCE_M = 15.0      # circles stay this far inside the safety margin: an orbit never leans on the layer
 CLIMB_GAIN = 0.5              # [1/s] vertical speed per metre of altitude error
 
 
@@ -58,8 +59,8 @@ def orbit_centres(user_xy, serving, uav_xy, live, cfg, radius: float, offset_xy=
             distance = np.linalg.norm(user_xy - uav_xy[j], axis=1)
             mine = np.argsort(distance)[:max(1, len(user_xy) // max(int(live.sum()), 1))]
         centres[j] = user_xy[mine].mean(axis=0) + (0.0 if offset_xy is None else offset_xy[j])
-    lo = cfg.safety.margin_m + radius
-    hi = cfg.scenario.area_m - cfg.safety.margin_m - radius
+    lo = cfg.safety.margin_m + ORBIT_CLEARANCE_M + radius
+    hi = cfg.scenario.area_m - cfg.safety.margin_m - ORBIT_CLEARANCE_M - radius
     gap = 2.0 * radius + cfg.uavs.d_safe_m
     for _ in range(3):   # a few rounds of pushing overlapping orbits apart, then back inside
         for a in np.flatnonzero(live):

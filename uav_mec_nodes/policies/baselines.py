@@ -102,12 +102,16 @@ BASELINES['flying-optimal'] = _flying_optimal
 
 
 def make_policy(name: str) -> Policy:
-    """A baseline by name, or a trained policy file (a path ending in .pt)."""
+    """A baseline by name, or a trained policy file (a path ending in .pt); `polish:` before either
+    polishes its offloading decisions by greedy's local search (policies/polished.py)."""
+    from uav_mec_nodes.policies.polished import PREFIX, Polished
+    if name.startswith(PREFIX):
+        return Polished(make_policy(name[len(PREFIX):]), name)
     if name.endswith('.pt') or '/' in name:
         from uav_mec_nodes.policies.learned import LearnedPolicy
         return LearnedPolicy(name)
     if name not in BASELINES:
         from uav_mec_nodes.errors import UserInputError
         raise UserInputError(f'--policy: unknown policy {name!r}; allowed: {sorted(BASELINES)} '
-                             f'or a policy file (.pt) from uav-mec train')
+                             f'or a policy file (.pt) from uav-mec train, either with {PREFIX!r} before it')
     return BASELINES[name]()

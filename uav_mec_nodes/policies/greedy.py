@@ -183,13 +183,17 @@ class GreedyOptimum(Policy):
         serving, layer, remaining = greedy_assignment(problem)
         moves = 2 * env.num_users if self.polish_moves is None else self.polish_moves
         if moves > 0:
-            serving, layer = polish(problem, serving, layer, moves)
-            _, need, _ = problem.candidates()
-            used = np.bincount(serving, weights=need[np.arange(len(serving)), serving, layer - 1],
-                               minlength=env.num_uavs)
-            remaining = np.where(problem.alive, env.cfg.uavs.cpu_hz - used, -np.inf)
-        target = migration_targets(env, serving, remaining)
-        return SlotDecisions(layer, serving, target), hover(env)
+            return polished_decisions(env, problem, serving, layer, moves), hover(env)
+        return SlotDecisions(layer, serving, migration_targets(env, serving, remaining)), hover(env)
+
+
+def polished_decisions(env, problem: SlotProblem, serving, layer, moves: int) -> SlotDecisions:
+    """Step 3 from any starting decisions, and the migration targets for the result."""
+    serving, layer = polish(problem, np.asarray(serving), np.asarray(layer), moves)
+    _, need, _ = problem.candidates()
+    used = np.bincount(serving, weights=need[np.arange(len(serving)), serving, layer - 1], minlength=env.num_uavs)
+    remaining = np.where(problem.alive, env.cfg.uavs.cpu_hz - used, -np.inf)
+    return SlotDecisions(layer, serving, migration_targets(env, serving, remaining))
 
 
 def migration_targets(env, serving, remaining_hz) -> np.ndarray:
