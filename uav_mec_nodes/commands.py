@@ -185,8 +185,8 @@ def _report_run(args, result, policy: str, out: Path) -> int:
 
 def _run_args(parser):
     _scenario_args(parser)
-    parser.add_argument('--policy', help='baseline name or policy file (default: the shipped SAC-PER policy, '
-                                         'else greedy)')
+    parser.add_argument('--policy', help='baseline name or policy file, either with polish: before it (default: '
+                                         'the shipped policy, else greedy)')
     parser.add_argument('--seed', type=int, default=0, help='episode seed (default 0)')
     parser.add_argument('--out', default='runs/main', help='output folder (default runs/main)')
     parser.add_argument('--overwrite', action='store_true', help='replace the bag already in --out')
@@ -369,8 +369,9 @@ def evaluate_cmd(args) -> int:
 
 def _evaluate_args(parser):
     _scenario_args(parser)
-    parser.add_argument('--policy', required=True, help='policy: offload-all, random-partition, greedy, '
-                                                        'flying-greedy, optimal, or a policy file (see train)')
+    parser.add_argument('--policy', required=True, help='policy: offload-all, random-partition, greedy, optimal, '
+                                                        'flying-greedy, flying-optimal or a policy file (see train); '
+                                                        'polish:P polishes P\'s offloading by greedy\'s local search')
     parser.add_argument('--episodes', type=int, default=10, help='episodes, seeds SEED..SEED+N-1 (default 10)')
     parser.add_argument('--seed', type=int, default=0, help='first seed (default 0)')
     parser.add_argument('--json', action='store_true', help='print JSON')
@@ -410,7 +411,8 @@ def compare_cmd(args) -> int:
 def _episodes_args(parser, episodes: int, seed: int, which: str):
     """--policies, --episodes and --seed of the commands that run policies over episodes, and the scenario's."""
     _scenario_args(parser)
-    parser.add_argument('--policies', nargs='+', required=True, help='baseline names or policy files')
+    parser.add_argument('--policies', nargs='+', required=True,
+                        help='baseline names or policy files, either with polish: before it')
     parser.add_argument('--episodes', type=int, default=episodes,
                         help=f'episodes (default {episodes}), seeds SEED..SEED+N-1')
     parser.add_argument('--seed', type=int, default=seed, help=f'first seed (default {seed}: {which})')
