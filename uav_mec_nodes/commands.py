@@ -123,7 +123,7 @@ def run(args) -> int:
     if args.rtf is None:   # as fast as the graph allows; PX4 flies in real time
         g.real_time_factor = 1.0 if args.plant == 'px4' else 0.0
     g.validate(resolved_num_uavs(g))
-    make_policy(policy)   # a bad --policy is said here, not by a node's log
+    label = make_policy(policy).name   # a bad --policy is said here, not by a node's log
     bag = out / 'bag'
     _writable_dir('--out', out)
     if bag.exists():
@@ -138,7 +138,7 @@ def run(args) -> int:
         result = run_single_process(g, say=_stderr, on_progress=progress)
     if progress is not None:
         print(file=sys.stderr)
-    return _report_run(args, result, policy, out)
+    return _report_run(args, result, label, out)
 
 
 def _progress_line():
@@ -154,11 +154,10 @@ def _report_run(args, result, policy: str, out: Path) -> int:
     from uav_mec_nodes.errors import UserInputError
     from uav_mec_nodes.report import summarize_run
     bag = out / 'bag'
-    display = policy if not policy.endswith('.pt') else f'sac-per:{Path(policy).name}'
     if result.detail:
         (out / 'error.log').write_text(result.detail + '\n')
     try:
-        summary, plots = summarize_run(bag, display, args.seed, out, load_scenario(args.config).energy)
+        summary, plots = summarize_run(bag, policy, args.seed, out, load_scenario(args.config).energy)
     except UserInputError as exc:
         if not result.stopped:
             raise

@@ -106,7 +106,8 @@ def make_policy(name: str) -> Policy:
     polishes its offloading decisions by greedy's local search (policies/polished.py)."""
     from uav_mec_nodes.policies.polished import PREFIX, Polished
     if name.startswith(PREFIX):
-        return Polished(make_policy(name[len(PREFIX):]), name)
+        inner = make_policy(name[len(PREFIX):])
+        return Polished(inner, PREFIX + inner.name)
     if name.endswith('.pt') or '/' in name:
         from uav_mec_nodes.policies.learned import LearnedPolicy
         return LearnedPolicy(name)
