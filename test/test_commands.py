@@ -139,6 +139,10 @@ def test_train_keeps_the_best_validation_policy_and_select_ranks_on_validation(t
     first = [line for line in out.splitlines() if line.startswith('| ') and '.pt' in line][0]
     chosen = run / first.split('|')[1].strip().split('/')[-1]
     assert (tmp_path / 'ship' / 'chosen.pt').read_bytes() == chosen.read_bytes()
+    polished = uav_mec('select', '--policies', f'polish:{run / "best.pt"}', '--users', '2', '--uavs', '2',
+                       '--episodes', '1', '--copy-to', str(tmp_path / 'ship' / 'polished.pt')).stdout
+    assert f'(run it as polish:{tmp_path / "ship" / "polished.pt"})' in polished
+    assert (tmp_path / 'ship' / 'polished.pt').read_bytes() == (run / 'best.pt').read_bytes()
     into_test = uav_mec('select', '--policies', 'greedy', '--seed', '4999999', '--episodes', '2', check=False)
     assert into_test.returncode == 2 and 'below the test seeds (5000000)' in into_test.stderr
 

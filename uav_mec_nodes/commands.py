@@ -495,12 +495,14 @@ def select_cmd(args) -> int:
     for r in ranked:
         print(f"| {r['policy']} | {r['reward_mean']:.3f} | {r['energy_mean_j']:.3f} | {r['deadline_miss_rate']:.2%} |")
     if args.copy_to:
-        best = Path(ranked[0]['policy'])
+        from uav_mec_nodes.policies.polished import PREFIX
+        name = ranked[0]['policy']
+        best = Path(name[len(PREFIX):] if name.startswith(PREFIX) else name)
         if not best.is_file():
-            raise UserInputError(f'--copy-to: the best is {best}, not a policy file')
+            raise UserInputError(f'--copy-to: the best is {name}, not a policy file')
         _writable_dir('--copy-to', args.copy_to.parent)
         shutil.copyfile(best, args.copy_to)
-        print(f'copied {best} to {args.copy_to}')
+        print(f'copied {best} to {args.copy_to}' + (f' (run it as {PREFIX}{args.copy_to})' if best != Path(name) else ''))
     return 0
 
 
