@@ -610,7 +610,7 @@ def sweep_cmd(args) -> int:
         raise UserInputError(f'--steps: must be >= 1, got {args.steps}')
     for figure in figures:
         spent = sweep(figure, Path(args.results), tuple(args.seeds), args.steps, progress=not args.no_progress,
-                      evals_only=args.evals_only, algos=tuple(args.algos))
+                      evals_only=args.evals_only, algos=tuple(args.algos), baselines=tuple(args.baselines))
         print(f"{figure}: trained {spent['runs_trained']} run(s) in {spent['train_s']:.0f} CPU s, "
               f"{spent['evals_done']} evaluation(s) in {spent['eval_s']:.0f} CPU s")
     return 0
@@ -624,6 +624,9 @@ def _sweep_args(parser):
     from uav_mec_nodes.experiments import LEARNERS
     parser.add_argument('--algos', nargs='+', default=list(LEARNERS),
                         help=f'learners to train and evaluate (default {" ".join(LEARNERS)})')
+    from uav_mec_nodes.experiments import NAMED_POLICIES
+    parser.add_argument('--baselines', nargs='+', default=list(NAMED_POLICIES),
+                        help=f'policies without training to evaluate (default {" ".join(NAMED_POLICIES)})')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     parser.add_argument('--evals-only', action='store_true',
                         help='train nothing: evaluate baselines and learners whose runs are finished')

@@ -89,13 +89,15 @@ def run_setup(run: RunSpec):
     return LearnerConfig.for_algo(run.algo), cfg
 
 
-def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000,
-         algos=LEARNERS) -> Tuple[List[RunSpec], List[EvalSpec]]:
-    """The training runs and evaluations a figure needs; `algos` keeps only those learners' runs."""
+def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000, algos=LEARNERS,
+         baselines=NAMED_POLICIES) -> Tuple[List[RunSpec], List[EvalSpec]]:
+    """The training runs and evaluations a figure needs; `algos` keeps only those learners' runs,
+    `baselines` only those policies without training."""
     from uav_mec_nodes.errors import UserInputError
-    unknown = sorted(set(algos) - set(LEARNERS))
-    if unknown:
-        raise UserInputError(f'--algos: must be among {list(LEARNERS)}, got {unknown}')
+    for flag, given, allowed in (('--algos', algos, LEARNERS), ('--baselines', baselines, NAMED_POLICIES)):
+        unknown = sorted(set(given) - set(allowed))
+        if unknown:
+            raise UserInputError(f'{flag}: must be among {list(allowed)}, got {unknown}')
     runs: List[RunSpec] = []
     evals: List[EvalSpec] = []
     if figure == 'fig3':
@@ -122,7 +124,7 @@ def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000,
         raise UserInputError(f'--figure: must be one of {list(FIGURES)}, got {figure!r}')
     if figure != 'fig3':
         evals += [EvalSpec(p, *OPTIMUM_POINT) for p in OPTIMUM_POLICIES]
-    dropped = {r.name for r in runs if r.algo not in algos}
+    dropped = {r.name for r in runs if r.algo not in algos} | (set(NAMED_POLICIES) - set(baselines))
     return [r for r in runs if r.name not in dropped], [e for e in evals if e.policy not in dropped]
 
 
@@ -212,13 +214,14 @@ def train_missing_runs(runs: List[RunSpec], results: Path, progress: bool = True
 
 
 def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, progress: bool = True,
-          log=print, evals_only: bool = False, algos=LEARNERS) -> dict:
+          log=print, evals_only: bool = False, algos=LEARNERS, baselines=NAMED_POLICIES) -> dict:
     """Train the missing runs and do the missing evaluations of one figure; returns CPU seconds spent.
 
     evals_only: train nothing; evaluate the baselines and the learners whose runs are finished.
     algos: only these learners (e.g. the cheap ones first; REDQ costs about 3x a SAC run).
+    baselines: only these policies without training (e.g. leave out the slow greedy ones for now).
     """
-    runs, evals = plan(figure, seeds, steps, algos)
+    runs, evals = plan(figure, seeds, steps, algos, baselines)
     spent = dict(train_s=0.0, eval_s=0.0, runs_trained=0, evals_done=0)
     if not evals_only:
         spent['train_s'], spent['runs_trained'] = train_missing_runs(runs, results, progress, log, figure)

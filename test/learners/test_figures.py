@@ -47,6 +47,11 @@ def test_plan_keeps_only_the_chosen_learners():
                                                  'flying-optimal'}
     assert learner_evals == {r.name for r in runs}
     assert {e.policy for e in evals} >= {'greedy', 'offload-all', 'random-partition'}
+    _, evals = plan('fig5', seeds=(0,), steps=100, baselines=('offload-all', 'flying-greedy'))
+    assert {e.policy for e in evals} - {r.name for r in plan('fig5', seeds=(0,), steps=100)[0]} == \
+        {'offload-all', 'flying-greedy'}
+    with pytest.raises(UserInputError, match=r"--baselines: must be among .*got \['hover'\]"):
+        plan('fig5', baselines=('hover',))
     with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq', 'sac-per-ua', "
                                              r"'orbit-sac-per', 'orbit-sac-per-ua'\], got \['ppo'\]"):
         plan('fig4', algos=('sac', 'ppo'))
