@@ -68,3 +68,19 @@ def run_processes(marker: str):
 
 def summary_of(out_dir: Path) -> dict:
     return json.loads((Path(out_dir) / 'summary.json').read_text())
+
+
+def acceleration_policy_file(path, seed: int = 0):
+    """An untrained actor with the paper's acceleration action (a policy the safety layer has to correct)."""
+    import torch
+
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.env import UavMecEnv
+    from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
+    from uav_mec_nodes.learners.trainer import save_policy
+    cfg = load_scenario()
+    env = UavMecEnv(cfg)
+    learner = LearnerConfig.for_algo('sac-per', hidden=(16, 16))
+    torch.manual_seed(seed)
+    save_policy(path, SacAgent(env.observation_space.shape[0], env.action_dim, learner), learner, cfg, step=0)
+    return str(path)

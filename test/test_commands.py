@@ -180,7 +180,7 @@ def test_sweep_then_figures_end_to_end(tmp_path):
     """A tiny fig3 sweep (random-action runs) is resumable and drawn; a second sweep trains nothing."""
     args = ['sweep', '--figure', 'fig3', '--seeds', '0', '--steps', '30', '--results', str(tmp_path), '--no-progress']
     first = uav_mec(*args)
-    assert 'fig3: trained 4 run(s)' in first.stdout
+    assert 'fig3: trained 6 run(s)' in first.stdout   # the paper's four learners and two orbit ones
     assert 'fig3: trained 0 run(s)' in uav_mec(*args).stdout
     # a clone holds a run's CSVs but not its resume.pt (not in git): an unfinished one starts again
     run = tmp_path / 'runs' / 'sac-I10-J3-s0'

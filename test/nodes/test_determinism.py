@@ -1,7 +1,7 @@
 """One seed, one set of numbers: the Gym env, the single-process graph and the multi-process graph; replay."""
 import numpy as np
 import pytest
-from helpers import gym_episode
+from helpers import acceleration_policy_file, gym_episode
 
 from uav_mec_nodes.bag import read_bag
 from uav_mec_nodes.graph import GraphConfig
@@ -14,12 +14,17 @@ def _by_slot(bag, topic):
     return sorted(bag[topic], key=lambda m: m.slot)
 
 
-@pytest.mark.parametrize('seed', [0, 1, 2])
-def test_multi_process_equals_single_process_equals_gym(tmp_path, seed):
-    """The main job's episode (shipped SAC-PER, one failure, the safety layer on), whatever the timing."""
-    policy = str(shipped_policy_path())
+@pytest.mark.parametrize('seed,policy_kind', [(0, 'shipped'), (1, 'shipped'), (2, 'acceleration')])
+def test_multi_process_equals_single_process_equals_gym(tmp_path, seed, policy_kind):
+    """The main job's episode (shipped policy, one failure, the safety layer on), whatever the timing; and a
+    policy with the paper's acceleration action, which the layer has to correct."""
+    if policy_kind == 'shipped':
+        policy = str(shipped_policy_path())
+    else:
+        policy = acceleration_policy_file(tmp_path / 'acceleration.pt')
     expected, log = gym_episode(policy, seed, safety=True)
-    assert log.summary()['safety_interventions'] > 0   # the layer is at work in these episodes
+    if policy_kind == 'acceleration':
+        assert log.summary()['safety_interventions'] > 0   # the layer is at work in this episode
     single = run_single_process(GraphConfig(seed=seed, policy=policy, bag_path=str(tmp_path / 'single')))
     assert not single.stopped
     # a 2 s lease: a starved CI machine must not pass for a UAV failure (the SIGKILL test covers leases)
