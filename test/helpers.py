@@ -20,7 +20,8 @@ def uav_mec(*args, check=True, timeout=300):
     return out
 
 
-def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, users: int = 10, safety=False):
+def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, users: int = 10, safety=False,
+                uavs: int = 3):
     """The Gym env's episode with this policy and seed: (per-slot e_tot, EpisodeLog).
 
     safety=True: through the safety layer, as `uav-mec run` and the graph fly by default.
@@ -29,7 +30,8 @@ def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, user
     from uav_mec_nodes.env import UavMecEnv
     from uav_mec_nodes.episode import run_episode
     from uav_mec_nodes.policies import make_policy
-    cfg = load_scenario().replace(scenario__num_slots=slots, scenario__num_users=users, safety__enabled=safety)
+    cfg = load_scenario().replace(scenario__num_slots=slots, scenario__num_users=users, scenario__num_uavs=uavs,
+                                  safety__enabled=safety)
     if schedule:
         cfg = cfg.replace(failures__model='schedule', failures__schedule=schedule)
     log = run_episode(UavMecEnv(cfg), make_policy(policy), seed)
@@ -83,4 +85,19 @@ def acceleration_policy_file(path, seed: int = 0):
     learner = LearnerConfig.for_algo('sac-per', hidden=(16, 16))
     torch.manual_seed(seed)
     save_policy(path, SacAgent(env.observation_space.shape[0], env.action_dim, learner), learner, cfg, step=0)
+    return str(path)
+
+
+def set_policy_file(path, seed: int = 0, users=(4, 12), uavs=(2, 5)):
+    """An untrained set actor (any I in `users`, J in `uavs`) with the orbit motion action."""
+    import torch
+
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
+    from uav_mec_nodes.learners.trainer import save_policy
+    cfg = load_scenario().replace(modes__motion_action='orbit')
+    learner = LearnerConfig.for_algo('sac-per', network='set', set_width=16, set_users=users, set_uavs=uavs)
+    torch.manual_seed(seed)
+    agent = SacAgent(learner.layout.obs_dim, learner.layout.action_dim, learner, seed=seed)
+    save_policy(path, agent, learner, cfg, step=0)
     return str(path)

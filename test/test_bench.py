@@ -1,4 +1,5 @@
 """The benchmark scripts run, and their reference implementations agree with the package."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,13 @@ def test_optimal_slot_quick_run(tmp_path):
     assert out.returncode == 0, out.stderr
     row = [line for line in out.stdout.splitlines() if line.startswith('| 4 |')]
     assert len(row) == 1 and len(row[0].split('|')) == 10
+
+
+def test_ray_sweep_quick_run(tmp_path):
+    """One and two Ray workers: the same numbers (the script exits 1 otherwise) and a speed-up printed."""
+    out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'ray_sweep.py'), '--runs', '2', '--steps', '240',
+                          '--chunk-steps', '120', '--episodes', '1'],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert 'same numbers on 1 and 2 workers: yes' in out.stdout
+    assert re.search(r'wall time: 1 worker \d+\.\d s, 2 workers \d+\.\d s, speed-up 1/2 = \d\.\d\dx', out.stdout)

@@ -123,7 +123,10 @@ def run(args) -> int:
     if args.rtf is None:   # as fast as the graph allows; PX4 flies in real time
         g.real_time_factor = 1.0 if args.plant == 'px4' else 0.0
     g.validate(resolved_num_uavs(g))
-    label = make_policy(policy).name   # a bad --policy is said here, not by a node's log
+    chosen = make_policy(policy)   # a bad --policy is said here, not by a node's log
+    if hasattr(chosen, 'check_env'):   # and so is a policy file for other numbers of users and UAVs
+        chosen.check_env(_make_env(args))
+    label = chosen.name
     bag = out / 'bag'
     _writable_dir('--out', out)
     if bag.exists():
@@ -482,14 +485,18 @@ def select_cmd(args) -> int:
     import shutil
 
     from uav_mec_nodes.errors import UserInputError
-    from uav_mec_nodes.evaluation import TEST_SEED, select
+    from uav_mec_nodes.env import UavMecEnv
+    from uav_mec_nodes.evaluation import TEST_SEED, select_over_sizes
     if args.seed + args.episodes > TEST_SEED:
         raise UserInputError(f'--seed: validation seeds end below the test seeds ({TEST_SEED}), got '
                              f'{args.seed}..{args.seed + args.episodes - 1}')
     env, policies, seeds = _env_policies_seeds(args, args.policies)
-    with _slot_bar(args, len(policies) * args.episodes * env.num_slots, 'select') as bar:
-        ranked = select(env, policies, seeds, on_slot=lambda: bar.update(1))
-    print(f'{args.episodes} validation episodes, seeds {seeds[0]}-{seeds[-1]}; best first')
+    envs = [env] if not args.sizes else [UavMecEnv(env.cfg, num_users=i, num_uavs=j) for i, j in
+                                         _parse_sizes(args.sizes)]
+    with _slot_bar(args, len(policies) * args.episodes * sum(e.num_slots for e in envs), 'select') as bar:
+        ranked = select_over_sizes(envs, policies, seeds, on_slot=lambda: bar.update(1))
+    where = '' if not args.sizes else f' at each of {len(envs)} sizes ({" ".join(args.sizes)}), means over them'
+    print(f'{args.episodes} validation episodes, seeds {seeds[0]}-{seeds[-1]}{where}; best first')
     print('| policy | reward (31) | energy [J] | deadline misses |')
     print('|---|---|---|---|')
     for r in ranked:
@@ -510,6 +517,24 @@ def _select_args(parser):
     from uav_mec_nodes.evaluation import SELECTION_SEED
     _episodes_args(parser, 20, SELECTION_SEED, 'validation episodes; they must stay below the test seeds')
     parser.add_argument('--copy-to', type=Path, help='copy the best policy file here (e.g. the shipped policy)')
+    parser.add_argument('--sizes', nargs='+', metavar='I:J',
+                        help='rank on these numbers of users and UAVs, the mean over them (set policies); default: '
+                             'the scenario\'s')
+
+
+def _parse_sizes(sizes):
+    from uav_mec_nodes.contract import MAX_UAVS, MAX_USERS
+    from uav_mec_nodes.errors import UserInputError
+    out = []
+    for text in sizes:
+        try:
+            users, uavs = (int(v) for v in text.split(':'))
+        except ValueError:
+            raise UserInputError(f'--sizes: each is I:J (users:UAVs), got {text!r}') from None
+        _check_range('--sizes users', users, 1, MAX_USERS)
+        _check_range('--sizes UAVs', uavs, 1, MAX_UAVS)
+        out.append((users, uavs))
+    return out
 
 
 select_cmd.add_arguments = _select_args
@@ -550,7 +575,10 @@ def train_cmd(args) -> int:
                                      reward_scale=args.reward_scale, init_alpha=args.init_alpha,
                                      actor_lr=args.lr, critic_lr=args.lr, alpha_lr=args.lr, tau=args.tau,
                                      per_alpha=args.per_alpha, per_beta0=args.per_beta0,
-                                     per_actor_batch=args.per_actor_batch)
+                                     per_actor_batch=args.per_actor_batch, network=args.network,
+                                     set_users=tuple(args.set_users) if args.set_users else None,
+                                     set_uavs=tuple(args.set_uavs) if args.set_uavs else None,
+                                     set_width=args.set_width)
     settings = TrainSettings(steps=args.steps, seed=args.seed, eval_every=args.eval_every,
                              eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                              threads=args.threads, progress=not args.no_progress)
@@ -594,25 +622,48 @@ def _train_args(parser):
     parser.add_argument('--per-actor-batch', choices=('prioritized', 'uniform'),
                         help="sac-per: the actor's minibatch: the critics' prioritized one (default, the paper) "
                              'or a uniform draw of its own')
+    parser.add_argument('--network', choices=('flat', 'set'),
+                        help='flat (default): MLPs for the scenario\'s I and J, as the paper; set: users and UAVs as '
+                             'sets, one policy for every I in --set-users and J in --set-uavs, each episode of a '
+                             'size drawn from them (--users/--uavs: the size validation starts from)')
+    parser.add_argument('--set-users', type=int, nargs=2, metavar=('MIN', 'MAX'),
+                        help='set network: the range of I it trains on and serves (default 4 12)')
+    parser.add_argument('--set-uavs', type=int, nargs=2, metavar=('MIN', 'MAX'),
+                        help='set network: the range of J (default 2 5)')
+    parser.add_argument('--set-width', type=int, help='set network: embedding width (default 64; sweeps 32)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
 train_cmd.add_arguments = _train_args
 
 
-@subcommand('sweep', 'train and evaluate what a figure needs (resumable: finished runs are skipped; '
-                     'sweeps started side by side split the runs between them)')
+@subcommand('sweep', 'train and evaluate what a figure needs, every run and evaluation a Ray task (local Ray by '
+                     'default, --address for a cluster; resumable: finished runs are skipped)')
 def sweep_cmd(args) -> int:
     from uav_mec_nodes.errors import UserInputError
-    from uav_mec_nodes.experiments import FIGURES, sweep
+    from uav_mec_nodes.experiments import FIGURES
+    from uav_mec_nodes.sweeps import sweep
     figures = FIGURES if args.figure == 'all' else (args.figure,)
-    if args.steps < 1:
-        raise UserInputError(f'--steps: must be >= 1, got {args.steps}')
+    for flag, value, lo in (('--steps', args.steps, 1), ('--set-steps', args.set_steps, 1),
+                            ('--chunk-steps', args.chunk_steps, 1), ('--learning-starts', args.learning_starts, 0)):
+        if value is not None and value < lo:
+            raise UserInputError(f'{flag}: must be >= {lo}, got {value}')
+    overrides = {} if args.learning_starts is None else dict(learning_starts=args.learning_starts)
+    progress = None if args.no_progress else (lambda text: print(text, file=sys.stderr, flush=True))
     for figure in figures:
-        spent = sweep(figure, Path(args.results), tuple(args.seeds), args.steps, progress=not args.no_progress,
-                      evals_only=args.evals_only, algos=tuple(args.algos), baselines=tuple(args.baselines))
-        print(f"{figure}: trained {spent['runs_trained']} run(s) in {spent['train_s']:.0f} CPU s, "
-              f"{spent['evals_done']} evaluation(s) in {spent['eval_s']:.0f} CPU s")
+        try:
+            done = sweep(figure, Path(args.results), tuple(args.seeds), args.steps, address=args.address,
+                         workers=args.workers, evals_only=args.evals_only, algos=tuple(args.algos),
+                         baselines=tuple(args.baselines), chunk_steps=args.chunk_steps,
+                         learner_overrides=overrides, set_steps=args.set_steps, progress=progress)
+        except KeyboardInterrupt:   # Ctrl-C: what the workers finished is written; the same command goes on
+            print(f'uav-mec sweep: interrupted during {figure}; every finished piece and evaluation is in '
+                  f'{args.results}, the same command goes on from there', file=sys.stderr)
+            return 130
+        for note in done.skipped:
+            print(f'[{figure}] skipped {note}')
+        print(f"{figure}: trained {done.runs_trained} run(s) ({done.pieces} piece(s), {done.train_s:.0f} s of "
+              f"training), {done.evals_done} evaluation(s) in {done.eval_s:.0f} CPU s")
     return 0
 
 
@@ -621,13 +672,23 @@ def _sweep_args(parser):
     parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (default 0 1 2)')
     parser.add_argument('--steps', type=int, default=20000, help='training steps per run (default 20000)')
-    from uav_mec_nodes.experiments import LEARNERS
+    from uav_mec_nodes.experiments import LEARNERS, NAMED_POLICIES, SET_STEPS
+    parser.add_argument('--set-steps', type=int, default=SET_STEPS,
+                        help=f'training steps of a set policy run (default {SET_STEPS})')
     parser.add_argument('--algos', nargs='+', default=list(LEARNERS),
                         help=f'learners to train and evaluate (default {" ".join(LEARNERS)})')
-    from uav_mec_nodes.experiments import NAMED_POLICIES
     parser.add_argument('--baselines', nargs='+', default=list(NAMED_POLICIES),
                         help=f'policies without training to evaluate (default {" ".join(NAMED_POLICIES)})')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('--address', help='join this Ray cluster (HOST:PORT of `ray start --head`, or auto); '
+                                          'default: start a local Ray on this machine')
+    parser.add_argument('--workers', type=int, help='local Ray only: CPUs to use, one task each (default: all)')
+    from uav_mec_nodes.sweeps import CHUNK_STEPS
+    parser.add_argument('--chunk-steps', type=int, default=CHUNK_STEPS,
+                        help=f'training steps per Ray task; a run is trained piece by piece and a lost worker '
+                             f'costs at most one piece (default {CHUNK_STEPS})')
+    parser.add_argument('--learning-starts', type=int,
+                        help="random-action steps before learning (default: the learner's, 1000); for tiny sweeps")
+    parser.add_argument('--no-progress', action='store_true', help='no progress lines')
     parser.add_argument('--evals-only', action='store_true',
                         help='train nothing: evaluate baselines and learners whose runs are finished')
 

@@ -179,3 +179,14 @@ def select(env, policies: Dict[str, object], seeds: List[int], on_slot=None) -> 
                          energy_mean_j=float(np.mean([s['e_tot'] for s in logs])),
                          deadline_miss_rate=float(np.mean([s['deadline_miss_rate'] for s in logs]))))
     return sorted(rows, key=lambda r: -r['reward_mean'])
+
+
+def select_over_sizes(envs, policies: Dict[str, object], seeds: List[int], on_slot=None) -> List[dict]:
+    """`select` at several sizes (envs of other I and J), ranked by the mean over them of each size's means."""
+    if len(envs) == 1:
+        return select(envs[0], policies, seeds, on_slot)
+    per_size = [{r['policy']: r for r in select(env, policies, seeds, on_slot)} for env in envs]
+    rows = [dict(policy=name, **{k: float(np.mean([size[name][k] for size in per_size]))
+                                 for k in ('reward_mean', 'energy_mean_j', 'deadline_miss_rate')})
+            for name in policies]
+    return sorted(rows, key=lambda r: -r['reward_mean'])

@@ -1,24 +1,21 @@
-"""The paper's experiments as resumable sweeps: which runs and evaluations each figure needs.
+"""The paper's experiments: which training runs and evaluations each figure needs.
 
 Layout under the results folder (default docs/results/):
-  runs/<algo>-I<I>-J<J>-s<seed>/   one training run (train.csv, eval.csv, run.json; *.pt not in git)
+  runs/<algo>-I<I>-J<J>-s<seed>/   one training run of fixed-size networks (train.csv, eval.csv, run.json;
+                                  *.pt not in git)
+  runs/set-<algo>-s<seed>/        one training run of a set policy, trained on every I and J of Fig. 4
+                                  and Fig. 5 and evaluated at each of their points without retraining
   evals/<policy>-I<I>-J<J>-F<F>.json  `uav-mec evaluate --json` output of one policy at one point, on the
                                   held-out test episodes (evaluation.py: seeds 5000000.., 30 episodes); a
                                   learner is its run's best.pt (its best validation evaluation)
-A run counts as finished when its eval.csv holds a row at its final step; a
-sweep skips finished runs and evaluations, resumes interrupted runs from their
-resume.pt, and can be stopped and restarted at any time. A run being trained
-holds runs/<name>/training.lock (the trainer's pid), so several sweeps of the
-same figure can share the cores: each trains the runs no live sweep holds.
-Learners are retrained per point (fixed I and J per network; no padding).
+A run counts as finished when its eval.csv holds a row at its final step. The
+sweep itself (sweeps.py) runs every training run and evaluation as a Ray task,
+skips what is finished and resumes interrupted runs from their resume.pt.
 """
 from __future__ import annotations
 
 import csv
 import json
-import os
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
@@ -27,8 +24,14 @@ from uav_mec_nodes.config import ScenarioConfig, load_scenario
 from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED
 
 ORBIT = 'orbit-'   # a learner whose motion action is the orbit guidance (modes.motion_action = orbit)
+SET = 'set-'       # a set policy (learners/set_networks.py) with the orbit motion, for every I and J of its range
 PAPER_LEARNERS = ('sac-per', 'sac', 'redq', 'sac-per-ua')   # sac-per-ua: ours, see learners/sac.py
-LEARNERS = PAPER_LEARNERS + (ORBIT + 'sac-per', ORBIT + 'sac-per-ua')
+SET_LEARNERS = (SET + 'sac-per', SET + 'sac-per-ua')
+LEARNERS = PAPER_LEARNERS + (ORBIT + 'sac-per', ORBIT + 'sac-per-ua') + SET_LEARNERS
+# a set network's settings in the sweeps: its pair tokens (B x I_max x J_max) make an update cost
+# about 3x a flat one's at these sizes, so it trains on half the batch and for fewer steps
+SET_SETTINGS = dict(batch_size=128, set_width=32, set_users=(4, 12), set_uavs=(2, 5))
+SET_STEPS = 12_000
 BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy', 'flying-greedy')
 # the flying reference with the per-slot optimum's offloading: about 0.5 s a slot at I=10, so the sweeps
 # evaluate it at the default point (I=10, J=3, one failure) only
@@ -39,7 +42,8 @@ FIGURES = ('fig3', 'fig4', 'fig5', 'robustness')
 # learners per figure: Fig. 5 retrains per J, so only the paper's SAC-PER and ours; the robustness
 # figure re-evaluates the I=10, J=3 runs of Fig. 3 under more failures, so it costs no training; the
 # orbit learners are trained at I=10, J=3 only
-FIGURE_LEARNERS = dict(fig3=LEARNERS, fig4=PAPER_LEARNERS, fig5=('sac-per', 'sac-per-ua'), robustness=LEARNERS)
+FIGURE_LEARNERS = dict(fig3=LEARNERS[:-len(SET_LEARNERS)], fig4=PAPER_LEARNERS + SET_LEARNERS,
+                       fig5=('sac-per', 'sac-per-ua') + SET_LEARNERS, robustness=LEARNERS[:-len(SET_LEARNERS)])
 TRAIN_EVAL_EPISODES = 5   # validation episodes per training-time evaluation (runs before issue 13 used 3)
 USERS_FIG4 = (4, 6, 8, 10, 12)
 UAVS_FIG5 = (2, 3, 4, 5)
@@ -57,6 +61,8 @@ class RunSpec:
 
     @property
     def name(self) -> str:
+        if self.algo.startswith(SET):     # one run for every size
+            return f'{self.algo}-s{self.seed}'
         return f'{self.algo}-I{self.users}-J{self.uavs}-s{self.seed}'
 
 
@@ -73,6 +79,19 @@ class EvalSpec:
     def name(self) -> str:
         return f'{self.policy}-I{self.users}-J{self.uavs}-F{self.failures}'
 
+    @property
+    def folder(self) -> str:
+        """evals/ for the held-out test episodes; another folder for other episodes (the figures read evals/)."""
+        if (self.seed, self.episodes) == (TEST_SEED, TEST_EPISODES):
+            return 'evals'
+        return f'evals-seed{self.seed}x{self.episodes}'
+
+
+# the first protocol's episodes (seeds 0-9), on which the per-point networks of Fig. 4 and 5 were evaluated
+# (docs/results/previous-protocol-evals/; their weights were not kept): the set policies are evaluated on them
+# too, so the two compare paired by episode
+PER_POINT_EPISODES = dict(seed=0, episodes=10)
+
 
 def scenario(users: int, uavs: int, failures: int = 1, base: Optional[ScenarioConfig] = None) -> ScenarioConfig:
     cfg = base or load_scenario()
@@ -80,19 +99,24 @@ def scenario(users: int, uavs: int, failures: int = 1, base: Optional[ScenarioCo
                        failures__num_failures=failures)
 
 
-def run_setup(run: RunSpec):
-    """(learner config, scenario) of a run: an orbit- learner is its algorithm with the orbit motion action."""
+def run_setup(run: RunSpec, **learner_overrides):
+    """(learner config, scenario) of a run: an orbit- learner is its algorithm with the orbit motion action,
+    a set- learner that with a set network (SET_SETTINGS) trained on episodes of every size of its range."""
     from uav_mec_nodes.learners.sac import LearnerConfig
     cfg = scenario(run.users, run.uavs)
-    if run.algo.startswith(ORBIT):
-        return LearnerConfig.for_algo(run.algo[len(ORBIT):]), cfg.replace(modes__motion_action='orbit')
-    return LearnerConfig.for_algo(run.algo), cfg
+    for prefix, extra in ((ORBIT, {}), (SET, SET_SETTINGS)):
+        if run.algo.startswith(prefix):
+            learner = LearnerConfig.for_algo(run.algo[len(prefix):], **{**extra, 'network': 'set' if extra else None,
+                                                                        **learner_overrides})
+            return learner, cfg.replace(modes__motion_action='orbit')
+    return LearnerConfig.for_algo(run.algo, **learner_overrides), cfg
 
 
 def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000, algos=LEARNERS,
-         baselines=NAMED_POLICIES) -> Tuple[List[RunSpec], List[EvalSpec]]:
+         baselines=NAMED_POLICIES, set_steps: int = SET_STEPS) -> Tuple[List[RunSpec], List[EvalSpec]]:
     """The training runs and evaluations a figure needs; `algos` keeps only those learners' runs,
-    `baselines` only those policies without training."""
+    `baselines` only those policies without training. A set learner has one run per seed (set_steps
+    long), evaluated at every point of the figure."""
     from uav_mec_nodes.errors import UserInputError
     for flag, given, allowed in (('--algos', algos, LEARNERS), ('--baselines', baselines, NAMED_POLICIES)):
         unknown = sorted(set(given) - set(allowed))
@@ -102,18 +126,18 @@ def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000, algos=LEARNERS,
     evals: List[EvalSpec] = []
     if figure == 'fig3':
         runs = [RunSpec(a, 10, 3, s, steps) for s in seeds for a in FIGURE_LEARNERS[figure]]
-    elif figure == 'fig4':
-        for users in USERS_FIG4:
-            point = [RunSpec(a, users, 3, s, steps) for a in FIGURE_LEARNERS[figure] for s in seeds]
+    elif figure in ('fig4', 'fig5'):
+        points = [(u, 3) for u in USERS_FIG4] if figure == 'fig4' else [(10, j) for j in UAVS_FIG5]
+        per_point = [a for a in FIGURE_LEARNERS[figure] if not a.startswith(SET)]
+        shared = [RunSpec(a, 10, 3, s, set_steps) for a in FIGURE_LEARNERS[figure] if a.startswith(SET)
+                  for s in seeds]
+        for users, uavs in points:
+            point = [RunSpec(a, users, uavs, s, steps) for a in per_point for s in seeds]
             runs += point
-            evals += [EvalSpec(r.name, users, 3, 1) for r in point]
-            evals += [EvalSpec(p, users, 3, 1) for p in BASELINE_POLICIES]
-    elif figure == 'fig5':
-        for uavs in UAVS_FIG5:
-            point = [RunSpec(a, 10, uavs, s, steps) for a in FIGURE_LEARNERS[figure] for s in seeds]
-            runs += point
-            evals += [EvalSpec(r.name, 10, uavs, 1) for r in point]
-            evals += [EvalSpec(p, 10, uavs, 1) for p in BASELINE_POLICIES]
+            evals += [EvalSpec(r.name, users, uavs, 1) for r in point + shared]
+            evals += [EvalSpec(r.name, users, uavs, 1, **PER_POINT_EPISODES) for r in shared]
+            evals += [EvalSpec(p, users, uavs, 1) for p in BASELINE_POLICIES]
+        runs += shared
     elif figure == 'robustness':
         point = [RunSpec(a, 10, 3, s, steps) for a in FIGURE_LEARNERS[figure] for s in seeds]
         runs = point
@@ -136,128 +160,31 @@ def run_finished(folder: Path, steps: int) -> bool:
         return any(int(row['step']) >= steps for row in csv.DictReader(f))
 
 
-LOCK_NAME = 'training.lock'
+def last_wall_s(folder: Path) -> float:
+    """The training wall time a run's train.csv reports so far (0 with none)."""
+    path = folder / 'train.csv'
+    if not path.exists():
+        return 0.0
+    with path.open() as f:
+        last = list(csv.DictReader(f))[-1:]
+    return float(last[0]['wall_s']) if last else 0.0
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:     # alive, owned by someone else
-        pass
-    return True
+def policy_file(ev: EvalSpec, results: Path) -> Optional[Path]:
+    """A learner's policy file: its run's choice on validation episodes (a run from before best.pt: its
+    last); None for a named policy."""
+    if ev.policy in NAMED_POLICIES:
+        return None
+    run = results / 'runs' / ev.policy
+    return run / 'best.pt' if (run / 'best.pt').exists() else run / 'checkpoint.pt'
 
 
-@contextmanager
-def run_lock(folder: Path):
-    """Yield True if this process now holds folder's training lock, False if a live process does.
-
-    A lock left by a process that died (kill -9, a crash) is taken over.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_NAME
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                holder = int(path.read_text().strip() or 0)
-            except (OSError, ValueError):
-                holder = 0
-            if holder > 0 and _pid_alive(holder):
-                yield False
-                return
-            path.unlink(missing_ok=True)   # stale: its process is gone
-            continue
-        with os.fdopen(fd, 'w') as f:
-            f.write(f'{os.getpid()}\n')
-        try:
-            yield True
-        finally:
-            path.unlink(missing_ok=True)
-        return
-    yield False     # another sweep took the stale lock between our two tries
-
-
-def train_missing_runs(runs: List[RunSpec], results: Path, progress: bool = True, log=print,
-                       label: str = 'sweep') -> Tuple[float, int]:
-    """Train (or resume) each unfinished run that no other live sweep holds; returns (CPU s, runs trained)."""
-    from uav_mec_nodes.learners.trainer import TrainSettings, train
-    spent_s, trained = 0.0, 0
-    for run in runs:
-        folder = results / 'runs' / run.name
-        if run_finished(folder, run.steps):
-            continue
-        with run_lock(folder) as held:
-            if not held:
-                log(f'[{label}] {run.name}: another sweep is training it, skipping')
-                continue
-            if run_finished(folder, run.steps):    # another sweep finished it between our check and the lock
-                continue
-            resume = (folder / 'resume.pt').exists()
-            stale = list(folder.glob('*.csv'))
-            if not resume and stale:
-                # logs of a run whose resume state is gone (e.g. a fresh clone: *.pt are not in git)
-                log(f'[{label}] {run.name}: no resume.pt, starting it again')
-                for path in stale:
-                    path.unlink()
-            log(f'[{label}] training {run.name} ({run.steps} steps)')
-            start = time.process_time()
-            train(*run_setup(run),
-                  TrainSettings(steps=run.steps, seed=run.seed, eval_every=1000, eval_episodes=TRAIN_EVAL_EPISODES,
-                                checkpoint_every=5000, progress=progress),
-                  folder, resume=resume)
-            spent_s += time.process_time() - start
-            trained += 1
-    return spent_s, trained
-
-
-def sweep(figure: str, results: Path, seeds=DEFAULT_SEEDS, steps: int = 20_000, progress: bool = True,
-          log=print, evals_only: bool = False, algos=LEARNERS, baselines=NAMED_POLICIES) -> dict:
-    """Train the missing runs and do the missing evaluations of one figure; returns CPU seconds spent.
-
-    evals_only: train nothing; evaluate the baselines and the learners whose runs are finished.
-    algos: only these learners (e.g. the cheap ones first; REDQ costs about 3x a SAC run).
-    baselines: only these policies without training (e.g. leave out the slow greedy ones for now).
-    """
-    runs, evals = plan(figure, seeds, steps, algos, baselines)
-    spent = dict(train_s=0.0, eval_s=0.0, runs_trained=0, evals_done=0)
-    if not evals_only:
-        spent['train_s'], spent['runs_trained'] = train_missing_runs(runs, results, progress, log, figure)
-    for ev in evals:
-        path = results / 'evals' / f'{ev.name}.json'
-        if path.exists():
-            continue
-        if ev.policy not in NAMED_POLICIES and not run_finished(results / 'runs' / ev.policy, steps):
-            log(f'[{figure}] skipping {ev.name}: its training run is not finished')
-            continue
-        if ev.policy not in NAMED_POLICIES and not any((results / 'runs' / ev.policy / f).exists()
-                                                          for f in ('best.pt', 'checkpoint.pt')):
-            # weights are not in git: a clone evaluates only the runs it trained itself
-            log(f'[{figure}] skipping {ev.name}: its run\'s weights are not here (delete its eval.csv to retrain)')
-            continue
-        log(f'[{figure}] evaluating {ev.name} ({ev.episodes} episodes)')
-        start = time.process_time()
-        result = evaluate_policy(ev, results)
-        spent['eval_s'] += time.process_time() - start
-        result['cpu_s'] = time.process_time() - start
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix('.json.tmp')    # a sweep beside this one may read it: write it whole
-        tmp.write_text(json.dumps(result, indent=1) + '\n')
-        tmp.replace(path)
-        spent['evals_done'] += 1
-    return spent
-
-
-def evaluate_policy(ev: EvalSpec, results: Path) -> dict:
+def evaluate_policy(ev: EvalSpec, policy_path: Optional[Path] = None) -> dict:
+    """One evaluation: a named policy, or the policy file at policy_path."""
     from uav_mec_nodes.env import UavMecEnv
     from uav_mec_nodes.episode import summarize_episodes
     from uav_mec_nodes.policies import make_policy
-    name = ev.policy
-    if name not in NAMED_POLICIES:   # the run's choice on validation episodes (a run from before best.pt: its last)
-        run = results / 'runs' / ev.policy
-        name = str(run / 'best.pt' if (run / 'best.pt').exists() else run / 'checkpoint.pt')
+    name = ev.policy if policy_path is None else str(policy_path)
     env = UavMecEnv(scenario(ev.users, ev.uavs, ev.failures))
     result = summarize_episodes(env, make_policy(name), seed=ev.seed, episodes=ev.episodes)
     result['policy'] = ev.policy

@@ -15,19 +15,22 @@ import numpy as np
 
 from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED, paired_difference
 from uav_mec_nodes.experiments import (DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS, LEARNERS, NAMED_POLICIES,
-                                       TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4, iter_evals)
+                                       SET, TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4, iter_evals, last_wall_s)
 
 LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)',
           'orbit-sac-per': 'SAC-PER, orbit motion', 'orbit-sac-per-ua': 'SAC-PER-UA, orbit motion (ours)',
           'offload-all': 'offload all', 'random-partition': 'random partitioning',
           'greedy': 'per-slot greedy, hovering', 'flying-greedy': 'flying reference (greedy, cruising)',
-          'flying-optimal': 'flying reference with the per-slot optimum'}
+          'flying-optimal': 'flying reference with the per-slot optimum',
+          'set-sac-per': 'SAC-PER, set policy (one for all I, J)',
+          'set-sac-per-ua': 'SAC-PER-UA, set policy (ours, one for all I, J)'}
 STYLE = {'greedy': dict(color='black', linestyle='--'), 'flying-greedy': dict(color='black', linestyle='-'),
          'flying-optimal': dict(color='black', marker='*', markersize=12, linestyle='none'),
          'offload-all': dict(color='tab:gray'), 'random-partition': dict(color='tab:brown'),
          'sac-per': dict(color='tab:blue'), 'sac': dict(color='tab:orange'), 'redq': dict(color='tab:green'),
          'sac-per-ua': dict(color='tab:purple'), 'orbit-sac-per': dict(color='tab:cyan'),
-         'orbit-sac-per-ua': dict(color='tab:pink')}
+         'orbit-sac-per-ua': dict(color='tab:pink'), 'set-sac-per': dict(color='tab:blue', linestyle=':'),
+         'set-sac-per-ua': dict(color='tab:purple', linestyle=':')}
 REFERENCE = 'flying-greedy'   # the bar every table's differences are taken to
 
 
@@ -46,7 +49,11 @@ def _write_csv(path: Path, header, rows) -> None:
 
 
 def _policy_kind(name: str) -> str:
-    return name.split('-I')[0] if any(name.startswith(a + '-I') for a in LEARNERS) else name
+    """The learner of a run's name (its algo), or the named policy itself."""
+    for algo in LEARNERS:
+        if name.startswith(algo + '-I') or (algo.startswith(SET) and name.startswith(algo + '-s')):
+            return algo
+    return name
 
 
 def fig3_curves(results: Path) -> Dict[str, tuple]:
@@ -181,26 +188,31 @@ def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='ener
 def compute_cost(results: Path) -> List[tuple]:
     """cpu_time.csv: per figure, the training wall time of its runs so far (finished or not; one
     thread each) and the CPU time of its evaluations, from what the sweep wrote (a run counts in
-    every figure that uses it)."""
+    every figure that uses it). The set policies' runs and evaluations have rows of their own
+    ('<figure> set'), and 'fig4+fig5 set' counts each of their runs once."""
     import json
 
     from uav_mec_nodes.experiments import FIGURES, plan, run_finished
-    rows = []
+
+    def row(label, runs, evals):
+        train_s = sum(last_wall_s(results / 'runs' / r.name) for r in runs)
+        done = sum(run_finished(results / 'runs' / r.name, r.steps) for r in runs)
+        paths = [results / e.folder / f'{e.name}.json' for e in evals]
+        eval_s = sum(json.loads(p.read_text()).get('cpu_s', 0.0) for p in paths if p.exists())
+        return (label, done, len(runs), round(train_s), sum(p.exists() for p in paths), len(paths), round(eval_s))
+
+    rows, set_runs, set_evals = [], {}, {}
     for figure in FIGURES:
         runs, evals = plan(figure)
-        train_s, done = 0.0, 0
-        for run in runs:
-            path = results / 'runs' / run.name / 'train.csv'
-            if path.exists():
-                with path.open() as f:
-                    last = list(csv.DictReader(f))[-1:]
-                if last:
-                    train_s += float(last[0]['wall_s'])
-            done += run_finished(results / 'runs' / run.name, run.steps)
-        eval_paths = [results / 'evals' / f'{e.name}.json' for e in evals]
-        eval_s = sum(json.loads(p.read_text()).get('cpu_s', 0.0) for p in eval_paths if p.exists())
-        rows.append((figure, done, len(runs), round(train_s), sum(p.exists() for p in eval_paths), len(evals),
-                     round(eval_s)))
+        is_set = {r.name for r in runs if r.algo.startswith(SET)}
+        rows.append(row(figure, [r for r in runs if r.name not in is_set], [e for e in evals if e.policy not in is_set]))
+        if is_set:
+            mine = [r for r in runs if r.name in is_set]
+            theirs = [e for e in evals if e.policy in is_set]
+            rows.append(row(f'{figure} set', mine, theirs))
+            set_runs.update({r.name: r for r in mine})
+            set_evals.update({(e.folder, e.name): e for e in theirs})
+    rows.append(row('fig4+fig5 set', list(set_runs.values()), list(set_evals.values())))
     return rows
 
 
@@ -215,6 +227,7 @@ def _kinds(figure: str) -> tuple:
 def make_figures(results: Path, out: Path) -> List[str]:
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / 'cpu_time.csv', COST_HEADER, compute_cost(results))
+    _write_csv(out / 'set_vs_per_point.csv', SET_HEADER, set_vs_per_point(results))
     (out / 'tables.md').write_text(results_tables(results))
     notes = fig3(results, out)
     notes += _sweep_plot(results, out, 'fig4_energy_vs_users', 'Fig. 4: energy vs users (J=3, one failure)',
@@ -308,6 +321,45 @@ def final_evaluations(results: Path) -> List[tuple]:
     return rows
 
 
+SET_PAIRS = (('set-sac-per', 'sac-per'), ('set-sac-per-ua', 'sac-per-ua'))
+PREVIOUS_EVALS = 'previous-protocol-evals'   # the per-point networks' evaluations on seeds 0-9 (first protocol)
+TARGET_RELATIVE = 0.05                        # issue 14: the set policy within 5% of the per-point networks
+
+
+def set_vs_per_point(results: Path) -> List[tuple]:
+    """Each set policy against the per-point networks of its algorithm at every point of Fig. 4 and 5, on
+    the per-point networks' own evaluation episodes (seeds 0-9, the same episodes: the env draws them
+    alike), paired by training seed and episode (3 seeds x 10 episodes). Rows: point, learner, per-point
+    mean, set mean, difference [95% interval], relative difference, within the 5% target."""
+    import json
+
+    from uav_mec_nodes.experiments import PER_POINT_EPISODES, EvalSpec
+    points = [(u, 3) for u in USERS_FIG4] + [(10, j) for j in UAVS_FIG5 if j != 3]
+    rows = []
+    for users, uavs in points:
+        for set_algo, algo in SET_PAIRS:
+            mine, theirs = [], []
+            for seed in DEFAULT_SEEDS:
+                ev = EvalSpec(f'{set_algo}-s{seed}', users, uavs, 1, **PER_POINT_EPISODES)
+                a = results / ev.folder / f'{ev.name}.json'
+                b = results / PREVIOUS_EVALS / f'{algo}-I{users}-J{uavs}-s{seed}-I{users}-J{uavs}-F1.json'
+                if a.exists() and b.exists():
+                    mine += json.loads(a.read_text())['energy_per_episode']
+                    theirs += json.loads(b.read_text())['energy_per_episode']
+            if not mine or len(mine) != len(theirs):
+                continue
+            d = paired_difference(mine, theirs)
+            rel = d['mean'] / float(np.mean(theirs))
+            rows.append((f'I={users}, J={uavs}', f'{set_algo} vs {algo}', f'{np.mean(theirs):.3f}',
+                         f'{np.mean(mine):.3f}', f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]",
+                         f'{100 * rel:+.1f}%', 'yes' if rel <= TARGET_RELATIVE else 'no', d['n']))
+    return rows
+
+
+SET_HEADER = ('point', 'learners', 'per-point [J]', 'set [J]', 'set - per-point [J] (95%)', 'relative',
+              'within +5%', 'pairs')
+
+
 def _point_tables(results: Path, x_key: str, xs, fixed: Dict[str, int], kinds) -> List[str]:
     """Energy, deadline misses and the paired difference to the reference, at each point of one figure."""
     return [_grid(results, x_key, xs, fixed, kinds, 'energy_mean'),
@@ -333,6 +385,10 @@ def results_tables(results: Path) -> str:
         *_point_tables(results, 'users', USERS_FIG4, dict(uavs=3, max_failures=1), _kinds('fig4')),
         '\n**Fig. 5** (I=10, one failure; the same episodes):\n\n',
         *_point_tables(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), _kinds('fig5')),
+        '\n**Set policy against the per-point networks** (each set policy, trained once per seed on every I and J, '
+        'against the networks trained per point, on the episodes the latter were evaluated on (seeds 0-9); paired '
+        'by training seed and episode; "within +5%": the set policy\'s mean energy at most 5% above):\n\n',
+        _md_table(SET_HEADER, set_vs_per_point(results)),
         '\n**Failure robustness** (I=10, J=3, F_max UAVs failing per episode; the same episodes):\n\n',
         *_point_tables(results, 'max_failures', FAILURES_ROBUSTNESS, dict(users=10, uavs=3), _kinds('robustness')),
     ]

@@ -1,14 +1,11 @@
 """Sweep plans and figures from (synthetic) results: what is there is drawn, what is missing is said."""
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.experiments import LOCK_NAME, RunSpec, plan, run_finished, run_lock, train_missing_runs
+from uav_mec_nodes.experiments import plan, run_finished
 from uav_mec_nodes.figures import make_figures
 
 
@@ -19,12 +16,30 @@ def test_plans_cover_the_paper_figures():
     runs, evals = plan('fig4', seeds=(0,), steps=100)
     assert {e.users for e in evals} == {4, 6, 8, 10, 12}
     assert {'greedy', 'offload-all', 'flying-greedy'} <= {e.policy for e in evals}
-    assert all(e.seed == 5_000_000 and e.episodes == 30 for e in evals)    # held-out test episodes only
+    # held-out test episodes, but for the set policies' second evaluation on the per-point networks' episodes
+    assert all(e.seed == 5_000_000 and e.episodes == 30 for e in evals if e.folder == 'evals')
+    assert {e.policy.rsplit('-s', 1)[0] for e in evals if e.folder != 'evals'} == {'set-sac-per', 'set-sac-per-ua'}
     _, evals = plan('robustness', seeds=(0,), steps=100)
     assert {e.failures for e in evals} == {0, 1, 2, 3}
-    runs, _ = plan('fig5', seeds=(0, 1), steps=100)
+    runs, _ = plan('fig5', seeds=(0, 1), steps=100, algos=('sac-per', 'sac-per-ua'))
     assert {r.algo for r in runs} == {'sac-per', 'sac-per-ua'} and {r.uavs for r in runs} == {2, 3, 4, 5}
     assert len(runs) == 16
+
+
+def test_a_set_policy_is_one_run_per_seed_evaluated_at_every_point():
+    fig4_runs, fig4_evals = plan('fig4', seeds=(0, 1, 2), steps=100, set_steps=50)
+    fig5_runs, fig5_evals = plan('fig5', seeds=(0, 1, 2), steps=100, set_steps=50)
+    set4 = [r for r in fig4_runs if r.algo.startswith('set-')]
+    assert {r.name for r in set4} == {f'set-{a}-s{s}' for a in ('sac-per', 'sac-per-ua') for s in (0, 1, 2)}
+    assert {r.steps for r in set4} == {50} and set(set4) == {r for r in fig5_runs if r.algo.startswith('set-')}
+    for evals, points in ((fig4_evals, {(u, 3) for u in (4, 6, 8, 10, 12)}),
+                          (fig5_evals, {(10, j) for j in (2, 3, 4, 5)})):
+        for run in set4:
+            mine = [e for e in evals if e.policy == run.name]
+            # each point on the held-out test episodes, and on the per-point networks' episodes (seeds 0-9)
+            assert {(e.users, e.uavs) for e in mine if e.folder == 'evals'} == points
+            assert {(e.users, e.uavs) for e in mine if e.folder == 'evals-seed0x10'} == points
+    assert not [r for r in plan('fig3', seeds=(0,), steps=100)[0] if r.algo.startswith('set-')]
 
 
 def test_robustness_reuses_the_fig3_runs():
@@ -32,7 +47,7 @@ def test_robustness_reuses_the_fig3_runs():
     fig3_runs, _ = plan('fig3', seeds=(0, 1, 2), steps=100)
     fig4_runs, _ = plan('fig4', seeds=(0, 1, 2), steps=100)
     assert set(runs) == set(fig3_runs) and len(runs) == 18
-    assert {r for r in fig4_runs if r.users == 10} <= set(runs)
+    assert {r for r in fig4_runs if r.users == 10 and not r.algo.startswith('set-')} <= set(runs)
     per_level = {f: {e.policy for e in evals if e.failures == f} - {'flying-optimal'} for f in (0, 1, 2, 3)}
     assert all(policies == per_level[0] for policies in per_level.values())
     # the optimum's reference costs about 0.5 s a slot: the default point only
@@ -53,42 +68,9 @@ def test_plan_keeps_only_the_chosen_learners():
     with pytest.raises(UserInputError, match=r"--baselines: must be among .*got \['hover'\]"):
         plan('fig5', baselines=('hover',))
     with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq', 'sac-per-ua', "
-                                             r"'orbit-sac-per', 'orbit-sac-per-ua'\], got \['ppo'\]"):
+                                             r"'orbit-sac-per', 'orbit-sac-per-ua', 'set-sac-per', 'set-sac-per-ua'\], "
+                                             r"got \['ppo'\]"):
         plan('fig4', algos=('sac', 'ppo'))
-
-
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, '-c', 'pass'])
-    child.wait()
-    return child.pid
-
-
-def test_run_lock_is_exclusive_and_a_dead_holder_is_taken_over(tmp_path):
-    folder = tmp_path / 'run'
-    with run_lock(folder) as held:
-        assert held and (folder / LOCK_NAME).read_text().strip() == str(os.getpid())
-        with run_lock(folder) as again:      # the holder (this process) is alive
-            assert not again
-        assert (folder / LOCK_NAME).exists()
-    assert not (folder / LOCK_NAME).exists()
-    (folder / LOCK_NAME).write_text(f'{_dead_pid()}\n')
-    with run_lock(folder) as held:
-        assert held and (folder / LOCK_NAME).read_text().strip() == str(os.getpid())
-    assert not (folder / LOCK_NAME).exists()
-
-
-def test_a_run_another_live_sweep_holds_is_left_alone(tmp_path):
-    run = RunSpec('sac', 4, 3, 0, steps=100)
-    folder = tmp_path / 'runs' / run.name
-    folder.mkdir(parents=True)
-    (folder / LOCK_NAME).write_text(f'{os.getpid()}\n')   # a live holder: stands in for a second sweep
-    (folder / 'train.csv').write_text('step\n50\n')        # its partial log, no resume.pt yet
-    said = []
-    spent_s, trained = train_missing_runs([run], tmp_path, progress=False, log=said.append)
-    assert trained == 0 and spent_s == 0.0
-    assert said == [f'[sweep] {run.name}: another sweep is training it, skipping']
-    assert (folder / 'train.csv').read_text() == 'step\n50\n'
-    assert (folder / LOCK_NAME).exists()
 
 
 def test_figures_from_synthetic_results(tmp_path):
@@ -159,3 +141,21 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path):
     readme.write_text('no markers\n')
     with pytest.raises(UserInputError, match='--readme'):
         update_readme(readme, 'x')
+
+
+def test_set_policy_against_the_per_point_networks_pairs_by_seed_and_episode(tmp_path):
+    from uav_mec_nodes.figures import set_vs_per_point
+    (tmp_path / 'evals-seed0x10').mkdir()
+    (tmp_path / 'previous-protocol-evals').mkdir()
+    for seed in (0, 1, 2):
+        per_point = [4.0 + 0.1 * e + seed for e in range(10)]
+        for algo, shift in (('sac-per', 0.1), ('sac-per-ua', 0.3)):    # the set policy: +0.1 J and +0.3 J
+            (tmp_path / 'previous-protocol-evals' / f'{algo}-I6-J3-s{seed}-I6-J3-F1.json').write_text(
+                json.dumps(dict(energy_per_episode=per_point)))
+            (tmp_path / 'evals-seed0x10' / f'set-{algo}-s{seed}-I6-J3-F1.json').write_text(
+                json.dumps(dict(energy_per_episode=[v + shift for v in per_point])))
+    rows = set_vs_per_point(tmp_path)
+    assert [r[:2] for r in rows] == [('I=6, J=3', 'set-sac-per vs sac-per'), ('I=6, J=3', 'set-sac-per-ua vs sac-per-ua')]
+    # per-point mean 5.45 J: +0.1 J is +1.8% (within 5%), +0.3 J is +5.5% (not); 30 pairs, no spread
+    assert rows[0][2:] == ('5.450', '5.550', '+0.100 [+0.100, +0.100]', '+1.8%', 'yes', 30)
+    assert rows[1][5:] == ('+5.5%', 'no', 30)

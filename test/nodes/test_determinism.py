@@ -1,7 +1,7 @@
 """One seed, one set of numbers: the Gym env, the single-process graph and the multi-process graph; replay."""
 import numpy as np
 import pytest
-from helpers import acceleration_policy_file, gym_episode
+from helpers import UAV_MEC, acceleration_policy_file, gym_episode, set_policy_file
 
 from uav_mec_nodes.bag import read_bag
 from uav_mec_nodes.graph import GraphConfig
@@ -51,3 +51,31 @@ def test_multi_process_equals_single_process_equals_gym(tmp_path, seed, policy_k
         assert report.equal and report.slots_compared == 60, report.line()
         other = replay(tmp_path / 'multi', policy='offload-all')
         assert not other.equal and other.first_difference.startswith('slot 0: ')
+
+
+def test_one_set_policy_serves_graphs_whose_size_changes_between_episodes(tmp_path):
+    """The planner node loads one set policy file and serves an episode of 6 users and 3 UAVs, one of 12
+    users and 5 UAVs (multi-process) and one of 4 users and 2 UAVs, each equal to the Gym env's, with no
+    retraining; a graph outside the policy's range is refused before any node starts."""
+    import subprocess
+    policy = set_policy_file(tmp_path / 'set.pt')
+    for k, (users, uavs, multi) in enumerate(((6, 3, False), (12, 5, True), (4, 2, False))):
+        expected, _ = gym_episode(policy, seed=k, slots=12, users=users, uavs=uavs, safety=True)
+        g = GraphConfig(seed=k, policy=policy, num_users=users, num_uavs=uavs, num_slots=12,
+                        bag_path=str(tmp_path / f'bag{k}'))
+        if multi:
+            g.lease_s = 2.0
+            with MultiProcessRun(g, log_dir=tmp_path / f'logs{k}') as run:
+                result = run.wait()
+        else:
+            result = run_single_process(g)
+        assert not result.stopped, result.stopped
+        bag = read_bag(tmp_path / f'bag{k}')
+        np.testing.assert_allclose([m.e_tot for m in _by_slot(bag, '/slot_metrics')], expected, rtol=1e-12, atol=0)
+        plans = _by_slot(bag, '/plan')
+        assert {len(p.decisions) for p in plans} == {users} and {len(p.uav_commands) for p in plans} == {uavs}
+    out = subprocess.run([UAV_MEC, 'run', '--users', '20', '--policy', policy, '--out', str(tmp_path / 'big')],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert 'a set policy trained for I in [4, 12] users and J in [2, 5] UAVs; this scenario has I=20, J=3' \
+        in out.stderr

@@ -28,6 +28,7 @@ from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.learners.networks import CriticEnsemble, SquashedGaussianActor
 
 ALGOS = ('sac-per', 'sac', 'redq', 'sac-per-ua')
+NETWORKS = ('flat', 'set')
 
 
 @dataclass
@@ -57,6 +58,12 @@ class LearnerConfig:
     per_actor_batch: str = 'prioritized'   # sac-per: the actor's minibatch, 'prioritized' (the paper: the
                                         # critics' batch) or 'uniform' (its own uniform draw: high-TD states
                                         # are over-represented in a prioritized batch, a biased actor objective)
+    network: str = 'flat'               # 'flat': MLPs for one (I, J), as the paper; 'set': users and UAVs
+                                        # as sets, one network for every size in set_users x set_uavs
+                                        # (learners/set_networks.py)
+    set_users: Tuple[int, int] = (4, 12)   # the I range a set network is trained on and serves
+    set_uavs: Tuple[int, int] = (2, 5)     # the J range (Fig. 4 and Fig. 5's ranges by default)
+    set_width: int = 64                 # a set network's embedding width
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -88,6 +95,12 @@ class LearnerConfig:
         if self.per_actor_batch not in ('prioritized', 'uniform'):
             raise UserInputError(f"per_actor_batch: must be 'prioritized' or 'uniform', "
                                  f"got {self.per_actor_batch!r}")
+        if self.network not in NETWORKS:
+            raise UserInputError(f'network: must be one of {list(NETWORKS)}, got {self.network!r}')
+        if self.network == 'set':
+            self.layout.validate()
+            if not 8 <= self.set_width <= 1024:
+                raise UserInputError(f'set_width: must be in [8, 1024], got {self.set_width}')
         if self.target_subset > self.num_critics:
             raise UserInputError(f'target_subset: must be in [1, num_critics={self.num_critics}], '
                                  f'got {self.target_subset}')
@@ -100,18 +113,41 @@ class LearnerConfig:
     def uniform_actor_batch(self) -> bool:
         return self.prioritized and self.per_actor_batch == 'uniform'
 
+    @property
+    def layout(self):
+        from uav_mec_nodes.learners.set_layout import SetLayout
+        return SetLayout(int(self.set_users[0]), int(self.set_users[1]), int(self.set_uavs[0]),
+                         int(self.set_uavs[1]))
+
     def to_dict(self) -> dict:
         d = asdict(self)
-        d['hidden'] = list(self.hidden)
+        for name in ('hidden', 'set_users', 'set_uavs'):
+            d[name] = list(getattr(self, name))
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> 'LearnerConfig':
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
-        if 'hidden' in d:
-            d['hidden'] = tuple(d['hidden'])
+        for name in ('hidden', 'set_users', 'set_uavs'):
+            if name in d:
+                d[name] = tuple(d[name])
         return cls(**d)
+
+
+def build_actor(cfg: LearnerConfig, obs_dim: int, action_dim: int) -> torch.nn.Module:
+    """The actor a learner config names: flat for (obs_dim, action_dim), or a set network for its range."""
+    if cfg.network == 'set':
+        from uav_mec_nodes.learners.set_networks import SetActor
+        return SetActor(cfg.layout, cfg.set_width)
+    return SquashedGaussianActor(obs_dim, action_dim, cfg.hidden)
+
+
+def build_critic(cfg: LearnerConfig, obs_dim: int, action_dim: int) -> torch.nn.Module:
+    if cfg.network == 'set':
+        from uav_mec_nodes.learners.set_networks import SetCriticEnsemble
+        return SetCriticEnsemble(cfg.layout, cfg.num_critics, cfg.set_width)
+    return CriticEnsemble(obs_dim, action_dim, cfg.num_critics, cfg.hidden)
 
 
 class SacAgent:
@@ -121,8 +157,8 @@ class SacAgent:
         self.cfg, self.obs_dim, self.action_dim = cfg, obs_dim, action_dim
         self.generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        self.actor = SquashedGaussianActor(obs_dim, action_dim, cfg.hidden)
-        self.critic = CriticEnsemble(obs_dim, action_dim, cfg.num_critics, cfg.hidden)
+        self.actor = build_actor(cfg, obs_dim, action_dim)
+        self.critic = build_critic(cfg, obs_dim, action_dim)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.tensor(float(np.log(cfg.init_alpha)), requires_grad=True)
         self.target_entropy = cfg.target_entropy_per_dim * action_dim
@@ -175,8 +211,16 @@ class SacAgent:
         q = q.mean(dim=0) if self.cfg.num_critics > 2 else q.min(dim=0).values
         return (self.log_alpha.exp().detach() * logp - q).mean(), logp.detach()
 
-    def alpha_loss(self, logp) -> torch.Tensor:
-        return -(self.log_alpha * (logp + self.target_entropy)).mean()
+    def target_entropies(self, obs) -> torch.Tensor | float:
+        """The target entropy per state: per-dimension target times the action entries that exist there
+        (a set network's count varies with the state's users and live UAVs; a flat one's is fixed)."""
+        if hasattr(self.actor, 'action_dims'):
+            return self.cfg.target_entropy_per_dim * self.actor.action_dims(obs)
+        return self.target_entropy
+
+    def alpha_loss(self, logp, obs=None) -> torch.Tensor:
+        target = self.target_entropy if obs is None else self.target_entropies(obs)
+        return -(self.log_alpha * (logp + target)).mean()
 
     def actor_due(self) -> bool:
         """Whether the next update() also steps the actor and alpha (every G-th critic step)."""
@@ -200,11 +244,12 @@ class SacAgent:
         self.updates += 1
         metrics = dict(critic_loss=float(c_loss.detach()))
         if actor_step:
-            a_loss, logp = self.actor_loss(batch['obs'] if actor_obs_np is None else torch.as_tensor(actor_obs_np))
+            actor_obs = batch['obs'] if actor_obs_np is None else torch.as_tensor(actor_obs_np)
+            a_loss, logp = self.actor_loss(actor_obs)
             self.actor_opt.zero_grad()
             a_loss.backward()
             self.actor_opt.step()
-            al_loss = self.alpha_loss(logp)
+            al_loss = self.alpha_loss(logp, actor_obs)
             self.alpha_opt.zero_grad()
             al_loss.backward()
             self.alpha_opt.step()

@@ -51,10 +51,12 @@ class TrainSettings:
     checkpoint_every: int = 5_000
     threads: int = 1
     progress: bool = True
+    chunk_steps: int = 0     # > 0: return at the first resume point this many steps or more after the start
+                             # (a sweep's task trains a run piece by piece; the numbers are the same)
 
     def validate(self) -> None:
         for name, lo in (('steps', 1), ('eval_every', 1), ('eval_episodes', 1), ('checkpoint_every', 1),
-                         ('threads', 1)):
+                         ('threads', 1), ('chunk_steps', 0)):
             if getattr(self, name) < lo:
                 raise UserInputError(f'--{name.replace("_", "-")}: must be >= {lo}, got {getattr(self, name)}')
 
@@ -63,14 +65,74 @@ def episode_seed(seed: int, episode: int) -> int:
     return seed * 100_003 + episode
 
 
-def evaluate_actor(agent: SacAgent, cfg: ScenarioConfig, episodes: int, first_seed: int = EVAL_SEED) -> dict:
-    env = UavMecEnv(cfg)
+VALIDATION_SIZES = ((4, 3), (6, 3), (8, 3), (10, 3), (12, 3), (10, 2), (10, 4), (10, 5))   # Fig. 4 and 5's
+
+
+class Sizes:
+    """The env of each episode, and the actor's view of it: one fixed-size env for a flat network; for a
+    set network an env of I users and J UAVs drawn per episode from its range (from the run's seed and
+    the episode number, so a resumed run draws the same), observations padded and actions cut back."""
+
+    def __init__(self, learner: LearnerConfig, scenario: ScenarioConfig, seed: int = 0):
+        self.set = learner.network == 'set'
+        self.scenario, self.seed = scenario, seed
+        self.layout = learner.layout if self.set else None
+        self._envs: dict = {}
+        self._validation: dict = {}     # envs of their own: an evaluation runs in the middle of an episode
+        self.env = self.env_of(scenario.scenario.num_users, scenario.scenario.num_uavs)
+        if self.set:
+            self.obs_dim, self.action_dim = self.layout.obs_dim, self.layout.action_dim
+        else:
+            self.obs_dim, self.action_dim = self.env.observation_space.shape[0], self.env.action_space.shape[0]
+
+    def env_of(self, users: int, uavs: int, validation: bool = False) -> UavMecEnv:
+        envs = self._validation if validation else self._envs
+        if (users, uavs) not in envs:
+            if self.set:
+                self.layout.check_size(users, uavs, 'scenario')
+                if self.scenario.modes.resource_allocation == 'paper':
+                    raise UserInputError("network: a set network decides no CPU shares; use "
+                                         "modes.resource_allocation other than 'paper'")
+            envs[(users, uavs)] = UavMecEnv(self.scenario.replace(scenario__num_users=users,
+                                                                  scenario__num_uavs=uavs))
+        return envs[(users, uavs)]
+
+    def for_episode(self, episode: int) -> UavMecEnv:
+        if self.set:
+            lay = self.layout
+            rng = np.random.default_rng([self.seed, episode, 14])
+            self.env = self.env_of(int(rng.integers(lay.min_users, lay.max_users + 1)),
+                                   int(rng.integers(lay.min_uavs, lay.max_uavs + 1)))
+        return self.env
+
+    def observe(self, obs: np.ndarray, env: UavMecEnv = None) -> np.ndarray:
+        env = env or self.env
+        return self.layout.pad_obs(obs, env.num_users, env.num_uavs) if self.set else obs
+
+    def to_env(self, action: np.ndarray, env: UavMecEnv = None) -> np.ndarray:
+        env = env or self.env
+        return self.layout.unpad_action(action, env.num_users, env.num_uavs) if self.set else action
+
+    def validation_envs(self, episodes: int):
+        """(env, seed) of each validation episode: a set network's cycle over Fig. 4 and 5's sizes."""
+        if not self.set:
+            size = (self.env.num_users, self.env.num_uavs)
+            return [(self.env_of(*size, validation=True), EVAL_SEED + n) for n in range(episodes)]
+        sizes = [s for s in VALIDATION_SIZES if self.layout.min_users <= s[0] <= self.layout.max_users
+                 and self.layout.min_uavs <= s[1] <= self.layout.max_uavs] or [(self.layout.max_users,
+                                                                                 self.layout.max_uavs)]
+        return [(self.env_of(*sizes[n % len(sizes)], validation=True), EVAL_SEED + n)
+                for n in range(max(episodes, len(sizes)))]
+
+
+def evaluate_actor(agent: SacAgent, sizes: Sizes, episodes: int) -> dict:
     rewards, energies, misses, tasks = [], [], 0, 0
-    for n in range(episodes):
-        obs, _ = env.reset(seed=first_seed + n)
+    for env, seed in sizes.validation_envs(episodes):
+        obs, _ = env.reset(seed=seed)
         done, total_r, total_e = False, 0.0, 0.0
         while not done:
-            obs, r, done, _, info = env.step(agent.act(obs, deterministic=True))
+            action = sizes.to_env(agent.act(sizes.observe(obs, env), deterministic=True), env)
+            obs, r, done, _, info = env.step(action)
             total_r += r
             total_e += info['e_tot']
             misses += info['tasks_late'] + info['tasks_dropped']
@@ -79,7 +141,7 @@ def evaluate_actor(agent: SacAgent, cfg: ScenarioConfig, episodes: int, first_se
         energies.append(total_e)
     return dict(reward_mean=float(np.mean(rewards)), reward_std=float(np.std(rewards)),
                 energy_mean_j=float(np.mean(energies)), energy_std_j=float(np.std(energies)),
-                deadline_miss_rate=misses / max(tasks, 1), episodes=episodes)
+                deadline_miss_rate=misses / max(tasks, 1), episodes=len(rewards))
 
 
 class Trainer:
@@ -90,9 +152,9 @@ class Trainer:
         self.learner, self.scenario, self.settings = learner, scenario, settings
         self.out = Path(out_dir)
         torch.set_num_threads(settings.threads)
-        self.env = UavMecEnv(scenario)
-        obs_dim = self.env.observation_space.shape[0]
-        action_dim = self.env.action_space.shape[0]
+        self.sizes = Sizes(learner, scenario, settings.seed)
+        self.env = self.sizes.env
+        obs_dim, action_dim = self.sizes.obs_dim, self.sizes.action_dim
         self.agent = SacAgent(obs_dim, action_dim, learner, seed=settings.seed)
         beta_steps = learner.per_beta_steps or max(1, (settings.steps - learner.learning_starts)
                                                    * learner.updates_per_step)
@@ -183,8 +245,11 @@ class Trainer:
     def run(self) -> dict:
         s, lc = self.settings, self.learner
         self._truncate_logs()
+        start_step = self.step
         bar = _progress(s.steps, self.step, s.progress)
+        self.env = self.sizes.for_episode(self.episode)
         obs, _ = self.env.reset(seed=episode_seed(s.seed, self.episode))
+        obs = self.sizes.observe(obs)
         ep_reward = ep_energy = 0.0
         ep_miss = 0
         metrics: dict = {}
@@ -192,10 +257,11 @@ class Trainer:
         t0, step0 = time.perf_counter(), self.step
         while self.step < s.steps:
             if self.step < lc.learning_starts:
-                action = self.rng.uniform(-1.0, 1.0, self.env.action_space.shape).astype(np.float32)
+                action = self.rng.uniform(-1.0, 1.0, (self.sizes.action_dim,)).astype(np.float32)
             else:
                 action = self.agent.act(obs)
-            next_obs, reward, terminated, truncated, info = self.env.step(action)
+            next_obs, reward, terminated, truncated, info = self.env.step(self.sizes.to_env(action))
+            next_obs = self.sizes.observe(next_obs)
             self.buffer.add(obs, action, reward, next_obs, float(terminated))
             obs = next_obs
             ep_reward += reward
@@ -211,7 +277,7 @@ class Trainer:
                     metrics, td = self.agent.update(batch, weights, actor_obs)
                     self.buffer.update_priorities(idx, td)
             if self.step % s.eval_every == 0 or self.step == s.steps:
-                row = evaluate_actor(self.agent, self.scenario, s.eval_episodes)
+                row = evaluate_actor(self.agent, self.sizes, s.eval_episodes)
                 if row['reward_mean'] > self._best_reward():
                     save_policy(self.out / 'best.pt', self.agent, self.learner, self.scenario, self.step)
                 self._append('eval.csv', EVAL_FIELDS, dict(step=self.step, **row))
@@ -231,7 +297,11 @@ class Trainer:
                 if self.step - last_save >= s.checkpoint_every or self.step >= s.steps:
                     self._save_resume()
                     last_save = self.step
+                    if s.chunk_steps and self.step - start_step >= s.chunk_steps and self.step < s.steps:
+                        break
+                self.env = self.sizes.for_episode(self.episode)
                 obs, _ = self.env.reset(seed=episode_seed(s.seed, self.episode))
+                obs = self.sizes.observe(obs)
                 ep_reward = ep_energy = 0.0
                 ep_miss = 0
             bar.update(1)
@@ -312,16 +382,21 @@ def load_policy(path) -> dict:
     if not (1 <= len(hidden) <= 8 and all(1 <= h <= MAX_HIDDEN for h in hidden)):
         raise UserInputError(f'--policy: {path}: hidden layer sizes must be 1-8 layers of 1-{MAX_HIDDEN}, '
                              f'got {list(hidden)}')
-    from uav_mec_nodes.learners.networks import SquashedGaussianActor
+    from uav_mec_nodes.learners.sac import build_actor
+    if learner.network == 'set' and (obs_dim, action_dim) != (learner.layout.obs_dim, learner.layout.action_dim):
+        raise UserInputError(f'--policy: {path}: a set policy of I in {list(learner.set_users)} and J in '
+                             f'{list(learner.set_uavs)} has observation {learner.layout.obs_dim} and action '
+                             f'{learner.layout.action_dim}, the file says {obs_dim} and {action_dim}')
     with torch.device('meta'):   # the shapes the file must hold, without allocating them
-        shapes = SquashedGaussianActor(obs_dim, action_dim, hidden).state_dict()
+        shapes = build_actor(learner, obs_dim, action_dim).state_dict()
     expected = {k: tuple(v.shape) for k, v in shapes.items()}
     actor = state.get('actor')
     found = {k: tuple(v.shape) for k, v in actor.items()} if isinstance(actor, dict) and \
         all(isinstance(v, torch.Tensor) for v in actor.values()) else None
     if found != expected:
+        shape = f'set width {learner.set_width}' if learner.network == 'set' else f'hidden {list(hidden)}'
         raise UserInputError(f'--policy: {path}: the actor weights do not fit a network of observation {obs_dim}, '
-                             f'hidden {list(hidden)}, action {action_dim}')
+                             f'{shape}, action {action_dim}')
     if not all(torch.isfinite(v).all() for v in actor.values()):
         raise UserInputError(f'--policy: {path}: the actor weights hold NaN or inf')
     state['obs_dim'], state['action_dim'] = obs_dim, action_dim
