@@ -327,36 +327,40 @@ TARGET_RELATIVE = 0.05                        # issue 14: the set policy within 
 
 
 def set_vs_per_point(results: Path) -> List[tuple]:
-    """Each set policy against the per-point networks of its algorithm at every point of Fig. 4 and 5, on
-    the per-point networks' own evaluation episodes (seeds 0-9, the same episodes: the env draws them
-    alike), paired by training seed and episode (3 seeds x 10 episodes). Rows: point, learner, per-point
-    mean, set mean, difference [95% interval], relative difference, within the 5% target."""
+    """Each set policy against the networks trained per point, paired by training seed and episode:
+    at every point of Fig. 4 and 5 against the paper's learners (acceleration action) on the episodes
+    they were evaluated on (seeds 0-9: the env draws them alike today; their weights were not kept), and
+    at I=10, J=3 against the orbit learners on the held-out test episodes. Rows: point, learners,
+    episodes, per-point mean, set mean, difference [95% interval], relative difference, within 5%."""
     import json
 
-    from uav_mec_nodes.experiments import PER_POINT_EPISODES, EvalSpec
+    from uav_mec_nodes.experiments import ORBIT, PER_POINT_EPISODES, EvalSpec
     points = [(u, 3) for u in USERS_FIG4] + [(10, j) for j in UAVS_FIG5 if j != 3]
+    cases = [(p, set_algo, algo, 'seeds 0-9') for p in points for set_algo, algo in SET_PAIRS]
+    cases += [((10, 3), set_algo, ORBIT + algo, 'test') for set_algo, algo in SET_PAIRS]
     rows = []
-    for users, uavs in points:
-        for set_algo, algo in SET_PAIRS:
-            mine, theirs = [], []
-            for seed in DEFAULT_SEEDS:
-                ev = EvalSpec(f'{set_algo}-s{seed}', users, uavs, 1, **PER_POINT_EPISODES)
-                a = results / ev.folder / f'{ev.name}.json'
-                b = results / PREVIOUS_EVALS / f'{algo}-I{users}-J{uavs}-s{seed}-I{users}-J{uavs}-F1.json'
-                if a.exists() and b.exists():
-                    mine += json.loads(a.read_text())['energy_per_episode']
-                    theirs += json.loads(b.read_text())['energy_per_episode']
-            if not mine or len(mine) != len(theirs):
-                continue
-            d = paired_difference(mine, theirs)
-            rel = d['mean'] / float(np.mean(theirs))
-            rows.append((f'I={users}, J={uavs}', f'{set_algo} vs {algo}', f'{np.mean(theirs):.3f}',
-                         f'{np.mean(mine):.3f}', f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]",
-                         f'{100 * rel:+.1f}%', 'yes' if rel <= TARGET_RELATIVE else 'no', d['n']))
+    for (users, uavs), set_algo, algo, episodes in cases:
+        mine, theirs = [], []
+        for seed in DEFAULT_SEEDS:
+            extra = PER_POINT_EPISODES if episodes != 'test' else {}
+            ev = EvalSpec(f'{set_algo}-s{seed}', users, uavs, 1, **extra)
+            a = results / ev.folder / f'{ev.name}.json'
+            flat = f'{algo}-I{users}-J{uavs}-s{seed}-I{users}-J{uavs}-F1.json'
+            b = results / (PREVIOUS_EVALS if episodes != 'test' else 'evals') / flat
+            if a.exists() and b.exists():
+                mine += json.loads(a.read_text())['energy_per_episode']
+                theirs += json.loads(b.read_text())['energy_per_episode']
+        if not mine or len(mine) != len(theirs):
+            continue
+        d = paired_difference(mine, theirs)
+        rel = d['mean'] / float(np.mean(theirs))
+        rows.append((f'I={users}, J={uavs}', f'{set_algo} vs {algo}', episodes, f'{np.mean(theirs):.3f}',
+                     f'{np.mean(mine):.3f}', f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]",
+                     f'{100 * rel:+.1f}%', 'yes' if rel <= TARGET_RELATIVE else 'no', d['n']))
     return rows
 
 
-SET_HEADER = ('point', 'learners', 'per-point [J]', 'set [J]', 'set - per-point [J] (95%)', 'relative',
+SET_HEADER = ('point', 'learners', 'episodes', 'per-point [J]', 'set [J]', 'set - per-point [J] (95%)', 'relative',
               'within +5%', 'pairs')
 
 
@@ -386,7 +390,8 @@ def results_tables(results: Path) -> str:
         '\n**Fig. 5** (I=10, one failure; the same episodes):\n\n',
         *_point_tables(results, 'uavs', UAVS_FIG5, dict(users=10, max_failures=1), _kinds('fig5')),
         '\n**Set policy against the per-point networks** (each set policy, trained once per seed on every I and J, '
-        'against the networks trained per point, on the episodes the latter were evaluated on (seeds 0-9); paired '
+        'against the networks trained per point: the paper\'s learners on the episodes they were evaluated on '
+        '(seeds 0-9, their weights are gone), the orbit learners at I=10, J=3 on the held-out test episodes; paired '
         'by training seed and episode; "within +5%": the set policy\'s mean energy at most 5% above):\n\n',
         _md_table(SET_HEADER, set_vs_per_point(results)),
         '\n**Failure robustness** (I=10, J=3, F_max UAVs failing per episode; the same episodes):\n\n',

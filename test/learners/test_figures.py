@@ -154,8 +154,18 @@ def test_set_policy_against_the_per_point_networks_pairs_by_seed_and_episode(tmp
                 json.dumps(dict(energy_per_episode=per_point)))
             (tmp_path / 'evals-seed0x10' / f'set-{algo}-s{seed}-I6-J3-F1.json').write_text(
                 json.dumps(dict(energy_per_episode=[v + shift for v in per_point])))
+    (tmp_path / 'evals').mkdir()
+    for seed in (0, 1, 2):     # the orbit learners at I=10, J=3, on the test episodes: the set policy 1 J above
+        energies = [5.0 + 0.01 * e for e in range(30)]
+        (tmp_path / 'evals' / f'orbit-sac-per-I10-J3-s{seed}-I10-J3-F1.json').write_text(
+            json.dumps(dict(energy_per_episode=energies)))
+        (tmp_path / 'evals' / f'set-sac-per-s{seed}-I10-J3-F1.json').write_text(
+            json.dumps(dict(energy_per_episode=[v + 1.0 for v in energies])))
     rows = set_vs_per_point(tmp_path)
-    assert [r[:2] for r in rows] == [('I=6, J=3', 'set-sac-per vs sac-per'), ('I=6, J=3', 'set-sac-per-ua vs sac-per-ua')]
+    assert [r[:3] for r in rows] == [('I=6, J=3', 'set-sac-per vs sac-per', 'seeds 0-9'),
+                                     ('I=6, J=3', 'set-sac-per-ua vs sac-per-ua', 'seeds 0-9'),
+                                     ('I=10, J=3', 'set-sac-per vs orbit-sac-per', 'test')]
+    assert rows[2][7:] == ('no', 90)
     # per-point mean 5.45 J: +0.1 J is +1.8% (within 5%), +0.3 J is +5.5% (not); 30 pairs, no spread
-    assert rows[0][2:] == ('5.450', '5.550', '+0.100 [+0.100, +0.100]', '+1.8%', 'yes', 30)
-    assert rows[1][5:] == ('+5.5%', 'no', 30)
+    assert rows[0][2:] == ('seeds 0-9', '5.450', '5.550', '+0.100 [+0.100, +0.100]', '+1.8%', 'yes', 30)
+    assert rows[1][6:] == ('+5.5%', 'no', 30)

@@ -191,3 +191,18 @@ def test_select_ranks_policies_over_several_sizes(tmp_path):
     assert len(rows) == 2 and (tmp_path / 'chosen.pt').read_bytes() == open(best, 'rb').read()
     bad = uav_mec('select', '--policies', 'offload-all', '--sizes', '4x3', '--episodes', '1', check=False)
     assert bad.returncode == 2 and "--sizes: each is I:J (users:UAVs), got '4x3'" in bad.stderr
+
+
+def test_the_shipped_set_policy_plans_for_every_size_of_figures_4_and_5():
+    from uav_mec_nodes.policies import shipped_set_policy_path
+    state = load_policy(shipped_set_policy_path())
+    learner = LearnerConfig.from_dict(dict(state['learner']))
+    assert learner.network == 'set' and (learner.set_users, learner.set_uavs) == ((4, 12), (2, 5))
+    policy = make_policy('set')
+    assert policy.name == 'set-sac-per:set_policy.pt'
+    for users, uavs in ((4, 3), (12, 3), (10, 2), (10, 5)):
+        env = UavMecEnv(scenario(users, uavs))
+        env.reset(seed=5)
+        decisions, _ = policy.act(env)
+        # trained: users spread over the UAVs rather than all on one
+        assert len(set(decisions.serving_uav.tolist())) >= 2

@@ -101,6 +101,9 @@ def _flying_optimal():
 BASELINES['flying-optimal'] = _flying_optimal
 
 
+SHIPPED_SET = 'set'   # the name of the shipped set policy (policies/data/set_policy.pt)
+
+
 def make_policy(name: str) -> Policy:
     """A baseline by name, or a trained policy file (a path ending in .pt); `polish:` before either
     polishes its offloading decisions by greedy's local search (policies/polished.py)."""
@@ -108,11 +111,15 @@ def make_policy(name: str) -> Policy:
     if name.startswith(PREFIX):
         inner = make_policy(name[len(PREFIX):])
         return Polished(inner, PREFIX + inner.name)
+    if name == SHIPPED_SET:     # the shipped set policy, by name: the file lies inside the installed package
+        from uav_mec_nodes.policies import shipped_set_policy_path
+        name = str(shipped_set_policy_path())
     if name.endswith('.pt') or '/' in name:
         from uav_mec_nodes.policies.learned import LearnedPolicy
         return LearnedPolicy(name)
     if name not in BASELINES:
         from uav_mec_nodes.errors import UserInputError
-        raise UserInputError(f'--policy: unknown policy {name!r}; allowed: {sorted(BASELINES)} '
-                             f'or a policy file (.pt) from uav-mec train, either with {PREFIX!r} before it')
+        raise UserInputError(f'--policy: unknown policy {name!r}; allowed: {sorted(BASELINES)}, {SHIPPED_SET!r} (the '
+                             f'shipped set policy) or a policy file (.pt) from uav-mec train, either with {PREFIX!r} '
+                             'before it')
     return BASELINES[name]()
