@@ -641,8 +641,10 @@ train_cmd.add_arguments = _train_args
                      'default, --address for a cluster; resumable: finished runs are skipped)')
 def sweep_cmd(args) -> int:
     from uav_mec_nodes.errors import UserInputError
+    import signal
+
     from uav_mec_nodes.experiments import FIGURES
-    from uav_mec_nodes.sweeps import sweep
+    from uav_mec_nodes.sweeps import Interrupted, sweep
     figures = FIGURES if args.figure == 'all' else (args.figure,)
     for flag, value, lo in (('--steps', args.steps, 1), ('--set-steps', args.set_steps, 1),
                             ('--chunk-steps', args.chunk_steps, 1), ('--learning-starts', args.learning_starts, 0)):
@@ -656,10 +658,11 @@ def sweep_cmd(args) -> int:
                          workers=args.workers, evals_only=args.evals_only, algos=tuple(args.algos),
                          baselines=tuple(args.baselines), chunk_steps=args.chunk_steps,
                          learner_overrides=overrides, set_steps=args.set_steps, progress=progress)
-        except KeyboardInterrupt:   # Ctrl-C: what the workers finished is written; the same command goes on
-            print(f'uav-mec sweep: interrupted during {figure}; every finished piece and evaluation is in '
-                  f'{args.results}, the same command goes on from there', file=sys.stderr)
-            return 130
+        except (KeyboardInterrupt, Interrupted) as exc:   # what the workers finished is written
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            print(f'uav-mec sweep: interrupted by {signal.Signals(signum).name} during {figure}; every finished '
+                  f'piece and evaluation is in {args.results}, the same command goes on from there', file=sys.stderr)
+            return 128 + int(signum)
         for note in done.skipped:
             print(f'[{figure}] skipped {note}')
         print(f"{figure}: trained {done.runs_trained} run(s) ({done.pieces} piece(s), {done.train_s:.0f} s of "

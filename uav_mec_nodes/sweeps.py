@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -201,10 +204,51 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
                       dict(done=out.evals_done, running=sum(v[0] == 'eval' for v in running),
                            queued=len(queued_evals)))
 
+    with _signals_as_flag() as stopped:
+        _drive(ray, in_flight, stopped, submit, show, results, out, finished_runs, queued_runs)
+    for ev in queued_evals:
+        out.skipped.append(f'{ev.name}: its training run is not finished')
+    return out
+
+
+class Interrupted(Exception):
+    """The sweep was stopped by a signal (SIGINT, SIGTERM, SIGHUP); what finished is written."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_as_flag():
+    """SIGINT, SIGTERM and SIGHUP only set a flag while the sweep waits on Ray: a KeyboardInterrupt raised
+    inside Ray's C++ wait can be lost (seen: a Ctrl-C'd sweep ran to its end), a flag cannot."""
+    caught: List[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    names = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in names}
+    try:
+        yield caught
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _drive(ray, in_flight, stopped, submit, show, results, out, finished_runs, queued_runs) -> None:
+    """Wait for tasks, write what they return, submit what is next; stop at a signal (in-flight pieces
+    are cancelled: their runs resume from the last written resume.pt)."""
     submit()
     show()
     while in_flight:
-        done, _ = ray.wait(list(in_flight), num_returns=1)
+        if stopped:
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
+            raise Interrupted(stopped[0])
+        done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.2)
+        if not done:
+            continue
         ref = done[0]
         kind, spec, *rest = in_flight.pop(ref)
         try:
@@ -234,7 +278,4 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
             out.evals_done += 1
         submit()
         show()
-    for ev in queued_evals:
-        out.skipped.append(f'{ev.name}: its training run is not finished')
-    return out
 

@@ -171,8 +171,8 @@ def test_ctrl_c_stops_a_sweep_in_one_line_and_the_same_command_goes_on(tmp_path)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith('uav-mec sweep: interrupted during '
-                                                                             'fig3; every finished piece'), err
+    assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith(
+        'uav-mec sweep: interrupted by SIGINT during fig3; every finished piece'), err
     assert not (tmp_path / 'runs' / run.name / 'eval.csv').exists() or \
         '480,' not in (tmp_path / 'runs' / run.name / 'eval.csv').read_text()
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)
