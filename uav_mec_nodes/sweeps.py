@@ -153,7 +153,8 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
     overrides = learner_overrides or {}
     for run in runs:        # a bad setting fails here, once, not in every task
         run_setup(run, **overrides)
-    todo_runs = [] if evals_only else [r for r in runs if not run_finished(results / 'runs' / r.name, r.steps)]
+    finished_runs = {r.name for r in runs if run_finished(results / 'runs' / r.name, r.steps)}
+    todo_runs = [] if evals_only else [r for r in runs if r.name not in finished_runs]
     todo_evals = [e for e in evals if not (results / e.folder / f'{e.name}.json').exists()]
     out = SweepResult()
     if not todo_runs and not todo_evals:
@@ -165,7 +166,6 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
     in_flight: Dict = {}            # object ref -> ('run', RunSpec, wall_s before) or ('eval', EvalSpec)
     queued_runs = list(todo_runs)
     queued_evals = list(todo_evals)
-    finished_runs = {r.name for r in runs if run_finished(results / 'runs' / r.name, r.steps)}
     line = _Progress(label, progress or (lambda text: None))
 
     def ready_eval() -> Optional[EvalSpec]:
@@ -198,14 +198,26 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
             in_flight[eval_task.remote(ev, None if path is None else path.read_bytes())] = ('eval', ev)
 
     def show() -> None:
-        running = [v for v in in_flight.values()]
-        line.show(dict(done=len(finished_runs & {r.name for r in todo_runs}),
-                           running=sum(v[0] == 'run' for v in running), queued=len(queued_runs)),
-                      dict(done=out.evals_done, running=sum(v[0] == 'eval' for v in running),
-                           queued=len(queued_evals)))
+        kinds = [v[0] for v in in_flight.values()]
+        line.show(dict(done=len(finished_runs & {r.name for r in todo_runs}), running=kinds.count('run'),
+                       queued=len(queued_runs)),
+                  dict(done=out.evals_done, running=kinds.count('eval'), queued=len(queued_evals)))
 
+    # signals set a flag while the sweep waits on Ray; in-flight pieces are then cancelled (their runs
+    # resume from the last written resume.pt)
     with _signals_as_flag() as stopped:
-        _drive(ray, in_flight, stopped, submit, show, results, out, finished_runs, queued_runs)
+        submit()
+        show()
+        while in_flight:
+            if stopped:
+                for ref in in_flight:
+                    ray.cancel(ref, force=True)
+                raise Interrupted(stopped[0])
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.2)
+            if done:
+                _collect(ray, done[0], in_flight.pop(done[0]), results, out, finished_runs, queued_runs)
+                submit()
+                show()
     for ev in queued_evals:
         out.skipped.append(f'{ev.name}: its training run is not finished')
     return out
@@ -236,46 +248,31 @@ def _signals_as_flag():
             signal.signal(s, handler)
 
 
-def _drive(ray, in_flight, stopped, submit, show, results, out, finished_runs, queued_runs) -> None:
-    """Wait for tasks, write what they return, submit what is next; stop at a signal (in-flight pieces
-    are cancelled: their runs resume from the last written resume.pt)."""
-    submit()
-    show()
-    while in_flight:
-        if stopped:
-            for ref in in_flight:
-                ray.cancel(ref, force=True)
-            raise Interrupted(stopped[0])
-        done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.2)
-        if not done:
-            continue
-        ref = done[0]
-        kind, spec, *rest = in_flight.pop(ref)
-        try:
-            value = ray.get(ref)
-        except ray.exceptions.RayTaskError as exc:     # the task's own error (a bug or bad input): stop
-            cause = exc.as_instanceof_cause()
-            first = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
-            raise UserInputError(f'sweep: {spec.name} failed on a worker: {first}') from None
-        if kind == 'run':
-            folder = results / 'runs' / spec.name
-            folder.mkdir(parents=True, exist_ok=True)
-            for name in RUN_FILES:      # resume.pt last: a sweep stopped in between resumes from the old one
-                if name in value:
-                    _write_whole(folder / name, value[name])
-            out.pieces += 1
-            out.train_s += last_wall_s(folder) - rest[0]
-            if run_finished(folder, spec.steps):
-                finished_runs.add(spec.name)
-                out.runs_trained += 1
-            else:
-                queued_runs.insert(0, spec)     # its next piece, before runs not started
+def _collect(ray, ref, what: tuple, results: Path, out: SweepResult, finished_runs: set, queued_runs: list) -> None:
+    """Write what one finished task returned: a run's files (and queue its next piece) or an evaluation."""
+    kind, spec, *rest = what
+    try:
+        value = ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:     # the task's own error (a bug or bad input): stop
+        cause = exc.as_instanceof_cause()
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
+        raise UserInputError(f'sweep: {spec.name} failed on a worker: {first}') from None
+    if kind == 'run':
+        folder = results / 'runs' / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in RUN_FILES:      # resume.pt last: a sweep stopped in between resumes from the old one
+            if name in value:
+                _write_whole(folder / name, value[name])
+        out.pieces += 1
+        out.train_s += last_wall_s(folder) - rest[0]
+        if run_finished(folder, spec.steps):
+            finished_runs.add(spec.name)
+            out.runs_trained += 1
         else:
-            path = results / spec.folder / f'{spec.name}.json'
-            path.parent.mkdir(parents=True, exist_ok=True)
-            out.eval_s += value['cpu_s']
-            _write_whole(path, (json.dumps(value, indent=1) + '\n').encode())
-            out.evals_done += 1
-        submit()
-        show()
-
+            queued_runs.insert(0, spec)     # its next piece, before runs not started
+    else:
+        path = results / spec.folder / f'{spec.name}.json'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out.eval_s += value['cpu_s']
+        _write_whole(path, (json.dumps(value, indent=1) + '\n').encode())
+        out.evals_done += 1

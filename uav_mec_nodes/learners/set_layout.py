@@ -80,6 +80,13 @@ class SetLayout:
                 f'[{self.min_uavs}, {self.max_uavs}] UAVs; this scenario has I={users}, J={uavs} (train one '
                 f'with --set-users/--set-uavs covering it)')
 
+    def check_scenario(self, users: int, uavs: int, paper_mode: bool, what: str = '--policy') -> None:
+        """check_size, and the resource-allocation mode: a set network decides no CPU shares."""
+        self.check_size(users, uavs, what)
+        if paper_mode:
+            raise UserInputError(f"{what}: a set policy decides no CPU shares; this scenario's "
+                                 "modes.resource_allocation is 'paper'")
+
     def pad_obs(self, obs: np.ndarray, users: int, uavs: int) -> np.ndarray:
         """The env's observation of (users, uavs), one (n,) or a batch (B, n), in the padded layout."""
         parts = _split(obs, obs_parts(users, uavs))

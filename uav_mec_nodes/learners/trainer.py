@@ -89,10 +89,8 @@ class Sizes:
         envs = self._validation if validation else self._envs
         if (users, uavs) not in envs:
             if self.set:
-                self.layout.check_size(users, uavs, 'scenario')
-                if self.scenario.modes.resource_allocation == 'paper':
-                    raise UserInputError("network: a set network decides no CPU shares; use "
-                                         "modes.resource_allocation other than 'paper'")
+                self.layout.check_scenario(users, uavs, self.scenario.modes.resource_allocation == 'paper',
+                                           'scenario')
             envs[(users, uavs)] = UavMecEnv(self.scenario.replace(scenario__num_users=users,
                                                                   scenario__num_uavs=uavs))
         return envs[(users, uavs)]

@@ -34,10 +34,7 @@ class LearnedPolicy(Policy):
 
     def check_env(self, env) -> None:
         if self.layout is not None:
-            self.layout.check_size(env.num_users, env.num_uavs)
-            if env.paper_mode:
-                raise UserInputError(f"--policy: {self.path} is a set policy, which decides no CPU shares; "
-                                     "this scenario's modes.resource_allocation is 'paper'")
+            self.layout.check_scenario(env.num_users, env.num_uavs, env.paper_mode)
             return
         obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
         if (obs_dim, action_dim) != (self.obs_dim, self.action_dim):
