@@ -4,19 +4,22 @@ Describes the graph of uav_mec_nodes.graph (the same node list and parameters
 the package's own launcher `uav-mec run` uses) and isolates it as that one
 does: a run identity of its own, a DDS domain no other uav-mec run on the host
 holds (printed; `domain_id:=N` to choose), host-only discovery, and a new bag
-folder per launch. The launch ends when the episode does (every node exits by
-itself), or at once when a core node fails.
-Arguments: num_users, num_uavs, num_slots, max_failures, seed, scenario_file,
-failure_mode (announce|silence|kill), failure_schedule ("uav:slot,..."),
-policy (baseline name or policy file; empty: shipped SAC-PER), record
-(true|false), bag_path (empty: runs/launch/<run id>/bag), storage
-(sqlite3|mcap), real_time_factor, lease_s, missing_uavs ("2,3": UAV nodes not
-started), run_id (empty: a new one), domain_id (auto|0-232), discovery
-(localhost|subnet), safety (true|false: the safety layer below the planner),
-plant (kinematic|px4: the PX4 bridge, in real time), px4_external (true: fly PX4
-vehicles already running; false: start a PX4 stand-in per UAV), px4_homes ("x,y,z;...":
-each vehicle's home in the world frame; empty: under its start position), params_file
-(extra ROS 2 parameters applied after the graph's).
+folder per launch. Its arguments, with their descriptions, ranges and choices,
+are uav_mec_nodes.arguments' (`ros2 launch uav_mec_nodes sim.launch.py
+--show-args`), plus params_file (extra ROS 2 parameters applied after the graph's).
+
+How it ends, as `ros2 launch` (launch.LaunchService) runs it:
+- the episode is over: once every node that finishes the run (sequencer,
+  channel_sim, recorder; with plant px4 also the bridge, once its vehicles have
+  landed) has exited with 0, the launch shuts down (the PX4 stand-ins with it)
+  and `ros2 launch` exits 0;
+- a core node fails (exits non-zero): the handler raises with the node, its code
+  and why, which launch prints ("Caught exception in launch ...") and for which
+  `ros2 launch` exits 1, after stopping the rest;
+- a bad argument: one line naming it (`num_uavs:=abc: ...`), exit 1.
+A UAV node that ends early is a failure of the episode, not of the launch.
+Every node dies with the launch process, even a SIGKILLed one (the kernel's
+parent-death signal: nodes/_run.py).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction, RegisterEventHandler
@@ -25,38 +28,50 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from uav_mec_nodes.graph import CORE, GraphConfig, node_specs, parse_missing, resolved_num_uavs
+from uav_mec_nodes.arguments import RUN_ARGUMENTS
+from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.graph import CORE, FINISHERS, GraphConfig, node_specs, parse_missing, resolved_num_uavs
 from uav_mec_nodes.isolation import acquire_domain, new_run_id, parse_domain, ros_environment
 
-ARGUMENTS = {
-    'num_users': '0', 'num_uavs': '0', 'num_slots': '0', 'max_failures': '-1', 'seed': '0',
-    'scenario_file': '', 'failure_mode': 'announce', 'failure_schedule': '', 'policy': '',
-    'record': 'true', 'bag_path': '', 'storage': 'sqlite3', 'real_time_factor': '0.0',
-    'lease_s': '0.5', 'missing_uavs': '', 'run_id': '', 'domain_id': 'auto', 'discovery': 'localhost',
-    'safety': 'true', 'plant': 'kinematic', 'px4_external': 'false', 'px4_homes': '', 'params_file': '',
-}
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
+EXTRA = DeclareLaunchArgument('params_file', default_value='',
+                              description='a ROS 2 parameter file applied after the graph\'s parameters')
+
+
+class NodeFailed(RuntimeError):
+    """A core node exited non-zero: launch prints this and `ros2 launch` exits 1."""
 
 
 def _graph(context) -> GraphConfig:
-    arg = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
-    run_id = arg['run_id'] or new_run_id()
-    return GraphConfig(
-        num_users=int(arg['num_users']), num_uavs=int(arg['num_uavs']), num_slots=int(arg['num_slots']),
-        max_failures=int(arg['max_failures']), seed=int(arg['seed']), scenario_file=arg['scenario_file'],
-        failure_mode=arg['failure_mode'], failure_schedule=arg['failure_schedule'], policy=arg['policy'],
-        record=arg['record'].lower() == 'true', bag_path=arg['bag_path'] or f'runs/launch/{run_id}/bag',
-        storage=arg['storage'], lease_s=float(arg['lease_s']),
-        missing_uavs=parse_missing(arg['missing_uavs']), run_id=run_id, domain_id=parse_domain(arg['domain_id']),
-        discovery=arg['discovery'], safety=arg['safety'].lower() == 'true', plant=arg['plant'],
-        px4_external=arg['px4_external'].lower() == 'true', px4_homes=arg['px4_homes'],
-        real_time_factor=1.0 if arg['plant'] == 'px4' else float(arg['real_time_factor']))
+    values = {a.name: a.parse(LaunchConfiguration(a.name).perform(context)) for a in RUN_ARGUMENTS}
+    run_id = values['run_id'] or new_run_id()
+    try:
+        missing = parse_missing(values['missing_uavs'])
+    except UserInputError:
+        raise UserInputError(f'missing_uavs:={values["missing_uavs"]}: expected UAV ids separated by commas, '
+                             'e.g. "1,2"') from None
+    try:
+        domain = parse_domain(values['domain_id'])
+    except UserInputError:
+        raise UserInputError(f'domain_id:={values["domain_id"]}: must be auto or an integer in [0, 232]') from None
+    values.update(run_id=run_id, bag_path=values['bag_path'] or f'runs/launch/{run_id}/bag',
+                  missing_uavs=missing, domain_id=domain,
+                  real_time_factor=1.0 if values['plant'] == 'px4' else values['real_time_factor'])
+    return GraphConfig(**values)
 
 
-def _shutdown_if_failed(name: str):
+def _on_exit(name: str, finishing: set):
+    """A core node's exit: a failure ends the launch with an error; the last finisher, the launch."""
     def handle(event, context):
+        if context.is_shutdown:   # stopping (Ctrl-C, another node's failure): an exit is expected
+            return None
         if event.returncode != 0:
-            return [EmitEvent(event=Shutdown(reason=f'{name} exited with code {event.returncode}'))]
+            raise NodeFailed(f'{name} exited with code {event.returncode}: the run cannot go on '
+                             '(its own error is in its output above)')
+        finishing.discard(name)
+        if not finishing:
+            return [LogInfo(msg='episode over: every node that finishes the run is done'),
+                    EmitEvent(event=Shutdown(reason='episode over'))]
         return None
     return handle
 
@@ -64,26 +79,29 @@ def _shutdown_if_failed(name: str):
 def _nodes(context):
     g = _graph(context)
     num_uavs = resolved_num_uavs(g)
-    g.validate(num_uavs)
+    g.validate(num_uavs, launch=True)
     lease = acquire_domain(g.domain_id, g.run_id)
     DOMAIN_LEASES.append(lease)
     env = ros_environment(lease.domain_id, g.discovery)
     actions = [LogInfo(msg=f'run {g.run_id} on ROS 2 domain {lease.domain_id} (discovery {g.discovery}); '
                            f'bag {g.bag_path}')]
     extra = LaunchConfiguration('params_file').perform(context)
-    for spec in node_specs(g, num_uavs):
+    specs = node_specs(g, num_uavs)
+    finishing = {s.name for s in specs if s.name in FINISHERS}
+    for spec in specs:
         params = dict(spec.params)
         if spec.module == 'uav':
             params['own_process'] = True
         node = Node(package='uav_mec_nodes', executable=spec.module, name=spec.name, namespace=spec.namespace,
                     output='screen', parameters=[params] + ([extra] if extra else []), additional_env=env)
         actions.append(node)
-        if spec.module in CORE:
+        if spec.name in CORE and not spec.namespace:
             actions.append(RegisterEventHandler(OnProcessExit(target_action=node,
-                                                              on_exit=_shutdown_if_failed(spec.name))))
+                                                              on_exit=_on_exit(spec.name, finishing))))
     return actions
 
 
 def generate_launch_description():
-    return LaunchDescription([DeclareLaunchArgument(name, default_value=value) for name, value in ARGUMENTS.items()]
-                             + [OpaqueFunction(function=_nodes)])
+    return LaunchDescription([DeclareLaunchArgument(a.name, default_value=a.launch_default, description=a.description,
+                                                    choices=a.launch_choices) for a in RUN_ARGUMENTS]
+                             + [EXTRA, OpaqueFunction(function=_nodes)])

@@ -22,22 +22,27 @@ MCAP_MAGIC = b'\x89MCAP0\r\n'
 
 
 # --- message definitions ----------------------------------------------------------------------
-def msg_definitions_dir() -> Path:
-    """share/uav_mec_nodes/msg of the install (ament index), where rosidl put the .msg files."""
+def msg_definitions_dir(package: str = 'uav_mec_nodes') -> Path:
+    """share/<package>/msg of the install (ament index), where rosidl put the .msg files."""
     try:
         from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-        return Path(get_package_share_directory('uav_mec_nodes')) / 'msg'
+        return Path(get_package_share_directory(package)) / 'msg'
     except (ImportError, PackageNotFoundError, OSError):  # no ament index: the venv prefix
-        return Path(sys.prefix) / 'share' / 'uav_mec_nodes' / 'msg'
+        return Path(sys.prefix) / 'share' / package / 'msg'
+
+
+# packages whose messages a bag of ours can hold beyond ROS 2's own: ours, and PX4's (plant px4)
+BAG_PACKAGES = ('uav_mec_nodes', 'px4_msgs')
 
 
 def typestore():
-    """rosbags typestore of ROS 2 Kilted plus this package's messages (their installed .msg files)."""
+    """rosbags typestore of ROS 2 Kilted plus this package's and PX4's messages (their installed .msg files)."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
     store = get_typestore(Stores.ROS2_KILTED)
     types = {}
-    for path in sorted(msg_definitions_dir().glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(), f'uav_mec_nodes/msg/{path.stem}'))
+    for package in BAG_PACKAGES:
+        for path in sorted(msg_definitions_dir(package).glob('*.msg')):
+            types.update(get_types_from_msg(path.read_text(), f'{package}/msg/{path.stem}'))
     store.register(types)
     return store
 

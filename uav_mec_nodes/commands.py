@@ -197,8 +197,9 @@ def _run_args(parser):
     parser.add_argument('--processes', choices=('single', 'multi'), default='single',
                         help='all nodes in one process (default) or one process per node')
     parser.add_argument('--failure-mode', default='announce',
-                        help='announce (default), silence, kill, or px4_motor (--plant px4: a motor failure '
-                             'through PX4)')
+                        help='announce (default), silence, kill; with --plant px4 also px4_termination (flight '
+                             'termination through PX4) or px4_motor (a motor failure through PX4, which SIH and '
+                             'gz ignore in v1.16)')
     parser.add_argument('--failure-schedule', help='"uav:slot,..." (default: the scenario\'s random failure)')
     parser.add_argument('--rtf', type=float, help='real-time factor; 0: as fast as possible (default; with --plant '
                                                   'px4: 1, the only one PX4 flies at)')

@@ -69,10 +69,13 @@ PLANTS = {'kinematic': 'world', 'px4': 'px4_bridge'}
 
 
 # --- failure modes ------------------------------------------------------------------------------
-# FailureEvent.mode values; the injector's modes are the first three, and px4_motor (px4 plant only:
-# a motor failure through PX4, which the graph learns of from PX4's own reports alone)
+# FailureEvent.mode values; the injector's modes are the first three, and two through PX4 (px4 plant
+# only): flight termination (VEHICLE_CMD_DO_FLIGHTTERMINATION) and a motor failure (VEHICLE_CMD_INJECT_FAILURE,
+# which SIH and gz ignore in PX4 v1.16); the graph learns of those from PX4's own reports alone
 FAILURE_MODES = ('announce', 'silence', 'kill', 'liveliness lost', 'reported by PX4')
-INJECTED_FAILURE_MODES = FAILURE_MODES[:3] + ('px4_motor',)
+INJECTED_FAILURE_MODES = FAILURE_MODES[:3] + ('px4_termination', 'px4_motor')
+PX4_FAILURE_MODES = ('px4_termination', 'px4_motor')
+PX4_END_ACTIONS = ('land', 'hold')
 
 
 # --- QoS ------------------------------------------------------------------------------------------
@@ -120,20 +123,71 @@ def px4_sys_id(j: int) -> int:
 
 PX4_TO = 'fmu/in/'             # topics to PX4, relative to the vehicle's namespace
 PX4_FROM = 'fmu/out/'          # topics from PX4
-PX4_STATUS_TOPIC = 'vehicle_status_v1'   # versioned in v1.16 (MESSAGE_VERSION 1); a parameter where used
+# The topics a bridge uses, by direction, with their MESSAGE_VERSION in PX4 v1.16 (a version N > 0
+# appends _v<N> to the topic: dds_topics.yaml); later PX4 releases raise them, so they are a parameter
+PX4_IN_TOPICS = {'offboard_control_mode': 'OffboardControlMode', 'trajectory_setpoint': 'TrajectorySetpoint',
+                 'vehicle_command': 'VehicleCommand'}
+PX4_OUT_TOPICS = {'vehicle_local_position': 'VehicleLocalPosition', 'vehicle_status': 'VehicleStatus',
+                  'vehicle_command_ack': 'VehicleCommandAck'}
+PX4_MESSAGE_VERSIONS = 'vehicle_status=1'   # v1.16: only VehicleStatus is versioned
 # PX4 publishes best effort + transient local and subscribes best effort + volatile; a reliable
 # reader never matches its writers
 PX4_OUT_QOS = QosSpec(reliability='best_effort', durability='transient_local', depth=1)
 PX4_IN_QOS = QosSpec(reliability='best_effort', durability='volatile', depth=1)
-PX4_CMD_DO_SET_MODE = 176      # param1 = 1 (custom), param2 = 6: offboard
+# VehicleCommand ids (vehicle_command.msg) and DO_SET_MODE's PX4 custom modes (px4_custom_mode.h)
+PX4_CMD_NAV_LAND = 21
+PX4_CMD_DO_SET_MODE = 176      # param1 = 1 (custom), param2 = main mode, param3 = sub mode
+PX4_CMD_DO_FLIGHTTERMINATION = 185   # param1 = 1: terminate (armed only)
 PX4_CMD_ARM_DISARM = 400       # param1 = 1 arm, 0 disarm
 PX4_CMD_INJECT_FAILURE = 420   # param1 = unit (101 motor), param2 = type (1 off), param3 = instance (0 all)
-PX4_CMD_NAV_LAND = 21
-PX4_MODE_OFFBOARD = 6          # DO_SET_MODE's param2 for offboard
+PX4_MODE_POSCTL = 3            # DO_SET_MODE's param2 (custom main mode)
+PX4_MODE_AUTO = 4
+PX4_MODE_OFFBOARD = 6
+PX4_SUBMODE_AUTO_LOITER = 3    # param3 with PX4_MODE_AUTO: Hold
+PX4_SUBMODE_AUTO_LAND = 6
 PX4_FAILURE_UNIT_MOTOR = 101
 PX4_FAILURE_TYPE_OFF = 1
-PX4_NAV_STATES_DOWN = (13,)    # termination: a vehicle in it is down, whatever else it says
-PX4_ARMED = 2
+# vehicle_status.nav_state values (VehicleStatus.msg)
+PX4_NAV_POSCTL, PX4_NAV_LOITER, PX4_NAV_TERMINATION, PX4_NAV_OFFBOARD, PX4_NAV_LAND = 2, 4, 13, 14, 18
+PX4_NAV_STATES_DOWN = (PX4_NAV_TERMINATION,)   # a vehicle in it is down, whatever else it says
+PX4_DISARMED, PX4_ARMED = 1, 2
+PX4_RESULTS = ('ACCEPTED', 'TEMPORARILY_REJECTED', 'DENIED', 'UNSUPPORTED', 'FAILED', 'IN_PROGRESS', 'CANCELLED')
+
+
+def px4_result_name(result: int) -> str:
+    """A VehicleCommandAck result as PX4 names it (VehicleCommandAck.msg)."""
+    return PX4_RESULTS[result] if 0 <= result < len(PX4_RESULTS) else f'result {result}'
+
+
+def parse_px4_versions(text: str) -> Dict[str, int]:
+    """'vehicle_status=1,...' -> {topic: MESSAGE_VERSION}; a ValueError names what is wrong."""
+    versions = {}
+    for item in (i.strip() for i in text.split(',') if i.strip()):
+        name, _, value = item.partition('=')
+        if name.strip() not in {**PX4_IN_TOPICS, **PX4_OUT_TOPICS} or not value.strip().isdigit():
+            raise ValueError(f'expected "topic=N,..." over {sorted({**PX4_IN_TOPICS, **PX4_OUT_TOPICS})}, '
+                             f'got {item!r}')
+        versions[name.strip()] = int(value)
+    return versions
+
+
+def px4_topic(namespace: str, name: str, versions: Dict[str, int]) -> str:
+    """The full topic of one of PX4's messages for the vehicle in `namespace` ('' : no namespace)."""
+    direction = PX4_TO if name in PX4_IN_TOPICS else PX4_FROM
+    suffix = f'_v{versions[name]}' if versions.get(name, 0) > 0 else ''
+    return f'/{namespace}/{direction}{name}{suffix}' if namespace else f'/{direction}{name}{suffix}'
+
+
+def px4_topics(namespaces, versions_text: str = PX4_MESSAGE_VERSIONS) -> Dict[str, 'TopicSpec']:
+    """Every PX4 topic of these vehicles with PX4's QoS, for recording (their writers are PX4's or the bridge's)."""
+    versions = parse_px4_versions(versions_text)
+    specs = {}
+    for ns in namespaces:
+        for name, type_name in {**PX4_IN_TOPICS, **PX4_OUT_TOPICS}.items():
+            qos = PX4_IN_QOS if name in PX4_IN_TOPICS else PX4_OUT_QOS
+            topic = px4_topic(ns, name, versions)
+            specs[topic] = TopicSpec(topic, f'px4_msgs/msg/{type_name}', (), qos)
+    return specs
 
 
 @dataclass(frozen=True)
@@ -224,6 +278,8 @@ _LEASE = ParamSpec('lease_s', 0.5, 'liveliness lease of the UAV state topics (wa
 _PX4_VEHICLES = (
     ParamSpec('px4_namespaces', '', 'PX4 namespace of each UAV, comma-separated (empty: px4_1, px4_2, ...)'),
     ParamSpec('px4_sys_ids', '', 'MAV_SYS_ID of each UAV, comma-separated (empty: 2, 3, ...: instance + 1)'),
+    ParamSpec('px4_message_versions', PX4_MESSAGE_VERSIONS, 'MESSAGE_VERSION of PX4\'s versioned topics, '
+                                                            '"topic=N,..." (v1.16: vehicle_status=1)'),
 )
 
 NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
@@ -245,16 +301,23 @@ NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
                   0.0, 600.0),
     ),
     'failure_injector': (
-        ParamSpec('mode', 'announce', 'how an injected failure shows (px4_motor: a motor failure through '
-                                      'PX4, px4 plant only)', choices=INJECTED_FAILURE_MODES),
+        ParamSpec('mode', 'announce', 'how an injected failure shows (px4_termination, px4_motor: through PX4, '
+                                      'px4 plant only)', choices=INJECTED_FAILURE_MODES),
+        ParamSpec('px4_motor_instance', 1, 'px4_motor: the motor to fail (1..8; 0 = all, as PX4 reads it)', 0, 8),
     ) + _PX4_VEHICLES,
     'px4_bridge': _PX4_VEHICLES + (
         ParamSpec('home_positions', '', 'each vehicle\'s home (its local NED origin) in the world frame, '
                                         '"x,y,z;x,y,z;..." [m, ENU] (empty: on the ground under its start)'),
         ParamSpec('setpoint_rate_hz', 20.0, 'OffboardControlMode + TrajectorySetpoint stream rate [Hz]', 10.0, 100.0),
-        ParamSpec('status_topic', PX4_STATUS_TOPIC, 'PX4\'s vehicle status topic (versioned)'),
         ParamSpec('stream_before_offboard_s', 1.0, 'setpoint stream before offboard is asked for [s]', 0.5, 10.0),
-        ParamSpec('lease_s', 1.0, 'a vehicle whose vehicle_status stops this long is down (wall) [s]', 0.2, 60.0),
+        ParamSpec('lease_s', 1.5, 'a vehicle none of whose vehicle_status and vehicle_local_position arrives '
+                                  'for this long is down (wall) [s]; vehicle_status alone comes at 2 Hz', 0.6, 60.0),
+        ParamSpec('takeoff_timeout_s', 0.0, 'the take-off of a vehicle fails after this long (wall) [s]; 0: the '
+                                            'climb at 1 m/s plus 60 s', 0.0, 3600.0),
+        ParamSpec('end_action', 'land', 'what the vehicles do when the episode ends: land (and disarm) or hold '
+                                        '(PX4\'s Hold mode)', choices=PX4_END_ACTIONS),
+        ParamSpec('end_timeout_s', 0.0, 'the bridge waits this long (wall) [s] for the vehicles to land or hold; '
+                                        '0: the descent at 0.7 m/s plus 30 s', 0.0, 3600.0),
     ),
     'uav': (
         ParamSpec('uav_id', 0, 'j, this UAV\'s 0-based id', 0, MAX_UAVS - 1),
@@ -269,23 +332,50 @@ NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
         ParamSpec('failure_mode', 'announce', 'the injector\'s mode, written into the bag\'s /run_info',
                   choices=INJECTED_FAILURE_MODES),
         _LEASE,
-    ),
+        ParamSpec('plant', 'kinematic', 'the run\'s plant; px4: also record each vehicle\'s PX4 topics',
+                  choices=tuple(PLANTS)),
+    ) + _PX4_VEHICLES,
 }
 
 
+# A PX4 stand-in's parameters: PX4's own, by their names in lower case, with PX4 v1.16's defaults
+# (docs/px4.md names the source of each), then the stand-in's. px4.vehicle.Px4Params is made from them.
+PX4_VEHICLE_PARAMETERS = (
+    ParamSpec('mav_sys_id', 1, 'MAV_SYS_ID: commands for another target_system are not taken', 1, 255),
+    ParamSpec('com_of_loss_t', 1.0, 'COM_OF_LOSS_T: the offboard signal is lost this long after the newest '
+                                    'OffboardControlMode [s]', 0.0, 60.0),
+    ParamSpec('com_obl_rc_act', 0, 'COM_OBL_RC_ACT: offboard loss action: 0 position, 4 land, 5 hold, 6 terminate '
+                                   '(the ones simulated)', choices=(0, 4, 5, 6)),
+    ParamSpec('com_disarm_land', 2.0, 'COM_DISARM_LAND: disarm this long after landing [s]', 0.0, 20.0),
+    ParamSpec('com_disarm_prflt', 10.0, 'COM_DISARM_PRFLT: disarm if not taken off this long after arming and '
+                                        'spool-up [s]; <= 0: never', -1.0, 60.0),
+    ParamSpec('com_spoolup_time', 1.0, 'COM_SPOOLUP_TIME: after arming, no thrust for this long [s]', 0.0, 30.0),
+    ParamSpec('mpc_xy_vel_max', 12.0, 'MPC_XY_VEL_MAX: horizontal speed limit [m/s]', 0.0, 20.0),
+    ParamSpec('mpc_z_vel_max_up', 3.0, 'MPC_Z_VEL_MAX_UP: climb speed limit [m/s]', 0.5, 8.0),
+    ParamSpec('mpc_z_vel_max_dn', 1.5, 'MPC_Z_VEL_MAX_DN: descent speed limit [m/s]', 0.5, 4.0),
+    ParamSpec('mpc_tiltmax_air', 45.0, 'MPC_TILTMAX_AIR: tilt limit, so horizontal acceleration <= g tan [deg]',
+              20.0, 89.0),
+    ParamSpec('mpc_xy_p', 0.95, 'MPC_XY_P: horizontal position gain [1/s]', 0.0, 2.0),
+    ParamSpec('mpc_z_p', 1.0, 'MPC_Z_P: vertical position gain [1/s]', 0.1, 1.5),
+    ParamSpec('mpc_xy_vel_p_acc', 1.8, 'MPC_XY_VEL_P_ACC: horizontal velocity gain [1/s]', 1.2, 5.0),
+    ParamSpec('mpc_z_vel_p_acc', 4.0, 'MPC_Z_VEL_P_ACC: vertical velocity gain [1/s]', 2.0, 15.0),
+    ParamSpec('mpc_land_speed', 0.7, 'MPC_LAND_SPEED: land descent speed below MPC_LAND_ALT2 [m/s]', 0.6, 4.0),
+    ParamSpec('mpc_land_alt1', 10.0, 'MPC_LAND_ALT1: height below which land slows down from MPC_Z_VEL_MAX_DN [m]',
+              0.0, 122.0),
+    ParamSpec('mpc_land_alt2', 5.0, 'MPC_LAND_ALT2: height below which land descends at MPC_LAND_SPEED [m]',
+              0.0, 122.0),
+    ParamSpec('uxrce_dds_synct', True, 'UXRCE_DDS_SYNCT: time sync with the agent (received stamps are '
+                                       'shifted by the agent\'s clock)'),
+    ParamSpec('ekf_align_s', 1.0, 'not PX4\'s: seconds after boot before the local position is valid', 0.0, 60.0),
+)
+
 # not nodes of a run's graph: no scenario, no run identity (a stand-in plays a PX4 vehicle)
 VEHICLE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
-    'px4_standin': (
-        ParamSpec('sys_id', 1, 'MAV_SYS_ID: commands for another target_system are not taken', 1, 255),
-        ParamSpec('v_max_mps', 20.0, 'speed limit of its position controller [m/s]', 0.1, 200.0),
-        ParamSpec('a_max_mps2', 5.0, 'acceleration limit [m/s^2]', 0.1, 100.0),
-        ParamSpec('offboard_loss_s', 1.0, 'COM_OF_LOSS_T: offboard lost after this long without the stream [s]',
-                  0.1, 60.0),
-        ParamSpec('loss_action', 'hold', 'COM_OBL_RC_ACT: what it does then', choices=('hold', 'land')),
-        ParamSpec('failure_injection', True, 'SYS_FAILURE_EN: VEHICLE_CMD_INJECT_FAILURE is honoured'),
-        ParamSpec('local_position_hz', 50.0, 'vehicle_local_position rate [Hz]', 1.0, 250.0),
-        ParamSpec('status_hz', 5.0, 'vehicle_status rate [Hz]', 0.5, 50.0),
-        ParamSpec('status_topic', 'vehicle_status_v1', 'its vehicle status topic (versioned)'),
+    'px4_standin': PX4_VEHICLE_PARAMETERS + (
+        ParamSpec('local_position_hz', 100.0, 'vehicle_local_position rate [Hz] (the uXRCE-DDS client sends '
+                                              'a topic at 100 Hz at most)', 1.0, 100.0),
+        ParamSpec('px4_message_versions', PX4_MESSAGE_VERSIONS, 'MESSAGE_VERSION of PX4\'s versioned topics, '
+                                                                '"topic=N,..." (v1.16: vehicle_status=1)'),
     ),
 }
 

@@ -11,3 +11,7 @@ class ConfigError(UserInputError):
 
 class ActionError(UserInputError):
     """An action or decision is NaN, the wrong shape or out of range."""
+
+
+class PlantError(RuntimeError):
+    """The plant cannot fly the episode (a vehicle that never gets to its start point); names which and why."""

@@ -10,15 +10,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from uav_mec_nodes.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, PLANTS, parameter_defaults,
-                                    uav_node_name)
+from uav_mec_nodes.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, PLANTS, PX4_END_ACTIONS,
+                                    PX4_FAILURE_MODES, parameter_defaults, uav_node_name)
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.isolation import DISCOVERY_RANGES, DOMAIN_MAX
 
 FAILURE_MODES = INJECTED_FAILURE_MODES
 STALL_S = 300.0     # a run with no slot finished for this long has stalled
-FINISHERS = ('sequencer', 'channel_sim', 'recorder')     # the episode is over when these are done
-CORE = FINISHERS + ('planner', 'failure_injector') + tuple(PLANTS.values())   # it cannot go on without these
+# the run is over when these are done (the PX4 bridge: once its vehicles have landed or hold)
+FINISHERS = ('sequencer', 'channel_sim', 'recorder', 'px4_bridge')
+CORE = tuple(dict.fromkeys(FINISHERS + ('planner', 'failure_injector') + tuple(PLANTS.values())))   # needed to go on
 
 
 @dataclass
@@ -49,34 +50,49 @@ class GraphConfig:
     plant: str = 'kinematic'           # what moves the UAVs: kinematic (the world node) | px4 (the PX4 bridge)
     px4_external: bool = False         # px4: fly vehicles already running (no stand-ins started)
     px4_homes: str = ''                # px4: each vehicle's home in the world frame, "x,y,z;..." ('' : under its start)
+    px4_end_action: str = 'land'       # px4: land | hold when the episode ends
+    px4_takeoff_timeout_s: float = 0.0  # px4: a take-off fails after this long (0: automatic)
 
-    def validate(self, num_uavs: int) -> None:
-        checks = (('--users', self.num_users, 0, MAX_USERS), ('--uavs', self.num_uavs, 0, MAX_UAVS),
-                  ('--slots', self.num_slots, 0, 1_000_000), ('--max-failures', self.max_failures, -1, MAX_UAVS),
-                  ('--seed', self.seed, 0, 2 ** 31 - 1))
-        for flag, value, lo, hi in checks:
-            if not lo <= value <= hi:
-                raise UserInputError(f'{flag}: must be in [{lo}, {hi}], got {value}')
+    def validate(self, num_uavs: int, launch: bool = False) -> None:
+        """Every argument in range, and the arguments together; errors name the CLI flag, or with launch=True
+        the launch argument (`plant:=px4`)."""
+        def name(field: str) -> str:
+            return f'{field}:={getattr(self, field)}' if launch else CLI_FLAGS[field]
+        checks = (('num_users', 0, MAX_USERS), ('num_uavs', 0, MAX_UAVS), ('num_slots', 0, 1_000_000),
+                  ('max_failures', -1, MAX_UAVS), ('seed', 0, 2 ** 31 - 1))
+        for field, lo, hi in checks:
+            if not lo <= getattr(self, field) <= hi:
+                raise UserInputError(f'{name(field)}: must be in [{lo}, {hi}], got {getattr(self, field)}')
         if self.failure_mode not in FAILURE_MODES:
-            raise UserInputError(f'--failure-mode: must be one of {list(FAILURE_MODES)}, got {self.failure_mode!r}')
+            raise UserInputError(f'{name("failure_mode")}: must be one of {list(FAILURE_MODES)}, '
+                                 f'got {self.failure_mode!r}')
         if not 0.0 <= self.lease_s <= 60.0:
-            raise UserInputError(f'lease_s: must be in [0, 60] (0: automatic), got {self.lease_s}')
+            raise UserInputError(f'{name("lease_s")}: must be in [0, 60] (0: automatic), got {self.lease_s}')
         if not (math.isfinite(self.real_time_factor) and 0.0 <= self.real_time_factor <= 1000.0):
-            raise UserInputError(f'--rtf: must be in [0, 1000], got {self.real_time_factor}')
+            raise UserInputError(f'{name("real_time_factor")}: must be in [0, 1000], got {self.real_time_factor}')
         if self.storage not in ('sqlite3', 'mcap'):
-            raise UserInputError(f'--storage: must be sqlite3 or mcap, got {self.storage!r}')
+            raise UserInputError(f'{name("storage")}: must be sqlite3 or mcap, got {self.storage!r}')
         if self.plant not in PLANTS:
-            raise UserInputError(f'--plant: must be one of {list(PLANTS)}, got {self.plant!r}')
+            raise UserInputError(f'{name("plant")}: must be one of {list(PLANTS)}, got {self.plant!r}')
+        px4_plant = 'plant:=px4' if launch else '--plant px4'
         if self.plant == 'px4' and self.real_time_factor != 1.0:
-            raise UserInputError(f'--rtf: PX4 flies in real time, so --plant px4 needs 1, got {self.real_time_factor}')
-        if self.failure_mode == 'px4_motor' and self.plant != 'px4':
-            raise UserInputError('--failure-mode px4_motor: only with --plant px4 (a motor failure through PX4)')
+            raise UserInputError(f'{name("real_time_factor")}: PX4 flies in real time, so {px4_plant} needs 1, '
+                                 f'got {self.real_time_factor}')
+        if self.failure_mode in PX4_FAILURE_MODES and self.plant != 'px4':
+            mode = name('failure_mode') if launch else f'--failure-mode {self.failure_mode}'
+            raise UserInputError(f'{mode}: only with {px4_plant} (a failure through PX4)')
         if self.discovery not in DISCOVERY_RANGES:
-            raise UserInputError(f'--discovery: must be one of {list(DISCOVERY_RANGES)}, got {self.discovery!r}')
+            raise UserInputError(f'{name("discovery")}: must be one of {list(DISCOVERY_RANGES)}, '
+                                 f'got {self.discovery!r}')
         if self.domain_id is not None and not 0 <= self.domain_id <= DOMAIN_MAX:
-            raise UserInputError(f'--domain-id: must be in [0, {DOMAIN_MAX}] or auto, got {self.domain_id}')
+            raise UserInputError(f'{name("domain_id")}: must be in [0, {DOMAIN_MAX}] or auto, got {self.domain_id}')
         if not (math.isfinite(self.timeout_s) and self.timeout_s >= 0):
-            raise UserInputError(f'--timeout: must be >= 0 s (0: derived from the run), got {self.timeout_s}')
+            raise UserInputError(f'{name("timeout_s")}: must be >= 0 s (0: derived from the run), '
+                                 f'got {self.timeout_s}')
+        if not 0.0 <= self.px4_takeoff_timeout_s <= 3600.0:
+            raise UserInputError(f'{name("px4_takeoff_timeout_s")}: must be in [0, 3600] s (0: automatic)')
+        if self.px4_end_action not in PX4_END_ACTIONS:
+            raise UserInputError(f'{name("px4_end_action")}: must be one of {list(PX4_END_ACTIONS)}')
         if self.px4_homes:
             import numpy as np
 
@@ -84,10 +100,18 @@ class GraphConfig:
             try:
                 parse_homes(self.px4_homes, np.zeros((num_uavs, 3)))
             except UserInputError as exc:
-                raise UserInputError(f'--px4-homes: {exc}') from None
+                raise UserInputError(f'{name("px4_homes")}: {exc}') from None
         bad = [j for j in self.missing_uavs if not 0 <= j < num_uavs]
         if bad:
-            raise UserInputError(f'--missing-uavs: UAV ids must be in [0, {num_uavs - 1}], got {bad}')
+            raise UserInputError(f'{name("missing_uavs")}: UAV ids must be in [0, {num_uavs - 1}], got {bad}')
+
+
+# the `uav-mec run` flag of each GraphConfig field, for errors
+CLI_FLAGS = {'num_users': '--users', 'num_uavs': '--uavs', 'num_slots': '--slots', 'max_failures': '--max-failures',
+             'seed': '--seed', 'failure_mode': '--failure-mode', 'lease_s': 'lease_s', 'real_time_factor': '--rtf',
+             'storage': '--storage', 'plant': '--plant', 'discovery': '--discovery', 'domain_id': '--domain-id',
+             'timeout_s': '--timeout', 'px4_homes': '--px4-homes', 'missing_uavs': '--missing-uavs',
+             'px4_end_action': '--px4-end-action', 'px4_takeoff_timeout_s': '--px4-takeoff-timeout'}
 
 
 @dataclass
@@ -111,7 +135,8 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
     lease = float(lease_for(g, single_process))
     common = shared_parameters(g)
     plant = PLANTS[g.plant]
-    plant_params = dict(home_positions=g.px4_homes) if g.plant == 'px4' else {}
+    plant_params = dict(home_positions=g.px4_homes, end_action=g.px4_end_action,
+                        takeoff_timeout_s=float(g.px4_takeoff_timeout_s)) if g.plant == 'px4' else {}
     specs = [
         NodeSpec('sequencer', 'sequencer', dict(common, real_time_factor=float(g.real_time_factor),
                                                 wait_for_recorder=g.record, lease_s=lease)),
@@ -127,19 +152,17 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
     if g.record:
         specs.append(NodeSpec('recorder', 'recorder', dict(common, bag_path=g.bag_path, storage=g.storage,
                                                            policy=g.policy, failure_mode=g.failure_mode,
-                                                           lease_s=lease)))
+                                                           lease_s=lease, plant=g.plant)))
     if g.plant == 'px4' and not g.px4_external:
         specs += px4_standin_specs(g, num_uavs)
     return specs
 
 
 def px4_standin_specs(g: GraphConfig, num_uavs: int) -> List[NodeSpec]:
-    """One PX4 stand-in per UAV, in its vehicle's namespace, with the scenario's speed limits."""
+    """One PX4 stand-in per UAV, in its vehicle's namespace, as PX4's SITL numbers them, with PX4's defaults."""
     from uav_mec_nodes.contract import px4_namespace, px4_sys_id
-    uavs = graph_scenario(g).uavs
-    return [NodeSpec('px4_standin', 'px4_standin', dict(sys_id=px4_sys_id(j), v_max_mps=float(uavs.v_max_mps),
-                                                        a_max_mps2=float(uavs.a_max_mps2)),
-                     namespace=px4_namespace(j)) for j in range(num_uavs)]
+    return [NodeSpec('px4_standin', 'px4_standin', dict(mav_sys_id=px4_sys_id(j)), namespace=px4_namespace(j))
+            for j in range(num_uavs)]
 
 
 def shared_parameters(g: GraphConfig) -> Dict[str, object]:

@@ -123,8 +123,22 @@ def parse_domain(text: str) -> Optional[int]:
             from None
 
 
+# Fast DDS (the rmw of this package) takes a participant profile from this variable
+PROFILES_ENV = 'FASTDDS_DEFAULT_PROFILES_FILE'
+LOCALHOST_PROFILE = Path(__file__).resolve().parent / 'dds' / 'fastdds_localhost.xml'
+
+
 def ros_environment(domain_id: int, discovery: str) -> dict:
-    """Environment variables that put a process on the run's domain and discovery range."""
+    """Environment variables that put a process on the run's domain and discovery range.
+
+    localhost also limits Fast DDS to loopback UDP and shared memory (dds/fastdds_localhost.xml):
+    with discovery alone, ROS still advertises the host's other addresses, and a participant
+    that listens on loopback only (PX4's agent with UXRCE_DDS_PTCFG=1) never answers. A
+    profile file the user already chose is kept.
+    """
     if discovery not in DISCOVERY_RANGES:
         raise UserInputError(f'--discovery: must be one of {list(DISCOVERY_RANGES)}, got {discovery!r}')
-    return {'ROS_DOMAIN_ID': str(domain_id), 'ROS_AUTOMATIC_DISCOVERY_RANGE': discovery.upper()}
+    env = {'ROS_DOMAIN_ID': str(domain_id), 'ROS_AUTOMATIC_DISCOVERY_RANGE': discovery.upper()}
+    if discovery == 'localhost' and not os.environ.get(PROFILES_ENV):
+        env[PROFILES_ENV] = str(LOCALHOST_PROFILE)
+    return env

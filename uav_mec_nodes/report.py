@@ -67,8 +67,11 @@ def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
     reports = [r for (t, _), r in by_task.items() if t in whole]
     states = Counter(r.terminal_state for r in reports)
     per_task = Counter((r.slot, r.user_id) for r in bag.get(c.TOPIC_TASK_REPORTS, []) if r.slot in whole)
-    failures = sorted({(f.uav_id, f.slot, f.mode) for f in bag.get(c.TOPIC_FAILURES, [])
-                       if num_uavs is None or f.uav_id < num_uavs})
+    first = {}   # one failure per UAV: the first report (several nodes may report the same UAV down)
+    for f in sorted(bag.get(c.TOPIC_FAILURES, []), key=lambda f: f.slot):
+        if num_uavs is None or f.uav_id < num_uavs:
+            first.setdefault(f.uav_id, (f.uav_id, f.slot, f.mode))
+    failures = sorted(first.values())
     tasks = len(per_task)
     parts = ('e_tot', 'reward', 'local_energy_j', 'tx_energy_j', 'flight_energy_j', 'uav_compute_energy_j',
              'migration_energy_j')

@@ -52,9 +52,11 @@ def declare_parameters(node: Node, module: str) -> SimpleNamespace:
     """Declare every parameter of the contract for this node module, read-only, with its range.
 
     Changing a parameter of a running node would change nothing (each is read once, at
-    start-up), so `ros2 param set` is refused instead of silently ignored.
+    start-up), so `ros2 param set` is refused instead of silently ignored. A value of the
+    wrong type or out of range is a one-line UserInputError naming the parameter.
     """
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
     values = {}
     for p in parameters_of(module):
         desc = ParameterDescriptor(description=p.description, read_only=True)
@@ -66,7 +68,13 @@ def declare_parameters(node: Node, module: str) -> SimpleNamespace:
             desc.integer_range = [IntegerRange(from_value=int(p.lo), to_value=int(p.hi), step=0)]
         elif isinstance(p.default, float) and p.lo is not None:
             desc.floating_point_range = [FloatingPointRange(from_value=float(p.lo), to_value=float(p.hi), step=0.0)]
-        value = node.declare_parameter(p.name, p.default, desc).value
+        try:
+            value = node.declare_parameter(p.name, p.default, desc).value
+        except (InvalidParameterTypeException, InvalidParameterValueException):
+            override = getattr(node, '_parameter_overrides', {}).get(p.name)   # what was given, to name it
+            given = override.value if override is not None else None
+            raise UserInputError(f'{node.get_name()}: parameter {p.name}: expected {parameter_kind(p)}'
+                                 + (f', got {given!r}' if given is not None else '')) from None
         if p.lo is not None and not p.lo <= value <= p.hi:
             raise UserInputError(f'{node.get_name()}: parameter {p.name}: must be in [{p.lo}, {p.hi}], got {value}')
         if p.choices and value not in p.choices:
@@ -74,6 +82,25 @@ def declare_parameters(node: Node, module: str) -> SimpleNamespace:
                                  f'got {value!r}')
         values[p.name] = value
     return SimpleNamespace(**values)
+
+
+def parameter_kind(p) -> str:
+    """What a parameter takes, in words: 'an integer in [0, 1000]', 'one of [...]', 'true or false'."""
+    if p.choices:
+        return f'one of {list(p.choices)}'
+    if isinstance(p.default, bool):
+        return 'true or false'
+    kind = {int: 'an integer', float: 'a number', str: 'a string'}[type(p.default)]
+    return f'{kind} in [{p.lo}, {p.hi}]' if p.lo is not None else kind
+
+
+def px4_versions(node: Node, text: str) -> dict:
+    """The px4_message_versions parameter, parsed; a bad one is a one-line error naming it."""
+    from uav_mec_nodes.contract import parse_px4_versions
+    try:
+        return parse_px4_versions(text)
+    except ValueError as exc:
+        raise UserInputError(f'{node.get_name()}: parameter px4_message_versions: {exc}') from None
 
 
 def declare_node(node: Node, module: str):

@@ -19,17 +19,23 @@ import rclpy
 import rclpy.signals
 from rclpy.executors import ExternalShutdownException
 
-from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.errors import PlantError, UserInputError
 
-PARENT_ENV = 'UAV_MEC_LAUNCHER_PID'   # set by the launcher: the process to die with
+PARENT_ENV = 'UAV_MEC_LAUNCHER_PID'   # the process to die with (set by the launcher, or the node's entry script)
+EARLY_SIGNALS: list = []              # stop signals that came before StopSignals was set up (entry script)
 
 
 class StopSignals:
-    """SIGINT and SIGTERM set `received` instead of raising; restored on exit (main thread only)."""
+    """SIGINT, SIGTERM and SIGHUP set `received` instead of raising (main thread only).
+
+    restore=False leaves them ignored on exit (a node process about to end: a late signal
+    must not turn its exit code into a KeyboardInterrupt's).
+    """
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    def __init__(self):
-        self.received: Optional[int] = None
+    def __init__(self, restore: bool = True):
+        self.received: Optional[int] = EARLY_SIGNALS[0] if EARLY_SIGNALS else None
+        self.restore = restore
         self._old = {}
 
     def _handler(self, signum, frame) -> None:
@@ -50,7 +56,7 @@ class StopSignals:
 
     def __exit__(self, *exc) -> None:
         for s, old in self._old.items():
-            signal.signal(s, old)
+            signal.signal(s, old if self.restore else signal.SIG_IGN)
         self._old = {}
 
     @property
@@ -59,7 +65,11 @@ class StopSignals:
 
 
 def die_with_launcher() -> None:
-    """Ask the kernel for SIGTERM when the launcher dies; exit at once if it is already gone."""
+    """Ask the kernel for SIGTERM when the launcher dies; exit at once if it is already gone.
+
+    The launcher is the process in UAV_MEC_LAUNCHER_PID: `uav-mec run` sets it, and a node's
+    entry script sets it to its parent (ros2 launch, ros2 run) before anything else.
+    """
     parent = os.environ.get(PARENT_ENV)
     if not parent or not sys.platform.startswith('linux'):
         return
@@ -92,7 +102,7 @@ def flush_publishers(node, timeout_s: float = 5.0) -> bool:
 def run_single(node_class, args=None) -> None:
     die_with_launcher()
     code = 0
-    with StopSignals() as stop:
+    with StopSignals(restore=False) as stop:
         rclpy.init(args=args if args is not None else sys.argv,
                    signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
         node = None
@@ -110,6 +120,9 @@ def run_single(node_class, args=None) -> None:
         except UserInputError as exc:
             print(f'error: {exc}', file=sys.stderr)
             code = 2
+        except PlantError as exc:
+            print(f'error: {exc}', file=sys.stderr)
+            code = 1
         except ExternalShutdownException:
             code = 1
         finally:

@@ -6,14 +6,20 @@ seed (model.failures through a seeded env replica); the shared parameter
 At the start of a UAV's failure slot (the world's states of that slot) it
 publishes a FailureEvent with the configured mode: announce (the event is the
 news), silence (the UAV stops publishing; others notice from its lease), kill
-(the UAV's process ends with SIGKILL). It ends when the last slot's metrics are in.
+(the UAV's process ends with SIGKILL). With the px4 plant two modes go through PX4
+instead, and the graph learns of the failure from PX4's own reports alone:
+px4_termination (VEHICLE_CMD_DO_FLIGHTTERMINATION: the motors stop, it falls) and
+px4_motor (VEHICLE_CMD_INJECT_FAILURE, one motor off, which PX4 v1.16 acks but SIH
+and gz keep turning). PX4's ack is awaited (sent again every 0.5 s, up to 5 s) and
+logged. A UAV the graph already counts down (its /failures) is not failed again.
+It ends when the last slot's metrics are in.
 """
 from __future__ import annotations
 
 import numpy as np
 from rclpy.node import Node
 
-from uav_mec_nodes.contract import INJECTED_FAILURE_MODES
+from uav_mec_nodes.contract import INJECTED_FAILURE_MODES, PX4_FAILURE_MODES
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.model.failures import NEVER
 from uav_mec_nodes.msg import FailureEvent, FailureReport, SlotMetrics, UavState
@@ -25,8 +31,8 @@ class FailureInjectorNode(Node):
         super().__init__('failure_injector', **kwargs)
         p, self.cfg = c.declare_node(self, 'failure_injector')
         self.run_id = p.run_id
-        self.through_px4 = p.mode == 'px4_motor'
-        self.mode = INJECTED_FAILURE_MODES.index(p.mode)   # FailureEvent.MODE_* value (not px4_motor's)
+        self.through_px4 = p.mode in PX4_FAILURE_MODES
+        self.mode = INJECTED_FAILURE_MODES.index(p.mode)   # FailureEvent.MODE_* value (not the px4 modes')
         replica = UavMecEnv(self.cfg)
         replica.reset(seed=p.seed)   # the Gym env's failure draw for this seed (or the schedule)
         self.fail_slots = replica.fail_slots.copy()
@@ -40,15 +46,12 @@ class FailureInjectorNode(Node):
         # the world's per-slot states (reliable, unlike /clock) mark each slot's start
         inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_slot_start)
         inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
-        self.px4 = []
+        inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
+        self.down = {}        # uav -> (slot, reason) of the first report that the graph counts it down
+        self.px4 = None
         if self.through_px4:
-            from px4_msgs.msg import VehicleCommand
-
-            from uav_mec_nodes import contract
-            from uav_mec_nodes.px4.bridge import vehicle_ids
-            for ns, sys_id in vehicle_ids(self.cfg.scenario.num_uavs, p.px4_namespaces, p.px4_sys_ids):
-                self.px4.append((sys_id, self.create_publisher(
-                    VehicleCommand, f'/{ns}/{contract.PX4_TO}vehicle_command', c.qos(contract.PX4_IN_QOS))))
+            from uav_mec_nodes.nodes._px4_injection import Px4Injection
+            self.px4 = Px4Injection(self, p)
         planned = [(int(j), int(t)) for j, t in enumerate(self.fail_slots) if t < NEVER]
         self.get_logger().info(f'failures planned (uav, slot): {planned}, mode {p.mode}')
 
@@ -63,8 +66,12 @@ class FailureInjectorNode(Node):
             if int(j) in self.announced:
                 continue
             self.announced.add(int(j))
+            if int(j) in self.down:
+                down_slot, reason = self.down[int(j)]
+                self.get_logger().info(f'UAV {j} is already down (slot {down_slot}: {reason}): not failed again')
+                continue
             if self.through_px4:
-                self.inject_through_px4(int(j))
+                self.px4.inject(int(j))
                 continue
             event = FailureEvent(run_id=self.run_id, slot=int(self.fail_slots[j]), uav_id=int(j), mode=self.mode,
                                  reason=f'injected ({self.cfg.failures.model} model)')
@@ -73,19 +80,8 @@ class FailureInjectorNode(Node):
             report.failures.append(event)
         self.report_pub.publish(report)
 
-    def inject_through_px4(self, j: int) -> None:
-        """Motor off on UAV j's PX4 (SYS_FAILURE_EN=1 there): the graph hears of it from PX4 alone."""
-        from px4_msgs.msg import VehicleCommand
-
-        from uav_mec_nodes import contract
-        sys_id, pub = self.px4[j]
-        self.get_logger().warning(f'injecting a motor failure into UAV {j} (MAV_SYS_ID {sys_id}) through PX4')
-        for _ in range(3):   # best effort, as PX4's topics are: a few copies
-            pub.publish(VehicleCommand(command=contract.PX4_CMD_INJECT_FAILURE,
-                                       param1=float(contract.PX4_FAILURE_UNIT_MOTOR),
-                                       param2=float(contract.PX4_FAILURE_TYPE_OFF), param3=0.0,
-                                       target_system=sys_id, target_component=1, source_system=255,
-                                       from_external=True))
+    def on_failure(self, msg: FailureEvent) -> None:
+        self.down.setdefault(msg.uav_id, (msg.slot, msg.reason))
 
     def on_metrics(self, msg: SlotMetrics) -> None:
         self.done = self.done or c.episode_over(msg, self.cfg)

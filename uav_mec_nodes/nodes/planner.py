@@ -4,7 +4,9 @@ Builds the MDP state (29) of slot t from /users, /channel and the world's
 kinematic UAV states of slot t, lets the policy decide partition,
 association, migration target and accelerations (planning.SlotPlanner; transmit
 power: Dinkelbach in the model; CPU: the allocation mode), and publishes the plan.
-A UAV counts as down from the first of: a FailureEvent for it on /failures, or
+A UAV counts as down from the first of: the plant's state of slot t saying so (it is
+gated on the failure reports of the slots before, so the plan never depends on
+when a /failures message arrives), a FailureEvent for it on /failures, or
 no state of its own for slot t while it holds no liveliness lease (QoS event),
 one lease after the planner started waiting for slot t (published as
 MODE_LIVELINESS_LOST). A UAV holding its lease is waited for, so the decision
@@ -123,6 +125,9 @@ class PlannerNode(Node):
         if self.done or t not in self.users or t not in self.channels or \
                 len(self.world.get(t, ())) < self.num_uavs:
             return
+        for j, state in self.world[t].items():
+            if not state.alive:   # the plant's states of slot t are report-gated: down at its start, whenever
+                self.book.down_before(j, t)   # /failures (a queue a flood can delay) says so
         now = time.monotonic()
         if self.waiting_since is None:
             self.waiting_since = now

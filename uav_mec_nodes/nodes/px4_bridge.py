@@ -6,15 +6,16 @@ keeps a px4.bridge.VehicleLink of its own, so one vehicle's trouble stays its
 own. Per UAV j: PX4 instance j+1, in namespace px4_<j+1> with MAV_SYS_ID j+2
 (parameters px4_namespaces, px4_sys_ids), home (its local NED origin) in the world frame.
 
-Before slot 0 every vehicle streams setpoints, is switched to offboard, armed
-(each command until PX4 acks it) and climbs to its start position; START 0 is
-answered when all are ready (or down). START t: every vehicle's position and
-velocity (VehicleLocalPosition, NED -> the world's ENU) on /world/uav_states.
-MOVE t: the slot's path (position + feed-forward velocity) streamed at
-setpoint_rate_hz (20 Hz; never below 10). A vehicle whose vehicle_status stops
-for longer than lease_s, or that reports disarmed, termination, failsafe or a
-failure-detector bit while it flies, is down: a FailureEvent (reported by PX4)
-on /failures, and alive=false from then on. PX4 flies in real time.
+Before slot 0 every vehicle takes off (VehicleLink: each state logged with what it
+waits for; a take-off that times out ends the node with a line naming the vehicle);
+START 0 is answered when all hold their start points (or are down). START t:
+every vehicle's position and velocity (NED -> the world's ENU) on /world/uav_states.
+MOVE t: the slot's path streamed at setpoint_rate_hz, stamped 0 (PX4 stamps it on
+receipt, whatever UXRCE_DDS_SYNCT says). A vehicle that goes quiet for lease_s, or
+reports disarmed, termination, failsafe or a failure-detector bit while it flies, is
+down: one FailureEvent (reported by PX4) unless the graph already counts it down.
+After the last slot every flying vehicle lands (or holds: end_action), and the node
+ends once PX4 says each has. PX4 flies in real time.
 """
 from __future__ import annotations
 
@@ -34,55 +35,52 @@ from uav_mec_nodes.nodes import _common as c
 from uav_mec_nodes.px4.bridge import Status, VehicleLink, parse_homes, vehicle_ids
 
 TICK_S = 0.05
+STILL_WAITING_S = 10.0    # a take-off or end that waits says so again this often
+NAN3 = [float('nan')] * 3
 
 
 class Px4BridgeNode(Node):
     def __init__(self, **kwargs):
         super().__init__('px4_bridge', **kwargs)
         p, self.cfg = c.declare_node(self, 'px4_bridge')
-        self.run_id = p.run_id
+        self.p, self.run_id = p, p.run_id
         replica = UavMecEnv(self.cfg)
         replica.reset(seed=p.seed)   # the Gym env's start positions for this seed: where the vehicles climb to
-        j_n = self.num_uavs = replica.num_uavs
-        ids = vehicle_ids(j_n, p.px4_namespaces, p.px4_sys_ids)
+        self.num_uavs = replica.num_uavs
+        ids = vehicle_ids(self.num_uavs, p.px4_namespaces, p.px4_sys_ids)
         homes = parse_homes(p.home_positions, replica.uav_pos)
-        self.links = [VehicleLink(j, sys_id, homes[j], replica.uav_pos[j], p.lease_s, p.stream_before_offboard_s)
-                      for j, (_, sys_id) in enumerate(ids)]
-        self.slot = -1
-        self.pending_start = None
-        self.reported = {}          # uav -> (position, velocity) it was reported at in the current slot
-        self.announced = set()
-        self.phases = [None] * self.num_uavs   # what was last said of each vehicle's take-off
+        self.links = [VehicleLink(j, sys_id, homes[j], replica.uav_pos[j], p.lease_s, p.stream_before_offboard_s,
+                                  p.takeoff_timeout_s) for j, (_, sys_id) in enumerate(ids)]
+        self.slot, self.pending_start, self.reported = -1, None, {}
+        self.said = {}               # uav -> (what its take-off or end waited for, when last said)
+        self.down = set()            # UAVs the graph counts down (any node's FailureEvent, or ours)
+        self.episode_over = False
         self.done = False
-        self.boot = time.monotonic()
         inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
-        topics = inputs.topics
-        self.state_pub = self.create_publisher(UavState, c.TOPIC_WORLD_UAVS, c.qos(topics[c.TOPIC_WORLD_UAVS].qos))
-        self.failure_pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.qos(topics[c.TOPIC_FAILURES].qos))
-        self.report_pub = self.create_publisher(FailureReport, c.TOPIC_PLANT_REPORT,
-                                                c.qos(topics[c.TOPIC_PLANT_REPORT].qos))
-        self.slot_end = None       # when the slot being flown is over (wall time): its report is due
-        self.slot_failures = []    # the FailureEvents of that slot
+        publisher = lambda msg_type, topic: self.create_publisher(msg_type, topic, c.qos(inputs.topics[topic].qos))
+        self.state_pub = publisher(UavState, c.TOPIC_WORLD_UAVS)
+        self.failure_pub = publisher(FailureEvent, c.TOPIC_FAILURES)
+        self.report_pub = publisher(FailureReport, c.TOPIC_PLANT_REPORT)
+        self.slot_end, self.slot_failures = None, []   # when the slot being flown is over; its FailureEvents
         inputs.subscribe(PlantCommand, c.TOPIC_PLANT_COMMAND, self.on_command)
         inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
+        inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, lambda m: self.down.add(m.uav_id))
+        versions = c.px4_versions(self, p.px4_message_versions)
         out, into = c.qos(contract.PX4_OUT_QOS), c.qos(contract.PX4_IN_QOS)
         self.to_px4 = []
         for link, (ns, _) in zip(self.links, ids):
-            base = f'/{ns}/'
-            to = base + contract.PX4_TO
-            self.to_px4.append((self.create_publisher(OffboardControlMode, to + 'offboard_control_mode', into),
-                                self.create_publisher(TrajectorySetpoint, to + 'trajectory_setpoint', into),
-                                self.create_publisher(VehicleCommand, to + 'vehicle_command', into)))
+            topic = lambda name, ns=ns: contract.px4_topic(ns, name, versions)
+            self.to_px4.append([self.create_publisher(t, topic(name), into) for t, name in (
+                (OffboardControlMode, 'offboard_control_mode'), (TrajectorySetpoint, 'trajectory_setpoint'),
+                (VehicleCommand, 'vehicle_command'))])
             # PX4's writers belong to the uXRCE-DDS agent, not to a ROS node: these are read as they come
-            self.create_subscription(VehicleLocalPosition, base + contract.PX4_FROM + 'vehicle_local_position',
-                                     lambda m, link=link: link.on_local_position((m.x, m.y, m.z), (m.vx, m.vy, m.vz)),
-                                     out)
-            self.create_subscription(VehicleStatus, base + contract.PX4_FROM + p.status_topic,
-                                     lambda m, link=link: link.on_status(Status(
-                                         time.monotonic(), m.arming_state, m.nav_state, m.failsafe,
-                                         m.failure_detector_status)), out)
-            self.create_subscription(VehicleCommandAck, base + contract.PX4_FROM + 'vehicle_command_ack',
-                                     lambda m, link=link: link.on_ack(time.monotonic(), m.command, m.result), out)
+            self.create_subscription(VehicleLocalPosition, topic('vehicle_local_position'), lambda m, link=link: (
+                link.on_local_position(time.monotonic(), (m.x, m.y, m.z), (m.vx, m.vy, m.vz),
+                                       m.xy_valid and m.z_valid and m.v_xy_valid and m.v_z_valid)), out)
+            self.create_subscription(VehicleStatus, topic('vehicle_status'), lambda m, link=link: link.on_status(
+                Status(time.monotonic(), m.arming_state, m.nav_state, m.failsafe, m.failure_detector_status)), out)
+            self.create_subscription(VehicleCommandAck, topic('vehicle_command_ack'),
+                                     lambda m, link=link: self.on_ack(link, m), out)
         wall = c.wall_clock()
         self.create_timer(1.0 / p.setpoint_rate_hz, self.stream, clock=wall)
         self.create_timer(TICK_S, self.tick, clock=wall)
@@ -99,28 +97,34 @@ class Px4BridgeNode(Node):
             self.slot_end = now + self.cfg.scenario.slot_s   # PX4 flies in real time
             for u, link in enumerate(self.links):
                 if msg.moving[u] and link.down_reason is None and u in self.reported:
-                    q, v = self.reported[u]
                     a = msg.acceleration[u]
-                    link.fly(now, self.cfg.scenario.slot_s, (a.x, a.y, a.z), q, v)
+                    link.fly(now, self.cfg.scenario.slot_s, (a.x, a.y, a.z), *self.reported[u])
                 else:
                     link.hold()
 
     def on_metrics(self, msg: SlotMetrics) -> None:
-        self.done = self.done or c.episode_over(msg, self.cfg)
+        if c.episode_over(msg, self.cfg) and not self.episode_over:
+            self.episode_over = True
+            for link in self.links:
+                link.finish(time.monotonic(), self.p.end_action, self.p.end_timeout_s)
+
+    def on_ack(self, link: VehicleLink, msg: VehicleCommandAck) -> None:
+        line = link.on_ack(time.monotonic(), msg.command, msg.result)
+        if line:
+            self.get_logger().warning(f'UAV {link.uav_id} (MAV_SYS_ID {link.sys_id}): {line}')
 
     def tick(self) -> None:
         now = time.monotonic()
         for link, (_, _, command_pub) in zip(self.links, self.to_px4):
-            for command, param1, param2 in link.tick(now):
-                command_pub.publish(self.command(link.sys_id, command, param1, param2))
-            if link.phase != self.phases[link.uav_id]:
-                self.phases[link.uav_id] = link.phase
-                what = {'stream': 'streaming setpoints', 'offboard': 'asking for offboard', 'arm': 'arming',
-                        'climb': 'climbing to its start position', 'ready': 'at its start position'}[link.phase]
-                self.get_logger().info(f'UAV {link.uav_id} (MAV_SYS_ID {link.sys_id}): {what}')
-            reason = link.check(now, should_fly=link.ready)
-            if reason and link.uav_id not in self.announced:
-                self.announced.add(link.uav_id)
+            for command, param1, param2, param3 in link.tick(now):   # raises TakeoffTimeout: the node ends
+                command_pub.publish(VehicleCommand(
+                    timestamp=0, command=command, param1=param1, param2=param2, param3=param3,
+                    target_system=link.sys_id, target_component=1, source_system=255, source_component=0,
+                    from_external=True))
+            self.say_progress(now, link)
+            reason = link.check(now)
+            if reason and link.uav_id not in self.down:
+                self.down.add(link.uav_id)
                 self.get_logger().warning(f'UAV {link.uav_id} (MAV_SYS_ID {link.sys_id}) is down: {reason}')
                 event = FailureEvent(run_id=self.run_id, slot=max(self.slot, 0), uav_id=link.uav_id,
                                      mode=FailureEvent.MODE_PX4_REPORTED, reason=f'PX4: {reason}')
@@ -138,6 +142,20 @@ class Px4BridgeNode(Node):
             self.pending_start = None
             self.slot = start.slot
             self.report(np.array(start.alive, bool))
+        self.done = self.episode_over and all(link.ended for link in self.links)
+
+    def say_progress(self, now: float, link: VehicleLink) -> None:
+        """Each new take-off or end state, with what it waits for; again every STILL_WAITING_S."""
+        overdue = link.end_overdue(now)
+        if overdue:
+            self.get_logger().warning(overdue)
+        what = f'{link.phase}: {link.waiting_for}' if link.waiting_for else link.phase
+        last, when = self.said.get(link.uav_id, ('', 0.0))
+        if what.split(':')[0] != last.split(':')[0] or (link.waiting_for and now - when >= STILL_WAITING_S):
+            self.said[link.uav_id] = (what, now)
+            text = link.end_note if link.ended else ('waiting for ' + link.waiting_for if link.waiting_for else
+                                                    'at its start point')
+            self.get_logger().info(f'UAV {link.uav_id} (MAV_SYS_ID {link.sys_id}): {text}')
 
     def report(self, alive: np.ndarray) -> None:
         self.reported = {}
@@ -154,27 +172,17 @@ class Px4BridgeNode(Node):
             self.state_pub.publish(msg)
 
     # --- PX4 --------------------------------------------------------------------------------
-    def stamp_us(self) -> int:
-        return int((time.monotonic() - self.boot) * 1e6)
-
     def stream(self) -> None:
-        """OffboardControlMode (proof of life) and the setpoint, to every vehicle that is not down."""
+        """OffboardControlMode (proof of life) and the setpoint, stamped 0, to every vehicle that takes them."""
         now = time.monotonic()
         for link, (mode_pub, setpoint_pub, _) in zip(self.links, self.to_px4):
-            if link.down_reason is not None:
+            if not link.streaming:
                 continue
             position, velocity = link.setpoint(now)
-            stamp = self.stamp_us()
-            mode_pub.publish(OffboardControlMode(timestamp=stamp, position=True))
-            nan = float('nan')
+            mode_pub.publish(OffboardControlMode(timestamp=0, position=True))
             setpoint_pub.publish(TrajectorySetpoint(
-                timestamp=stamp, position=[float(x) for x in position], velocity=[float(x) for x in velocity],
-                acceleration=[nan] * 3, jerk=[nan] * 3, yaw=nan, yawspeed=nan))
-
-    def command(self, sys_id: int, command: int, param1: float, param2: float) -> VehicleCommand:
-        return VehicleCommand(timestamp=self.stamp_us(), command=command, param1=float(param1), param2=float(param2),
-                              target_system=sys_id, target_component=1, source_system=255, source_component=0,
-                              from_external=True)
+                timestamp=0, position=[float(x) for x in position], velocity=[float(x) for x in velocity],
+                acceleration=NAN3, jerk=NAN3, yaw=float('nan'), yawspeed=float('nan')))
 
 
 def main(args=None) -> None:

@@ -6,7 +6,10 @@ the bag), and writes the CDR bytes DDS delivered. The bag's metadata holds each
 topic's offered QoS profile; /run_info holds what the run was (seed, scenario,
 policy), so the bag alone can be summarised and replayed. After every slot the
 bag is checkpointed (bag.BagWriter), so a killed recorder loses at most the
-slot it was writing. Storage: sqlite3 (default) or mcap.
+slot it was writing. With the px4 plant it also records every vehicle's PX4 topics
+(fmu/in/*, fmu/out/*, with PX4's QoS) as they come, so a flight can be analysed
+from the bag alone: their writers are PX4's agent and the bridge, not graph nodes,
+so they are taken unguarded. Storage: sqlite3 (default) or mcap.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from rclpy.node import Node
 
 from uav_mec_nodes import __version__
 from uav_mec_nodes.bag import BagWriter
-from uav_mec_nodes.contract import TOPIC_RUN_INFO, TOPIC_STRAY_INPUT, recorded_topics
+from uav_mec_nodes.contract import TOPIC_RUN_INFO, TOPIC_STRAY_INPUT, px4_topics, reader_qos, recorded_topics
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.msg import RecorderProgress
 from uav_mec_nodes.nodes import _common as c
@@ -64,6 +67,7 @@ class RecorderNode(Node):
         self.slots_recorded = 0
         self.closed = False
         self.done_at = None
+        self.moves_seen = 0              # slots whose MOVE (the plant's command) is in the bag
         self.last_message = time.monotonic()
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg, p.lease_s)
         self.inputs.on_stray = self.on_stray
@@ -71,6 +75,14 @@ class RecorderNode(Node):
                                                   c.qos(self.inputs.topics[c.TOPIC_RECORDER_PROGRESS].qos))
         for topic, spec in topics.items():
             self.inputs.subscribe(message_class(spec.type_name), topic, partial(self.on_message, topic), raw=True)
+        if p.plant == 'px4':
+            from uav_mec_nodes.px4.bridge import vehicle_ids
+            names = [ns for ns, _ in vehicle_ids(s.num_uavs, p.px4_namespaces, p.px4_sys_ids)]
+            c.px4_versions(self, p.px4_message_versions)   # a bad one: one line naming it
+            for topic, spec in px4_topics(names, p.px4_message_versions).items():
+                self.connections[topic] = self.bag.add_topic(topic, spec.type_name, spec.qos)
+                self.create_subscription(message_class(spec.type_name), topic, partial(self.on_px4, topic),
+                                         c.qos(reader_qos(spec.qos)), raw=True)
 
     def write_run_info(self, p) -> None:
         path = Path(p.policy)
@@ -115,8 +127,15 @@ class RecorderNode(Node):
                 self.slots_recorded = done
                 self.checkpoint()
                 self.progress_pub.publish(RecorderProgress(run_id=self.run_id, slots_recorded=done))
-        if self.done_at is None and self.slots_recorded >= self.num_slots:
+        if topic == c.TOPIC_PLANT_COMMAND and msg.kind == msg.KIND_MOVE:
+            self.moves_seen = max(self.moves_seen, msg.slot + 1)
+        # the last MOVE is published beside the last slot's accounting, not before it: wait for both
+        if self.done_at is None and self.slots_recorded >= self.num_slots and self.moves_seen >= self.num_slots:
             self.done_at = time.monotonic()
+
+    def on_px4(self, topic: str, data: bytes) -> None:
+        if not self.closed:
+            self.bag.write(self.connections[topic], time.time_ns(), data)
 
     def checkpoint(self) -> None:
         """Stray counts of the slot into the bag, then everything so far made crash-safe."""

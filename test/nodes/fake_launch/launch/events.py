@@ -1,3 +1,3 @@
 class Shutdown:
-    def __init__(self, *, reason='reason not given'):
-        self.reason = reason
+    def __init__(self, *, reason='reason not given', due_to_sigint=False):
+        self.reason, self.due_to_sigint = reason, due_to_sigint

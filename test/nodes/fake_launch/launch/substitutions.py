@@ -3,4 +3,4 @@ class LaunchConfiguration:
         self.name = name
 
     def perform(self, context):
-        return context[self.name]
+        return context.launch_configurations[self.name]
