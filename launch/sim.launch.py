@@ -13,7 +13,9 @@ How it ends, as `ros2 launch` (launch.LaunchService) runs it:
   channel_sim, recorder; with plant px4 also the bridge, once its vehicles have
   landed) has exited with 0, the launch shuts down (the PX4 stand-ins with it)
   and `ros2 launch` exits 0;
-- a core node fails (exits non-zero): the handler raises with the node, its code
+- a node stopped by a signal (exit 129, 130, 143: a terminal's Ctrl-C reaches every node
+  of the launch before launch itself sees it): the launch shuts down, no error;
+- a core node fails (exits non-zero otherwise): the handler raises with the node, its code
   and why, which launch prints ("Caught exception in launch ...") and for which
   `ros2 launch` exits 1, after stopping the rest;
 - a bad argument: one line naming it (`num_uavs:=abc: ...`), exit 1.
@@ -36,6 +38,9 @@ from uav_mec_nodes.isolation import acquire_domain, new_run_id, parse_domain, ro
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
 EXTRA = DeclareLaunchArgument('params_file', default_value='',
                               description='a ROS 2 parameter file applied after the graph\'s parameters')
+
+
+STOPPED_CODES = (128 + 1, 128 + 2, 128 + 15)   # a node that stopped on SIGHUP, SIGINT or SIGTERM (nodes/_run.py)
 
 
 class NodeFailed(RuntimeError):
@@ -65,6 +70,8 @@ def _on_exit(name: str, finishing: set):
     def handle(event, context):
         if context.is_shutdown:   # stopping (Ctrl-C, another node's failure): an exit is expected
             return None
+        if event.returncode in STOPPED_CODES:   # told to stop (a terminal's Ctrl-C reaches every node first)
+            return [EmitEvent(event=Shutdown(reason=f'{name} was stopped by a signal'))]
         if event.returncode != 0:
             raise NodeFailed(f'{name} exited with code {event.returncode}: the run cannot go on '
                              '(its own error is in its output above)')

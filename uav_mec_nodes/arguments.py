@@ -16,6 +16,11 @@ from uav_mec_nodes.isolation import DISCOVERY_RANGES, DOMAIN_MAX
 BOOL_WORDS = ('true', 'false')   # what launch takes for a boolean (its choices are compared as text)
 
 
+def _num(value) -> str:
+    """A bound as people write it: 1000000, 0.05."""
+    return str(int(value)) if float(value).is_integer() else f'{value:g}'
+
+
 @dataclass(frozen=True)
 class RunArgument:
     name: str                       # the GraphConfig field and the launch argument
@@ -40,7 +45,7 @@ class RunArgument:
     def description(self) -> str:
         """The help with the allowed range (launch appends the choices itself)."""
         if self.lo is not None:
-            return f'{self.help}; in [{self.lo:g}, {self.hi:g}]'
+            return f'{self.help}; in [{_num(self.lo)}, {_num(self.hi)}]'
         return self.help
 
     def parse(self, text: str, spelled: str = '{name}:={value}'):
@@ -57,9 +62,9 @@ class RunArgument:
             try:
                 value = self.type(text)
             except ValueError:
-                raise UserInputError(f'{where}: expected {kind} in [{self.lo:g}, {self.hi:g}]') from None
+                raise UserInputError(f'{where}: expected {kind} in [{_num(self.lo)}, {_num(self.hi)}]') from None
             if not self.lo <= value <= self.hi:
-                raise UserInputError(f'{where}: expected {kind} in [{self.lo:g}, {self.hi:g}]')
+                raise UserInputError(f'{where}: expected {kind} in [{_num(self.lo)}, {_num(self.hi)}]')
             return value
         return text
 

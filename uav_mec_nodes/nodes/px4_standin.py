@@ -36,7 +36,8 @@ class Px4StandinNode(Node):
         self.boot = time.monotonic()
         # the agent's clock (the system's) minus PX4's, as the time sync finds it
         self.vehicle = Px4Vehicle(params, time_offset_us=int(time.time() * 1e6))
-        self.done = False   # a vehicle: it runs until it is stopped
+        self.done = False   # a vehicle: it runs until it is stopped, and then ends with 0
+        self.runs_until_stopped = True
         versions = c.px4_versions(self, p.px4_message_versions)
         out, into = c.qos(contract.PX4_OUT_QOS), c.qos(contract.PX4_IN_QOS)
 

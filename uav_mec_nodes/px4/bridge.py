@@ -205,8 +205,9 @@ class VehicleLink:
             away = np.linalg.norm(self.position_ned - self.start_ned)
             return f'the climb to its start point ({away:.1f} m away, to hold within {READY_TOLERANCE_M:g} m)'
         if self.phase == 'ending':
-            return 'vehicle_status to say disarmed (landed)' if self.end_action == 'land' else \
-                'vehicle_status to say Hold (nav_state 4)'
+            if self.end_action == 'land':
+                return f'vehicle_status to say disarmed (landing: {-self.position_ned[2]:.0f} m above its home)'
+            return 'vehicle_status to say Hold (nav_state 4)'
         return ''
 
     @property
