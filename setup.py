@@ -16,7 +16,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(include=[package_name, f'{package_name}.*']),
-    package_data={package_name: ['model/*.json', 'policies/data/*.pt', 'dds/*.xml']},
+    package_data={package_name: ['model/*.json', 'policies/data/*.pt', 'graph/dds/*.xml']},
     data_files=[
         (f'share/{package_name}', ['package.xml']),
         (f'share/{package_name}/launch', glob('launch/*.launch.py')),

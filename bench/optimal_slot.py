@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 def measure(users: int, slots: int, time_limit_s: float):
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.env import UavMecEnv
-    from uav_mec_nodes.evaluation import TEST_SEED
+    from uav_mec_nodes.experiments.evaluation import TEST_SEED
     from uav_mec_nodes.policies.greedy import GreedyOptimum
     from uav_mec_nodes.policies.optimal import evaluate_tasks, slot_optimum
     env = UavMecEnv(load_scenario().replace(scenario__num_users=users))

@@ -42,7 +42,7 @@ def gym_decision_times(cfg, policy, seed: int):
 def untrained_actor_file(cfg, path: Path) -> str:
     from uav_mec_nodes.env import UavMecEnv
     from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
-    from uav_mec_nodes.learners.trainer import save_policy
+    from uav_mec_nodes.policies.files import save_policy
     env = UavMecEnv(cfg)
     agent = SacAgent(env.observation_space.shape[0], env.action_space.shape[0], LearnerConfig.for_algo('sac-per'))
     save_policy(path, agent, LearnerConfig.for_algo('sac-per'), cfg, 0)
@@ -51,8 +51,8 @@ def untrained_actor_file(cfg, path: Path) -> str:
 
 def main(argv=None) -> int:
     from uav_mec_nodes.config import load_scenario
-    from uav_mec_nodes.graph import GraphConfig
-    from uav_mec_nodes.launcher import run_multi_process, run_single_process
+    from uav_mec_nodes.graph.layout import GraphConfig
+    from uav_mec_nodes.graph.launcher import run_multi_process, run_single_process
     from uav_mec_nodes.policies import make_policy, shipped_policy_path
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--slots', type=int, default=60, help='slots per latency run (default 60)')

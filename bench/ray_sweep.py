@@ -4,7 +4,7 @@
 
 A plan of `--runs` SAC-PER training runs (I=10, J=3, seeds 0..runs-1; learning
 from step 200, 64-unit networks, so a run is a few tens of seconds) and one
-held-out evaluation of each is swept twice through `uav_mec_nodes.sweeps`, on a
+held-out evaluation of each is swept twice through `uav_mec_nodes.experiments.sweeps`, on a
 local Ray of one worker, then on a fresh local Ray of two, each into its own
 folder. Before any timing is printed, every train.csv, eval.csv and policy
 file and every evaluation of the two sweeps must be equal (the wall-clock
@@ -26,8 +26,8 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import torch  # noqa: E402
 
-from uav_mec_nodes.experiments import EvalSpec, RunSpec  # noqa: E402
-from uav_mec_nodes.sweeps import sweep_plan  # noqa: E402
+from uav_mec_nodes.experiments.plans import EvalSpec, RunSpec  # noqa: E402
+from uav_mec_nodes.experiments.sweeps import sweep_plan  # noqa: E402
 
 OVERRIDES = dict(learning_starts=200, hidden=(64, 64), batch_size=64)
 CLOCK = {'wall_s', 'steps_per_s', 'cpu_s'}

@@ -40,8 +40,8 @@ def main() -> None:
 
     import shutil
 
-    from uav_mec_nodes.graph import GraphConfig
-    from uav_mec_nodes.launcher import MultiProcessRun, run_single_process
+    from uav_mec_nodes.graph.layout import GraphConfig
+    from uav_mec_nodes.graph.launcher import MultiProcessRun, run_single_process
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     g = GraphConfig(num_slots=args.slots, policy=args.policy, storage=args.storage, bag_path=str(out / 'bag'))

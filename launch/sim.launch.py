@@ -1,11 +1,11 @@
 """ros2 launch uav_mec_nodes sim.launch.py [num_uavs:=3] [num_users:=10] [seed:=0] ...
 
-Describes the graph of uav_mec_nodes.graph (the same node list and parameters
+Describes the graph of uav_mec_nodes.graph.layout (the same node list and parameters
 the package's own launcher `uav-mec run` uses) and isolates it as that one
 does: a run identity of its own, a DDS domain no other uav-mec run on the host
 holds (printed; `domain_id:=N` to choose), host-only discovery, and a new bag
 folder per launch. Its arguments, with their descriptions, ranges and choices,
-are uav_mec_nodes.arguments' (`ros2 launch uav_mec_nodes sim.launch.py
+are uav_mec_nodes.graph.arguments' (`ros2 launch uav_mec_nodes sim.launch.py
 --show-args`), plus params_file (extra ROS 2 parameters applied after the graph's).
 
 How it ends, as `ros2 launch` (launch.LaunchService) runs it:
@@ -30,10 +30,10 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from uav_mec_nodes.arguments import RUN_ARGUMENTS
+from uav_mec_nodes.graph.arguments import RUN_ARGUMENTS
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph import CORE, FINISHERS, GraphConfig, node_specs, parse_missing, resolved_num_uavs
-from uav_mec_nodes.isolation import acquire_domain, new_run_id, parse_domain, ros_environment
+from uav_mec_nodes.graph.layout import CORE, FINISHERS, GraphConfig, node_specs, parse_missing, resolved_num_uavs
+from uav_mec_nodes.graph.isolation import acquire_domain, new_run_id, parse_domain, ros_environment
 
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
 EXTRA = DeclareLaunchArgument('params_file', default_value='',

@@ -51,6 +51,14 @@ build_package() {
   cmake --install "$dir" > "$dir/install.log" 2>&1 || { cat "$dir/install.log"; exit 1; }
 }
 
+# Python modules the source no longer has (moved or removed) would linger in the installed copy and
+# still import: remove them (rosidl's generated msg/ and libraries stay)
+installed="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/uav_mec_nodes"
+if [ -d "$installed" ]; then
+  (cd "$installed" && find . -name '*.py' -not -path './msg/*' | while read -r f; do
+     [ -e "$root/uav_mec_nodes/$f" ] || rm -f "$f"; done)
+fi
+
 build_package px4_msgs "$root/px4_msgs" "$root/build-px4_msgs"
 build_package uav_mec_nodes "$root" "$build"
 compiled=$(cat "$root/build-px4_msgs/build.log" "$build/build.log" | grep -c 'Building C' || true)

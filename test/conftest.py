@@ -26,7 +26,7 @@ _check_installed_copy()
 @pytest.fixture
 def ros_domain_id(monkeypatch):
     """A DDS domain of the test's own, held like a run's (no run of ours can take it meanwhile)."""
-    from uav_mec_nodes.isolation import acquire_domain
+    from uav_mec_nodes.graph.isolation import acquire_domain
     lease = acquire_domain(None, f'pytest-{os.getpid()}')
     monkeypatch.setenv('ROS_DOMAIN_ID', str(lease.domain_id))
     monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')

@@ -28,7 +28,7 @@ def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, user
     """
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.env import UavMecEnv
-    from uav_mec_nodes.episode import run_episode
+    from uav_mec_nodes.experiments.episode import run_episode
     from uav_mec_nodes.policies import make_policy
     cfg = load_scenario().replace(scenario__num_slots=slots, scenario__num_users=users, scenario__num_uavs=uavs,
                                   safety__enabled=safety)
@@ -79,7 +79,7 @@ def acceleration_policy_file(path, seed: int = 0):
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.env import UavMecEnv
     from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
-    from uav_mec_nodes.learners.trainer import save_policy
+    from uav_mec_nodes.policies.files import save_policy
     cfg = load_scenario()
     env = UavMecEnv(cfg)
     learner = LearnerConfig.for_algo('sac-per', hidden=(16, 16))
@@ -94,7 +94,7 @@ def set_policy_file(path, seed: int = 0, users=(4, 12), uavs=(2, 5)):
 
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
-    from uav_mec_nodes.learners.trainer import save_policy
+    from uav_mec_nodes.policies.files import save_policy
     cfg = load_scenario().replace(modes__motion_action='orbit')
     learner = LearnerConfig.for_algo('sac-per', network='set', set_width=16, set_users=users, set_uavs=uavs)
     torch.manual_seed(seed)

@@ -5,13 +5,13 @@ import textwrap
 
 import pytest
 
-from uav_mec_nodes.bag import read_bag, recover
+from uav_mec_nodes.bags.io import read_bag, recover
 from uav_mec_nodes.errors import UserInputError
 
 WRITER = textwrap.dedent('''
     import os, signal, sys
-    from uav_mec_nodes.bag import BagWriter
-    from uav_mec_nodes.contract import QosSpec
+    from uav_mec_nodes.bags.io import BagWriter
+    from uav_mec_nodes.graph.contract import QosSpec
     bag = BagWriter(sys.argv[1], sys.argv[2])
     conn = bag.add_topic('/numbers', 'std_msgs/msg/UInt32', QosSpec(depth=16))
     cls = bag.store.types['std_msgs/msg/UInt32']
@@ -50,7 +50,7 @@ def test_a_closed_bag_holds_everything_and_its_qos(tmp_path, storage):
     path, code = _write(tmp_path, storage, 10, 5, 'close')
     assert code == 0
     assert [m.data for m in read_bag(path)['/numbers']] == list(range(15))
-    from uav_mec_nodes.bag import offered_qos
+    from uav_mec_nodes.bags.io import offered_qos
     (qos,) = offered_qos(path)['/numbers']
     assert qos.depth == 16 and qos.reliability.name == 'RELIABLE'
 
@@ -69,8 +69,8 @@ def test_a_bag_of_an_older_version_reads_with_its_own_definitions(tmp_path):
     from rosbags.rosbag2 import Writer
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-    from uav_mec_nodes.bag import msg_definitions_dir
-    from uav_mec_nodes.report import summarize
+    from uav_mec_nodes.bags.io import msg_definitions_dir
+    from uav_mec_nodes.bags.report import summarize
     text = (msg_definitions_dir() / 'SlotMetrics.msg').read_text()
     old = '\n'.join(line for line in text.splitlines() if not line.startswith('string run_id'))
     store = get_typestore(Stores.ROS2_KILTED)

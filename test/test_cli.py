@@ -26,7 +26,7 @@ def test_help_lists_subcommands():
 def test_every_subcommands_help_renders(capsys):
     # argparse %-formats help strings: a stray '%' in one breaks `--help` of all
     from uav_mec_nodes import cli
-    cli._load_subcommands()
-    for name in cli._SUBCOMMANDS:
+    cli.load_subcommands()
+    for name in cli.SUBCOMMANDS:
         assert cli.main([name, '--help']) == 0, name
         assert name in capsys.readouterr().out

@@ -150,7 +150,7 @@ def test_train_keeps_the_best_validation_policy_and_select_ranks_on_validation(t
 def test_shipped_policy_beats_offload_all_and_random_partition():
     """The issue's bar, on seeds 0-9 of the default scenario (one UAV failure each)."""
     from uav_mec_nodes.env import UavMecEnv
-    from uav_mec_nodes.episode import summarize_episodes
+    from uav_mec_nodes.experiments.episode import summarize_episodes
     from uav_mec_nodes.policies import make_policy, shipped_policy_path
     energy = {name: summarize_episodes(UavMecEnv(), make_policy(name), 0, 10)['energy_mean']
               for name in (str(shipped_policy_path()), 'offload-all', 'random-partition')}
@@ -165,8 +165,8 @@ def test_config_files_match_the_code():
     # the launch file offers every argument of the graph, from the one declaration of run arguments
     from dataclasses import fields
 
-    from uav_mec_nodes.arguments import RUN_ARGUMENTS
-    from uav_mec_nodes.graph import GraphConfig
+    from uav_mec_nodes.graph.arguments import RUN_ARGUMENTS
+    from uav_mec_nodes.graph.layout import GraphConfig
     names = {a.name for a in RUN_ARGUMENTS}
     assert 'RUN_ARGUMENTS' in (REPO_ROOT / 'launch' / 'sim.launch.py').read_text()
     # not launch arguments: the torch drill, and the time limit (the package launcher's; a launch is

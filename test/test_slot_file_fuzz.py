@@ -5,9 +5,9 @@ from helpers import REPO_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from uav_mec_nodes.commands import _finite_json
+from uav_mec_nodes.cli.shared import finite_json as _finite_json
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.slot_file import evaluate_slot_file
+from uav_mec_nodes.experiments.slot_file import evaluate_slot_file
 
 EXAMPLE = json.loads((REPO_ROOT / 'examples' / 'slot_failure.json').read_text())
 

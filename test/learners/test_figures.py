@@ -5,8 +5,8 @@ import json
 import pytest
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.experiments import plan, run_finished
-from uav_mec_nodes.figures import make_figures
+from uav_mec_nodes.experiments.plans import plan, run_finished
+from uav_mec_nodes.experiments.figures import make_figures
 
 
 def test_plans_cover_the_paper_figures():
@@ -111,7 +111,7 @@ def test_figures_from_synthetic_results(tmp_path):
 
 
 def test_convergence_step_by_hand():
-    from uav_mec_nodes.figures import convergence_step
+    from uav_mec_nodes.experiments.figures import convergence_step
     steps = [1000, 2000, 3000, 4000, 5000, 6000]
     # smoothed (window 3): -300, -200, -137, -40.3, -10.33, -10; final -10; within 20% (2): from 5000 on
     assert convergence_step(steps, [-300, -100, -11, -10, -10, -10]) == 5000
@@ -123,14 +123,14 @@ def test_convergence_step_by_hand():
 def test_readme_result_tables_are_those_of_docs_results():
     from pathlib import Path
 
-    from uav_mec_nodes.figures import readme_tables, results_tables
+    from uav_mec_nodes.experiments.figures import readme_tables, results_tables
     root = Path(__file__).resolve().parents[2]
     assert readme_tables(root / 'README.md') == results_tables(root / 'docs' / 'results'), \
         'README result tables are stale: run `uav-mec figures --readme README.md`'
 
 
 def test_update_readme_replaces_only_the_marked_block(tmp_path):
-    from uav_mec_nodes.figures import README_BEGIN, README_END, readme_tables, update_readme
+    from uav_mec_nodes.experiments.figures import README_BEGIN, README_END, readme_tables, update_readme
     readme = tmp_path / 'README.md'
     readme.write_text(f'# x\nbefore\n{README_BEGIN}\nold table\n{README_END}\nafter\n')
     update_readme(readme, '| a |\n|---|\n| 1 |\n')
@@ -144,7 +144,7 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path):
 
 
 def test_set_policy_against_the_per_point_networks_pairs_by_seed_and_episode(tmp_path):
-    from uav_mec_nodes.figures import set_vs_per_point
+    from uav_mec_nodes.experiments.figures import set_vs_per_point
     (tmp_path / 'evals-seed0x10').mkdir()
     (tmp_path / 'previous-protocol-evals').mkdir()
     for seed in (0, 1, 2):

@@ -7,11 +7,12 @@ import torch
 
 from uav_mec_nodes.config import load_scenario
 from uav_mec_nodes.env import UavMecEnv
-from uav_mec_nodes.episode import run_episode
+from uav_mec_nodes.experiments.episode import run_episode
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.learners.networks import CriticEnsemble, SquashedGaussianActor
 from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
-from uav_mec_nodes.learners.trainer import TrainSettings, load_policy, train
+from uav_mec_nodes.learners.trainer import TrainSettings, train
+from uav_mec_nodes.policies.files import load_policy
 from uav_mec_nodes.policies import make_policy
 
 

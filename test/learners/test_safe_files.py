@@ -6,7 +6,7 @@ import torch
 from helpers import uav_mec
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.learners.trainer import load_policy
+from uav_mec_nodes.policies.files import load_policy
 from uav_mec_nodes.policies import shipped_policy_path
 
 

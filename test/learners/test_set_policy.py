@@ -9,11 +9,12 @@ from helpers import set_policy_file
 
 from uav_mec_nodes.env import UavMecEnv
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.experiments import scenario
+from uav_mec_nodes.experiments.plans import scenario
 from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
 from uav_mec_nodes.learners.set_layout import SetLayout, _pad, _split, action_parts, obs_parts
 from uav_mec_nodes.learners.set_networks import SetActor, SetCritic
-from uav_mec_nodes.learners.trainer import Sizes, load_policy
+from uav_mec_nodes.learners.trainer import Sizes
+from uav_mec_nodes.policies.files import load_policy
 from uav_mec_nodes.policies import make_policy
 
 LAYOUT = SetLayout(4, 12, 2, 5)

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.experiments import EvalSpec, RunSpec, evaluate_policy, run_setup
+from uav_mec_nodes.experiments.plans import EvalSpec, RunSpec, evaluate_policy, run_setup
 from uav_mec_nodes.learners.trainer import TrainSettings, train
-from uav_mec_nodes.sweeps import sweep_plan
+from uav_mec_nodes.experiments.sweeps import sweep_plan
 
 ray = pytest.importorskip('ray')    # a dependency (requirements.txt); skipped only outside the project's venv
 

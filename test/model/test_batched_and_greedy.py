@@ -4,7 +4,7 @@ import pytest
 
 from uav_mec_nodes.config import load_scenario
 from uav_mec_nodes.env import BatchedUavMecEnv, UavMecEnv
-from uav_mec_nodes.episode import run_episode
+from uav_mec_nodes.experiments.episode import run_episode
 from uav_mec_nodes.model import allocation
 from uav_mec_nodes.policies import make_policy
 

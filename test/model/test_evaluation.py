@@ -4,7 +4,7 @@ import pytest
 from scipy import stats
 
 from uav_mec_nodes.env import UavMecEnv
-from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED, VALIDATION_SEED, compare, paired_difference
+from uav_mec_nodes.experiments.evaluation import TEST_EPISODES, TEST_SEED, VALIDATION_SEED, compare, paired_difference
 from uav_mec_nodes.learners.trainer import EVAL_SEED, episode_seed
 from uav_mec_nodes.policies.baselines import OffloadAll
 from uav_mec_nodes.policies.flying import FlyingReference
@@ -42,7 +42,7 @@ def test_compare_pairs_by_seed_and_measures_the_motion():
 
 def test_the_gap_report_puts_each_slot_of_a_policy_beside_its_optimum():
     from uav_mec_nodes.config import load_scenario
-    from uav_mec_nodes.evaluation import slot_gaps, summarize_gaps
+    from uav_mec_nodes.experiments.evaluation import slot_gaps, summarize_gaps
     env = UavMecEnv(load_scenario().replace(scenario__num_slots=4, scenario__num_users=5))
     rows = slot_gaps(env, OffloadAll(), [TEST_SEED])
     assert [r.slot for r in rows] == [0, 1, 2, 3]

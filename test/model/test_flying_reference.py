@@ -4,10 +4,11 @@ import pytest
 
 from uav_mec_nodes.config import load_scenario
 from uav_mec_nodes.env import UavMecEnv
-from uav_mec_nodes.episode import run_episode
+from uav_mec_nodes.experiments.episode import run_episode
 from uav_mec_nodes.model.mobility import min_pairwise_distance
 from uav_mec_nodes.model.propulsion import propulsion_power_w
-from uav_mec_nodes.policies.baselines import OffloadAll, Policy
+from uav_mec_nodes.policies.base import Policy
+from uav_mec_nodes.policies.baselines import OffloadAll
 from uav_mec_nodes.policies.flying import FlyingReference, cruise_speed_mps
 
 

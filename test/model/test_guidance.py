@@ -5,7 +5,7 @@ import torch
 
 from uav_mec_nodes.config import load_scenario
 from uav_mec_nodes.env import UavMecEnv
-from uav_mec_nodes.evaluation import BORDER_M
+from uav_mec_nodes.experiments.evaluation import BORDER_M
 from uav_mec_nodes.model import guidance
 from uav_mec_nodes.model.mobility import min_pairwise_distance
 
@@ -47,7 +47,7 @@ def test_the_orbit_action_decodes_to_the_guidance_and_the_acceleration_action_do
 def test_a_policy_file_flies_the_motion_it_was_trained_with(tmp_path):
     """A policy trained with orbit motion, run in a scenario whose default is acceleration, still orbits."""
     from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
-    from uav_mec_nodes.learners.trainer import save_policy
+    from uav_mec_nodes.policies.files import save_policy
     from uav_mec_nodes.policies.learned import LearnedPolicy
     trained_cfg = load_scenario().replace(modes__motion_action='orbit')
     env = UavMecEnv(trained_cfg)

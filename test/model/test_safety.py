@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from uav_mec_nodes.config import load_scenario
 from uav_mec_nodes.env import UavMecEnv
-from uav_mec_nodes.episode import run_episode
+from uav_mec_nodes.experiments.episode import run_episode
 from uav_mec_nodes.model import safety
 from uav_mec_nodes.model.mobility import step_uavs
 from uav_mec_nodes.policies import make_policy

@@ -12,7 +12,7 @@ import time
 
 import rclpy
 
-from uav_mec_nodes.contract import graph_topics
+from uav_mec_nodes.graph.contract import graph_topics
 from uav_mec_nodes.msg import (ChannelState, FailureEvent, OffloadDecision, Plan, RecorderProgress, SlotMetrics,
                                UavCommand, UavState)
 from uav_mec_nodes.nodes import _common as c

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from rclpy.parameter import Parameter
 
-from uav_mec_nodes.bag import read_bag
-from uav_mec_nodes.graph import GraphConfig
+from uav_mec_nodes.bags.io import read_bag
+from uav_mec_nodes.graph.layout import GraphConfig
 from uav_mec_nodes.msg import (ChannelState, FailureEvent, FailureReport, OffloadDecision, Plan, PlantCommand,
                                UavCommand, UavState, UserStates)
 from uav_mec_nodes.nodes.channel_sim import ChannelSimNode
@@ -24,8 +24,8 @@ def _params(**kw):
 
 
 def _plan_for(sim, **bad):
-    n = sim.env.num_users
-    plan = Plan(slot=sim.env.slot, uav_alive=[True] * sim.env.num_uavs)
+    n = sim.world.num_users
+    plan = Plan(slot=sim.world.slot, uav_alive=[True] * sim.world.num_uavs)
     for i in range(n):
         d = OffloadDecision(user_id=i, partition_layer=1, serving_uav=0, migration_target=-1,
                             tx_power_w=float('nan'), local_cpu_hz=1e9, uav_cpu_hz=1e10)
@@ -40,7 +40,7 @@ def test_channel_sim_rejects_malformed_decisions_and_drops_tasks_of_dead_uavs(co
     sim.publish_slot_inputs()
     sim.on_failure_report(FailureReport(slot=0))
     sim.on_failure_report(FailureReport(slot=1))
-    sim.book.down_before(2, 0)          # UAV 2 down from the start
+    sim.accounting.book.down_before(2, 0)   # UAV 2 down from the start
     plan = _plan_for(sim, tx_power_w=float('inf'), partition_layer=999, serving_uav=7, migration_target=42,
                      local_cpu_hz=float('nan'))
     plan.decisions[5].serving_uav = 2   # well formed, but UAV 2 is down: the model drops it
@@ -59,7 +59,7 @@ def test_channel_sim_rejects_malformed_decisions_and_drops_tasks_of_dead_uavs(co
     short = _plan_for(sim)
     short.decisions = short.decisions[:3]
     sim.world_states = {}
-    sim.published_slot = sim.env.slot
+    sim.published_slot = sim.world.slot
     sim.on_plan(short)
     assert len(sim.records[-1]['rejected']) == 10 and len(sim.records[-1]['task_state']) == 10
     sim.on_failure(FailureEvent(slot=0, uav_id=99))
@@ -78,7 +78,7 @@ def test_planner_and_world_reject_nan_and_unknown_ids(context, capfd):
     planner.on_uav_state(bad_state)
     planner.on_uav_state(UavState(slot=0, uav_id=12))
     planner.on_failure(FailureEvent(slot=0, uav_id=12))
-    assert planner.channels == {} and planner.users == {} and planner.uav_states[0] == {}
+    assert planner.gate.channels == {} and planner.gate.users == {} and planner.gate.uav_states[0] == {}
     err = capfd.readouterr().err
     for reason in ('NaN, inf or negative gains', 'wrong sizes', 'expected 10', 'NaN or inf position',
                    'unknown UAV id 12'):
@@ -88,7 +88,7 @@ def test_planner_and_world_reject_nan_and_unknown_ids(context, capfd):
     cmd.acceleration.x = math.inf
     sequencer.on_command(cmd)
     sequencer.on_command(UavCommand(slot=0, uav_id=40))
-    assert sequencer.commands == {}
+    assert sequencer.seq.commands == {}
     assert 'NaN or inf acceleration' in capfd.readouterr().err
     planner.destroy_node()
     sequencer.destroy_node()
@@ -100,8 +100,8 @@ def test_a_rogue_publisher_changes_no_number_of_the_run(tmp_path, ros_domain_id)
 
     from helpers import assert_every_task_once, gym_episode
 
-    from uav_mec_nodes.launcher import MultiProcessRun
-    from uav_mec_nodes.report import summarize
+    from uav_mec_nodes.graph.launcher import MultiProcessRun
+    from uav_mec_nodes.bags.report import summarize
     env = dict(os.environ, ROS_DOMAIN_ID=ros_domain_id, ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
     rogue = subprocess.Popen([sys.executable, str(HERE / 'rogue_publisher.py'), '60'], cwd=tmp_path, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -146,9 +146,9 @@ def test_a_setpoint_command_flies_towards_the_target_within_limits(context):
     for dx in (1.0, 1000.0):
         cmd = UavCommand(slot=0, uav_id=0, mode=UavCommand.MODE_SETPOINT)
         cmd.setpoint.x, cmd.setpoint.y, cmd.setpoint.z = start[0, 0] + dx, start[0, 1], start[0, 2]
-        sequencer.commands = {}
+        sequencer.seq.commands = {}
         sequencer.on_command(cmd)
-        sequencer.move(np.ones(3, bool))
+        sequencer.plant_pub.publish(sequencer.move_command(sequencer.seq.move(np.ones(3, bool))))
         target, velocity = sent[-1].target[0], sent[-1].target_velocity[0]
         if dx == 1.0:   # 1 m: within a_max, reached exactly
             np.testing.assert_allclose([target.x, target.y, target.z], start[0] + [1.0, 0, 0], atol=1e-9)

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from helpers import UAV_MEC, acceleration_policy_file, gym_episode, set_policy_file
 
-from uav_mec_nodes.bag import read_bag
-from uav_mec_nodes.graph import GraphConfig
-from uav_mec_nodes.launcher import MultiProcessRun, run_single_process
+from uav_mec_nodes.bags.io import read_bag
+from uav_mec_nodes.graph.layout import GraphConfig
+from uav_mec_nodes.graph.launcher import MultiProcessRun, run_single_process
 from uav_mec_nodes.policies import shipped_policy_path
-from uav_mec_nodes.replay import replay
+from uav_mec_nodes.bags.replay import replay
 
 
 def _by_slot(bag, topic):

@@ -7,10 +7,10 @@ import pytest
 from helpers import assert_every_task_once as _assert_every_task_once
 from helpers import gym_episode, wait_for_slots
 
-from uav_mec_nodes.bag import offered_qos, read_bag, topic_counts
-from uav_mec_nodes.contract import graph_topics
-from uav_mec_nodes.graph import GraphConfig
-from uav_mec_nodes.launcher import MultiProcessRun, run_single_process
+from uav_mec_nodes.bags.io import offered_qos, read_bag, topic_counts
+from uav_mec_nodes.graph.contract import graph_topics
+from uav_mec_nodes.graph.layout import GraphConfig
+from uav_mec_nodes.graph.launcher import MultiProcessRun, run_single_process
 
 SLOTS = 10
 SCHEDULE = '1:4'   # UAV 1 fails during slot 4: its tasks of that slot migrate

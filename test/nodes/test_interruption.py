@@ -8,11 +8,11 @@ import time
 import pytest
 from helpers import UAV_MEC, run_processes, slots_in_bag, summary_of, wait_for_slots
 
-from uav_mec_nodes.bag import read_bag, recover
+from uav_mec_nodes.bags.io import read_bag, recover
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph import GraphConfig
-from uav_mec_nodes.launcher import MultiProcessRun
-from uav_mec_nodes.report import summarize
+from uav_mec_nodes.graph.layout import GraphConfig
+from uav_mec_nodes.graph.launcher import MultiProcessRun
+from uav_mec_nodes.bags.report import summarize
 
 
 def _start_run(out, *args):
@@ -99,8 +99,8 @@ def test_timeout_stops_a_run_with_its_partial_summary(tmp_path):
 
 
 def test_a_run_without_progress_is_stopped_as_stalled():
-    from uav_mec_nodes.graph import STALL_S, timeout_for
-    from uav_mec_nodes.launcher import EXIT_TIMEOUT, Watchdog
+    from uav_mec_nodes.graph.layout import STALL_S, timeout_for
+    from uav_mec_nodes.graph.launcher import EXIT_TIMEOUT, Watchdog
     from uav_mec_nodes.nodes._run import StopSignals
     g = GraphConfig()
     watch = Watchdog(g, 60, 1.0, None)

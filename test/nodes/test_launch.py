@@ -13,8 +13,8 @@ import time
 import pytest
 from helpers import REPO_ROOT
 
-from uav_mec_nodes.arguments import RUN_ARGUMENTS
-from uav_mec_nodes.graph import CORE, GraphConfig, node_specs
+from uav_mec_nodes.graph.arguments import RUN_ARGUMENTS
+from uav_mec_nodes.graph.layout import CORE, GraphConfig, node_specs
 
 FAKE = REPO_ROOT / 'test' / 'nodes' / 'fake_launch'
 

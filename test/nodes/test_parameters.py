@@ -6,8 +6,8 @@ import yaml
 from helpers import REPO_ROOT
 from rclpy.parameter import Parameter
 
-from uav_mec_nodes.contract import parameters_of
-from uav_mec_nodes.launcher import NODE_CLASSES
+from uav_mec_nodes.graph.contract import parameters_of
+from uav_mec_nodes.graph.launcher import NODE_CLASSES
 
 
 @pytest.mark.parametrize('module', sorted(NODE_CLASSES))

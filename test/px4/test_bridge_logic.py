@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from uav_mec_nodes import contract as c
+from uav_mec_nodes.graph import contract as c
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.px4 import frames
 from uav_mec_nodes.px4.bridge import Status, TakeoffTimeout, VehicleLink, parse_homes, vehicle_ids

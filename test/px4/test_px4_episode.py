@@ -14,12 +14,12 @@ import rclpy
 import yaml
 from helpers import assert_every_task_once
 
-from uav_mec_nodes import contract
-from uav_mec_nodes.bag import read_bag, topic_counts
+from uav_mec_nodes.graph import contract
+from uav_mec_nodes.bags.io import read_bag, topic_counts
 from uav_mec_nodes.config import load_scenario
 from uav_mec_nodes.env import UavMecEnv
-from uav_mec_nodes.graph import GraphConfig
-from uav_mec_nodes.launcher import MultiProcessRun
+from uav_mec_nodes.graph.layout import GraphConfig
+from uav_mec_nodes.graph.launcher import MultiProcessRun
 from uav_mec_nodes.nodes._common import qos
 from uav_mec_nodes.px4 import frames
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from uav_mec_nodes import contract as c
+from uav_mec_nodes.graph import contract as c
 from uav_mec_nodes.px4.vehicle import (ACCEPTED, ARMED, DENIED, DISARMED, NAV_LAND, NAV_LOITER, NAV_OFFBOARD,
                                        NAV_POSCTL, NAV_TERMINATION, TEMPORARILY_REJECTED, UNSUPPORTED, Px4Params,
                                        Px4Vehicle)

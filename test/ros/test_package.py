@@ -18,7 +18,7 @@ PYTHON_KEYS = {
 }
 
 # needed only by launch/sim.launch.py under a full ROS 2 install; no wheels of them exist here, and
-# the package's own launcher (uav_mec_nodes.launcher) starts the same graph without them
+# the package's own launcher (uav_mec_nodes.graph.launcher) starts the same graph without them
 FULL_INSTALL_ONLY = {'launch', 'launch_ros'}
 
 

@@ -55,11 +55,18 @@ from gymnasium import spaces
 
 from uav_mec_nodes.config import ScenarioConfig, load_scenario
 from uav_mec_nodes.errors import ActionError
-from uav_mec_nodes.model import channel, failures, guidance, mobility, propulsion, safety
-from uav_mec_nodes.model.dnn_profiles import ProfileArrays, profiles_for
-from uav_mec_nodes.model.slot import DROPPED, LATE, SlotDecisions, SlotState, evaluate_slot
+from uav_mec_nodes.model import failures, guidance
+from uav_mec_nodes.model.slot import SlotDecisions, SlotState, evaluate_slot
+from uav_mec_nodes.model.world import World, slot_info
 
 RATE_SCALE = 10.0
+# the state of the episode lives in a model.World; the env reads and writes these through it
+WORLD_FIELDS = ('dnn_type', 'users', 'uav_pos', 'uav_vel', 'fail_slots', 'mu_uav_gain', 'uav_uav_rate')
+
+
+def _world_field(name: str) -> property:
+    return property(lambda env: getattr(env.world, name), lambda env, value: setattr(env.world, name, value),
+                    doc=f'model.World.{name} of the current episode')
 
 
 class UavMecEnv(gym.Env):
@@ -81,115 +88,47 @@ class UavMecEnv(gym.Env):
         self.num_users = self.cfg.scenario.num_users
         self.num_uavs = self.cfg.scenario.num_uavs
         self.num_slots = self.cfg.scenario.num_slots
-        self.paper_mode = self.cfg.modes.resource_allocation == 'paper'
-        self.arrays = ProfileArrays.build(profiles_for(self.cfg.compute))
-        i, j = self.num_users, self.num_uavs
-        self.action_dim = i * (1 + 2 * j) + 3 * j + (2 * i if self.paper_mode else 0)
+        self.world = World(self.cfg)
+        self.paper_mode = self.world.paper_mode
+        self.arrays = self.world.arrays
+        self.num_types = self.arrays.num_types   # K, DNN types: as many as the profiles
+        self.action_dim = action_dim(self.world)
         self.action_space = spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)
-        lo, hi = self._obs_bounds()
-        self.observation_space = spaces.Box(lo, hi, dtype=np.float32)
-        self._t: Optional[int] = None
-
-    # --- spaces -------------------------------------------------------------
-    def _obs_bounds(self):
-        i, j = self.num_users, self.num_uavs
-        parts = [(i * 3, 0, 1), (i * 2, 0, 1), (j * 3, 0, 1), (j * 3, -1, 1), (j, 0, 1),
-                 (i * j, 0, 2), (j * j, 0, 2), (1, 0, 1)]
-        lo = np.concatenate([np.full(n, a, np.float32) for n, a, _ in parts])
-        hi = np.concatenate([np.full(n, b, np.float32) for n, _, b in parts])
-        return lo, hi
+        self._bounds = observation_bounds(self.world)
+        self.observation_space = spaces.Box(*self._bounds, dtype=np.float32)
 
     # --- episode ------------------------------------------------------------
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None):
         super().reset(seed=seed)
-        rng, cfg = self.np_random, self.cfg
-        i, j = self.num_users, self.num_uavs
-        if cfg.scenario.dnn_assignment == 'round_robin':
-            self.dnn_type = np.arange(i) % 3
-        else:
-            self.dnn_type = rng.integers(0, 3, size=i)
-        self.users = mobility.init_users(i, cfg, rng)
-        self.uav_pos = mobility.init_uavs(j, cfg, rng)
-        self.uav_vel = np.zeros((j, 3))
-        self.fail_slots = failures.draw_failure_slots(j, self.num_slots, cfg, rng)
-        self._t = 0
-        self._draw_channels()
+        self.world.start(self.np_random)
         return self._observation(), self._info_reset()
 
-    def _draw_channels(self):
-        cfg = self.cfg
-        fading = channel.rician_power(cfg.channel.rician_factor, self.np_random, (self.num_users, self.num_uavs))
-        self.mu_uav_gain = channel.mu_uav_gain(self.users.position, self.uav_pos, cfg, fading)
-        self.uav_uav_rate = channel.uav_uav_rate_bps(self.uav_pos, cfg)
+    @property
+    def _t(self) -> Optional[int]:
+        return self.world.t
 
     @property
     def slot(self) -> int:
-        return self._t
+        return self.world.t
 
     @property
     def alive_start(self) -> np.ndarray:
-        return failures.alive_at_start(self.fail_slots, self._t)
+        return self.world.alive_start
 
     def mu_uav_rate_bps(self) -> np.ndarray:
         """r_ij at p_max (the rate part of the state (29))."""
-        cfg = self.cfg
-        return channel.rate_bps(cfg.users.tx_power_max_w, self.mu_uav_gain, cfg.channel.bandwidth_mu_uav_hz,
-                                cfg.noise_mu_uav_w)
+        return self.world.mu_uav_rate_bps()
 
     def observation(self) -> np.ndarray:
         """The state (29) of the current slot, as reset() and step() return it."""
-        return self._observation()
+        return observation(self.world, self._bounds)
 
     def _observation(self) -> np.ndarray:
-        cfg, s = self.cfg, self.cfg.scenario
-        onehot = np.eye(3)[self.dnn_type]
-        alt = (self.uav_pos[:, 2] - s.altitude_min_m) / max(s.altitude_max_m - s.altitude_min_m, 1e-9)
-        uav_pos = np.column_stack([self.uav_pos[:, :2] / s.area_m, alt])
-        t = min(self._t, self.num_slots)
-        alive = failures.alive_at_start(self.fail_slots, t).astype(float)
-        obs = np.concatenate([
-            onehot.ravel(), (self.users.position[:, :2] / s.area_m).ravel(), uav_pos.ravel(),
-            (self.uav_vel / cfg.uavs.v_max_mps).ravel(), alive,
-            np.log10(1.0 + self.mu_uav_rate_bps()).ravel() / RATE_SCALE,
-            np.log10(1.0 + self.uav_uav_rate).ravel() / RATE_SCALE, [t / self.num_slots]])
-        lo, hi = self.observation_space.low, self.observation_space.high
-        return np.clip(obs, lo, hi).astype(np.float32)
+        return observation(self.world, self._bounds)
 
-    # --- action decoding (MDP (30)) ------------------------------------------
     def decode_action(self, action, motion_action: Optional[str] = None) -> tuple[SlotDecisions, np.ndarray]:
-        """Continuous action -> (SlotDecisions, accelerations (J, 3)); dead UAVs masked.
-
-        motion_action (default: the scenario's modes.motion_action) says what the motion entries mean; a policy
-        file passes the one it was trained with.
-        """
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (self.action_dim,):
-            raise ActionError(f'action: expected shape ({self.action_dim},), got {np.asarray(action).shape}')
-        if not np.all(np.isfinite(a)):
-            raise ActionError('action: NaN or inf entries')
-        a = np.clip(a, -1.0, 1.0)
-        i, j = self.num_users, self.num_uavs
-        parts = np.split(a, np.cumsum([i, i * j, i * j, 3 * j]))
-        layers = self.arrays.num_layers[self.dnn_type]
-        phi = 1 + np.rint((parts[0] + 1.0) / 2.0 * (layers - 1)).astype(np.int64)
-        alive = self.alive_start
-        assoc = np.where(alive[None, :], parts[1].reshape(i, j), -np.inf)
-        serving = np.argmax(assoc, axis=1) if alive.any() else np.zeros(i, np.int64)
-        mig = parts[2].reshape(i, j).copy()
-        mig[~np.broadcast_to(alive[None, :], mig.shape)] = -np.inf
-        mig[np.arange(i), serving] = -np.inf
-        target = np.where(np.isfinite(mig).any(axis=1), np.argmax(mig, axis=1), -1)
-        if (motion_action or self.cfg.modes.motion_action) == 'orbit':
-            accel = guidance.orbit_action(parts[3].reshape(j, 3), self.users.position[:, :2], serving, self.uav_pos,
-                                          self.uav_vel, alive, self.cfg)
-        else:
-            accel = parts[3].reshape(j, 3) * self.cfg.uavs.a_max_mps2
-        share = frac = None
-        if self.paper_mode:
-            extra = parts[4]
-            share = 0.05 + 0.95 * (extra[:i] + 1.0) / 2.0
-            frac = 0.05 + 0.95 * (extra[i:] + 1.0) / 2.0
-        return SlotDecisions(phi, serving, target, share, frac), accel
+        """Continuous action -> (SlotDecisions, accelerations (J, 3)); dead UAVs masked (see decode_action)."""
+        return decode_action(self.world, action, motion_action)
 
     def step(self, action):
         decisions, accel = self.decode_action(action)
@@ -203,15 +142,7 @@ class UavMecEnv(gym.Env):
 
     def slot_inputs(self) -> tuple[SlotState, np.ndarray]:
         """What the slot's evaluation needs from the env: (SlotState, flight energy (J,))."""
-        if self._t is None:
-            raise RuntimeError('call reset() before step()')
-        if self._t >= self.num_slots:
-            raise RuntimeError('episode is over: call reset()')
-        t = self._t
-        alive_start = failures.alive_at_start(self.fail_slots, t)
-        alive_end = failures.alive_at_end(self.fail_slots, t)
-        fly = propulsion.slot_flight_energy_j(self.uav_vel, alive_start, self.cfg)
-        return SlotState(self.dnn_type, self.mu_uav_gain, self.uav_uav_rate, alive_start, alive_end), fly
+        return self.world.slot_inputs()
 
     def finish_slot(self, result, decisions: SlotDecisions, accel: np.ndarray, draw_next_channels: bool = True):
         """Apply an evaluated slot: reward (31), UAV and user motion, next channels; the step 5-tuple.
@@ -219,54 +150,90 @@ class UavMecEnv(gym.Env):
         draw_next_channels=False leaves the next slot's channels to begin_slot(), for
         callers whose UAV kinematics come from outside (the ROS world, PX4).
         """
-        cfg, t = self.cfg, self._t
-        alive_end = failures.alive_at_end(self.fail_slots, t)
-        accel = np.asarray(accel, float)
-        interventions = np.zeros(self.num_uavs, np.int64)
-        if cfg.safety.enabled:   # the same layer every plant of the ROS graph flies through
-            safe = safety.safe_accelerations(self.uav_pos, self.uav_vel, accel, alive_end, cfg)
-            accel, interventions = safe.accel, safe.interventions
-        motion = mobility.step_uavs(self.uav_pos, self.uav_vel, accel, alive_end, cfg)
-        timeout = bool(np.any((result.state == LATE) | (result.state == DROPPED)))
-        r = cfg.reward
-        factor = (r.penalty_collision if motion.collision else 1.0) * (r.penalty_timeout if timeout else 1.0) \
-            * (r.penalty_boundary if motion.out_of_bounds.any() else 1.0)
-        reward = -result.e_tot * factor
-        self.last_result, self.last_decisions, self.last_motion = result, decisions, motion
-        self.uav_pos, self.uav_vel = motion.position, motion.velocity
-        self.users = mobility.step_users(self.users, cfg, self.np_random)
-        self._t += 1
-        if draw_next_channels:
-            self._draw_channels()
-        info = dict(slot=t, reward_factor=factor, collision=motion.collision,
-                    out_of_bounds=bool(motion.out_of_bounds.any()), timeout=timeout,
-                    task_state=result.state.copy(), alive=alive_end.copy(), fail_slots=self.fail_slots.copy(),
-                    failed_in_slot=np.flatnonzero(failures.failing_in(self.fail_slots, t)).tolist(),
-                    safety=interventions, safety_interventions=int(np.count_nonzero(interventions)),
-                    **result.totals())
-        terminated = self._t >= self.num_slots
+        m = self.world.finish_slot(result, accel, draw_next_channels)
+        reward = -result.e_tot * m.reward_factor
+        self.last_result, self.last_decisions, self.last_motion = result, decisions, self.world.last_motion
+        info = slot_info(result, m, self.fail_slots)
+        terminated = self.world.t >= self.num_slots
         obs = self._observation() if draw_next_channels else None
         return obs, float(reward), terminated, False, info
 
     def begin_slot(self, uav_pos: np.ndarray, uav_vel: np.ndarray) -> None:
         """Start the current slot with UAV kinematics given from outside; draws its channels."""
-        self.uav_pos = np.array(uav_pos, dtype=float).reshape(self.num_uavs, 3)
-        self.uav_vel = np.array(uav_vel, dtype=float).reshape(self.num_uavs, 3)
-        self._draw_channels()
-
-    def load_view(self, slot: int, dnn_type, user_pos, uav_pos, uav_vel, mu_uav_gain, uav_uav_rate,
-                  fail_slots) -> None:
-        """Set the whole slot state from outside (the ROS planner's view built from topics)."""
-        self._t = int(slot)
-        self.dnn_type = np.asarray(dnn_type, np.int64)
-        self.users = mobility.UserMotion(np.asarray(user_pos, float).reshape(self.num_users, 3),
-                                         np.zeros(self.num_users), np.zeros(self.num_users),
-                                         np.zeros(self.num_users))
-        self.uav_pos = np.asarray(uav_pos, float).reshape(self.num_uavs, 3)
-        self.uav_vel = np.asarray(uav_vel, float).reshape(self.num_uavs, 3)
-        self.mu_uav_gain = np.asarray(mu_uav_gain, float).reshape(self.num_users, self.num_uavs)
-        self.uav_uav_rate = np.asarray(uav_uav_rate, float).reshape(self.num_uavs, self.num_uavs)
-        self.fail_slots = np.asarray(fail_slots, np.int64).copy()
+        self.world.begin_slot(uav_pos, uav_vel)
 
     def _info_reset(self) -> dict:
         return dict(slot=0, alive=self.alive_start.copy(), fail_slots=self.fail_slots.copy())
+
+
+for _name in WORLD_FIELDS:
+    setattr(UavMecEnv, _name, _world_field(_name))
+
+
+# --- the MDP's encoding of a World (29)-(30): the env's, and a learned policy's on any World ------------
+def observation_bounds(w: World) -> tuple[np.ndarray, np.ndarray]:
+    i, j = w.num_users, w.num_uavs
+    parts = [(i * w.arrays.num_types, 0, 1), (i * 2, 0, 1), (j * 3, 0, 1), (j * 3, -1, 1), (j, 0, 1),
+             (i * j, 0, 2), (j * j, 0, 2), (1, 0, 1)]
+    lo = np.concatenate([np.full(n, a, np.float32) for n, a, _ in parts])
+    hi = np.concatenate([np.full(n, b, np.float32) for n, _, b in parts])
+    return lo, hi
+
+
+def action_dim(w: World) -> int:
+    i, j = w.num_users, w.num_uavs
+    return i * (1 + 2 * j) + 3 * j + (2 * i if w.paper_mode else 0)
+
+
+def observation(w: World, bounds=None) -> np.ndarray:
+    """The state (29) of the world's current slot (the table in the env's docstring); bounds: cached ones."""
+    cfg, s = w.cfg, w.cfg.scenario
+    onehot = np.eye(w.arrays.num_types)[w.dnn_type]
+    alt = (w.uav_pos[:, 2] - s.altitude_min_m) / max(s.altitude_max_m - s.altitude_min_m, 1e-9)
+    uav_pos = np.column_stack([w.uav_pos[:, :2] / s.area_m, alt])
+    t = min(w.t, w.num_slots)
+    alive = failures.alive_at_start(w.fail_slots, t).astype(float)
+    obs = np.concatenate([
+        onehot.ravel(), (w.users.position[:, :2] / s.area_m).ravel(), uav_pos.ravel(),
+        (w.uav_vel / cfg.uavs.v_max_mps).ravel(), alive,
+        np.log10(1.0 + w.mu_uav_rate_bps()).ravel() / RATE_SCALE,
+        np.log10(1.0 + w.uav_uav_rate).ravel() / RATE_SCALE, [t / w.num_slots]])
+    lo, hi = bounds if bounds is not None else observation_bounds(w)
+    return np.clip(obs, lo, hi).astype(np.float32)
+
+
+def decode_action(w: World, action, motion_action: Optional[str] = None) -> tuple[SlotDecisions, np.ndarray]:
+    """Continuous action (30) -> (SlotDecisions, accelerations (J, 3)); dead UAVs masked.
+
+    motion_action (default: the scenario's modes.motion_action) says what the motion entries mean; a policy
+    file passes the one it was trained with.
+    """
+    dim = action_dim(w)
+    a = np.asarray(action, dtype=np.float64).reshape(-1)
+    if a.shape != (dim,):
+        raise ActionError(f'action: expected shape ({dim},), got {np.asarray(action).shape}')
+    if not np.all(np.isfinite(a)):
+        raise ActionError('action: NaN or inf entries')
+    a = np.clip(a, -1.0, 1.0)
+    i, j = w.num_users, w.num_uavs
+    parts = np.split(a, np.cumsum([i, i * j, i * j, 3 * j]))
+    layers = w.arrays.num_layers[w.dnn_type]
+    phi = 1 + np.rint((parts[0] + 1.0) / 2.0 * (layers - 1)).astype(np.int64)
+    alive = w.alive_start
+    assoc = np.where(alive[None, :], parts[1].reshape(i, j), -np.inf)
+    serving = np.argmax(assoc, axis=1) if alive.any() else np.zeros(i, np.int64)
+    mig = parts[2].reshape(i, j).copy()
+    mig[~np.broadcast_to(alive[None, :], mig.shape)] = -np.inf
+    mig[np.arange(i), serving] = -np.inf
+    target = np.where(np.isfinite(mig).any(axis=1), np.argmax(mig, axis=1), -1)
+    if (motion_action or w.cfg.modes.motion_action) == 'orbit':
+        accel = guidance.orbit_action(parts[3].reshape(j, 3), w.users.position[:, :2], serving, w.uav_pos,
+                                      w.uav_vel, alive, w.cfg)
+    else:
+        accel = parts[3].reshape(j, 3) * w.cfg.uavs.a_max_mps2
+    share = frac = None
+    if w.paper_mode:
+        extra = parts[4]
+        share = 0.05 + 0.95 * (extra[:i] + 1.0) / 2.0
+        frac = 0.05 + 0.95 * (extra[i:] + 1.0) / 2.0
+    return SlotDecisions(phi, serving, target, share, frac), accel

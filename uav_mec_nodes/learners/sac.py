@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.learners.agent import AGENTS
 from uav_mec_nodes.learners.networks import CriticEnsemble, SquashedGaussianActor
 
-ALGOS = ('sac-per', 'sac', 'redq', 'sac-per-ua')
 NETWORKS = ('flat', 'set')
 
 
@@ -68,8 +68,8 @@ class LearnerConfig:
 
     @classmethod
     def for_algo(cls, algo: str, **overrides) -> 'LearnerConfig':
-        if algo not in ALGOS:
-            raise UserInputError(f'--algo: must be one of {list(ALGOS)}, got {algo!r}')
+        if algo not in AGENTS:   # every learner by name (learners/agent.py registers them)
+            raise UserInputError(f'--algo: must be one of {list(AGENTS)}, got {algo!r}')
         base = dict(algo=algo)
         if algo == 'sac-per-ua':   # ours: SAC-PER whose actor learns from uniform draws (see per_actor_batch)
             base = dict(algo='sac-per', per_actor_batch='uniform')
@@ -151,7 +151,10 @@ def build_critic(cfg: LearnerConfig, obs_dim: int, action_dim: int) -> torch.nn.
 
 
 class SacAgent:
-    """Networks, optimisers and the update rule; no env and no buffer inside."""
+    """SAC, SAC-PER, REDQ and SAC-PER-UA (learners/agent.py's Agent): networks, optimisers and the update rule;
+    no env and no buffer inside."""
+
+    build_actor = staticmethod(build_actor)   # the acting network of a policy file
 
     def __init__(self, obs_dim: int, action_dim: int, cfg: LearnerConfig, seed: int = 0):
         self.cfg, self.obs_dim, self.action_dim = cfg, obs_dim, action_dim
@@ -257,6 +260,9 @@ class SacAgent:
         return metrics, td.numpy()
 
     # --- checkpoints -----------------------------------------------------------
+    def policy_state(self) -> dict:
+        return self.actor.state_dict()
+
     def state_dict(self) -> dict:
         return dict(actor=self.actor.state_dict(), critic=self.critic.state_dict(),
                     critic_target=self.critic_target.state_dict(), log_alpha=self.log_alpha.detach().clone(),

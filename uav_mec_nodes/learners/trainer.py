@@ -33,7 +33,9 @@ from uav_mec_nodes.config import ScenarioConfig, from_dict, to_dict
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.learners.buffers import PrioritizedReplayBuffer, ReplayBuffer
-from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
+from uav_mec_nodes.learners.agent import Agent, make_agent
+from uav_mec_nodes.learners.sac import LearnerConfig
+from uav_mec_nodes.policies.files import safe_load, save_policy
 
 TRAIN_FIELDS = ('step', 'episode', 'reward', 'energy_j', 'deadline_miss_rate', 'alpha', 'critic_loss',
                 'steps_per_s', 'wall_s')
@@ -123,7 +125,7 @@ class Sizes:
                 for n in range(max(episodes, len(sizes)))]
 
 
-def evaluate_actor(agent: SacAgent, sizes: Sizes, episodes: int) -> dict:
+def evaluate_actor(agent: Agent, sizes: Sizes, episodes: int) -> dict:
     rewards, energies, misses, tasks = [], [], 0, 0
     for env, seed in sizes.validation_envs(episodes):
         obs, _ = env.reset(seed=seed)
@@ -153,7 +155,7 @@ class Trainer:
         self.sizes = Sizes(learner, scenario, settings.seed)
         self.env = self.sizes.env
         obs_dim, action_dim = self.sizes.obs_dim, self.sizes.action_dim
-        self.agent = SacAgent(obs_dim, action_dim, learner, seed=settings.seed)
+        self.agent = make_agent(learner, obs_dim, action_dim, seed=settings.seed)
         beta_steps = learner.per_beta_steps or max(1, (settings.steps - learner.learning_starts)
                                                    * learner.updates_per_step)
         if learner.prioritized:
@@ -315,14 +317,7 @@ def _progress(total: int, initial: int, enabled: bool):
                 desc='train')
 
 
-# --- policy files -----------------------------------------------------------------------
-def save_policy(path, agent: SacAgent, learner: LearnerConfig, scenario: ScenarioConfig, step: int) -> None:
-    """The small file `uav-mec evaluate --policy PATH` and the ROS planner load."""
-    torch.save(dict(format='uav_mec_nodes.policy/1', actor=agent.actor.state_dict(), learner=learner.to_dict(),
-                    scenario=to_dict(scenario), obs_dim=agent.obs_dim, action_dim=agent.action_dim, step=step),
-               Path(path))
-
-
+# --- resume files -------------------------------------------------------------------------
 def _as_tensors(state: dict) -> dict:
     """numpy arrays as tensors, so the file loads weights-only."""
     return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
@@ -331,74 +326,6 @@ def _as_tensors(state: dict) -> dict:
 
 def _as_numpy(state: dict) -> dict:
     return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
-
-
-def safe_load(path, flag: str) -> dict:
-    """A file of ours, read without unpickling anything but tensors and plain data."""
-    import pickle
-    import zipfile
-    path = Path(path)
-    kind = 'policy file' if flag == '--policy' else 'resume file'
-    if not path.is_file():
-        raise UserInputError(f'{flag}: no {kind} {path}')
-    try:
-        state = torch.load(path, weights_only=True, map_location='cpu')
-    except pickle.UnpicklingError as exc:
-        if 'GLOBAL' in str(exc) or 'global' in str(exc):   # an object to be built by a callable: refused
-            raise UserInputError(f'{flag}: {path} holds Python objects other than tensors and plain data; it '
-                                 f'is not loaded (unpickling them could run code): not a {kind} of uav_mec_nodes, '
-                                 'or one written before version 0.2') from None
-        raise UserInputError(f'{flag}: {path} is not a uav_mec_nodes {kind} (not a torch file)') from None
-    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:   # truncated or foreign
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserInputError(f'{flag}: {path} is not a uav_mec_nodes {kind} (unreadable: {first})') from None
-    if not isinstance(state, dict):
-        raise UserInputError(f'{flag}: {path} is not a uav_mec_nodes {kind} (no dictionary inside)')
-    return state
-
-
-MAX_HIDDEN = 8192    # wider layers than any policy of ours; a file claiming more is refused
-
-
-def load_policy(path) -> dict:
-    """A policy file's contents, checked: format, sizes, learner and scenario settings, actor tensors."""
-    path = Path(path)
-    state = safe_load(path, '--policy')
-    if state.get('format') != 'uav_mec_nodes.policy/1':
-        raise UserInputError(f'--policy: {path} is not a uav_mec_nodes policy file (format '
-                             f'{state.get("format")!r}, expected uav_mec_nodes.policy/1)')
-    try:
-        learner = LearnerConfig.from_dict(dict(state['learner']))
-        learner.validate()
-        hidden = tuple(int(h) for h in learner.hidden)
-        obs_dim, action_dim = int(state['obs_dim']), int(state['action_dim'])
-        state['scenario_config'] = from_dict(state['scenario'])
-    except UserInputError as exc:
-        raise UserInputError(f'--policy: {path}: {exc}') from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserInputError(f'--policy: {path} lacks or garbles a field of a policy file ({exc})') from None
-    if not (1 <= len(hidden) <= 8 and all(1 <= h <= MAX_HIDDEN for h in hidden)):
-        raise UserInputError(f'--policy: {path}: hidden layer sizes must be 1-8 layers of 1-{MAX_HIDDEN}, '
-                             f'got {list(hidden)}')
-    from uav_mec_nodes.learners.sac import build_actor
-    if learner.network == 'set' and (obs_dim, action_dim) != (learner.layout.obs_dim, learner.layout.action_dim):
-        raise UserInputError(f'--policy: {path}: a set policy of I in {list(learner.set_users)} and J in '
-                             f'{list(learner.set_uavs)} has observation {learner.layout.obs_dim} and action '
-                             f'{learner.layout.action_dim}, the file says {obs_dim} and {action_dim}')
-    with torch.device('meta'):   # the shapes the file must hold, without allocating them
-        shapes = build_actor(learner, obs_dim, action_dim).state_dict()
-    expected = {k: tuple(v.shape) for k, v in shapes.items()}
-    actor = state.get('actor')
-    found = {k: tuple(v.shape) for k, v in actor.items()} if isinstance(actor, dict) and \
-        all(isinstance(v, torch.Tensor) for v in actor.values()) else None
-    if found != expected:
-        shape = f'set width {learner.set_width}' if learner.network == 'set' else f'hidden {list(hidden)}'
-        raise UserInputError(f'--policy: {path}: the actor weights do not fit a network of observation {obs_dim}, '
-                             f'{shape}, action {action_dim}')
-    if not all(torch.isfinite(v).all() for v in actor.values()):
-        raise UserInputError(f'--policy: {path}: the actor weights hold NaN or inf')
-    state['obs_dim'], state['action_dim'] = obs_dim, action_dim
-    return state
 
 
 def train(learner: LearnerConfig, scenario: ScenarioConfig, settings: TrainSettings, out_dir,

@@ -115,6 +115,11 @@ class ProfileArrays:
     cum_flops: np.ndarray       # (K, L_max + 1): FLOPs of the first m layers
     input_bits: np.ndarray      # (K, L_max + 1): D_phi at index phi (1-based), 0 elsewhere
 
+    @property
+    def num_types(self) -> int:
+        """K, the DNN types: as many as the profiles (config.DNN_NAMES)."""
+        return len(self.num_layers)
+
     @classmethod
     def build(cls, profiles) -> 'ProfileArrays':
         lmax = max(p.num_layers for p in profiles)

@@ -1,7 +1,7 @@
 """What every node shares: the contract as rclpy objects, parameters, guarded input, conversions.
 
 Topic names, QoS profiles, owners and parameters are defined once in
-`uav_mec_nodes.contract` (ROS-free); this module turns them into rclpy QoS
+`uav_mec_nodes.graph.contract` (ROS-free); this module turns them into rclpy QoS
 profiles, read-only declared parameters and subscriptions that believe only
 the run's own messages from the topic's owners (see `_guard.InputGuard`).
 """
@@ -20,13 +20,13 @@ from rclpy.serialization import deserialize_message
 
 from uav_mec_nodes.config import ScenarioConfig
 # the topic names are re-exported: nodes write c.TOPIC_PLAN, c.uav_state_topic(j)
-from uav_mec_nodes.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES,  # noqa: F401
+from uav_mec_nodes.graph.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES,  # noqa: F401
                                     TOPIC_MARKERS, TOPIC_PLAN, TOPIC_PLANT_COMMAND, TOPIC_PLANT_REPORT,
                                     TOPIC_RECORDER_PROGRESS,
                                     TOPIC_SLOT_METRICS, TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec,
                                     graph_topics, parameters_of, reader_qos, uav_cmd_topic, uav_state_topic)
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph import scenario_for
+from uav_mec_nodes.graph.layout import scenario_for
 from uav_mec_nodes.nodes._guard import UNKNOWN, InputGuard
 
 
@@ -96,7 +96,7 @@ def parameter_kind(p) -> str:
 
 def px4_versions(node: Node, text: str) -> dict:
     """The px4_message_versions parameter, parsed; a bad one is a one-line error naming it."""
-    from uav_mec_nodes.contract import parse_px4_versions
+    from uav_mec_nodes.graph.contract import parse_px4_versions
     try:
         return parse_px4_versions(text)
     except ValueError as exc:

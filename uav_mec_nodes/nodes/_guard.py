@@ -16,7 +16,7 @@ import time
 from collections import Counter, deque
 from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
-from uav_mec_nodes.contract import TopicSpec
+from uav_mec_nodes.graph.contract import TopicSpec
 
 UNKNOWN_WRITER_S = 10.0       # how long samples of a writer the graph cannot name yet may wait
 MAX_PENDING_PER_WRITER = 1000

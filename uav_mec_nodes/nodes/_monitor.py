@@ -10,7 +10,7 @@ import rclpy
 import rclpy.signals
 from rclpy.executors import SingleThreadedExecutor
 
-from uav_mec_nodes.graph import GraphConfig, graph_scenario, lease_for
+from uav_mec_nodes.graph.layout import GraphConfig, graph_scenario, lease_for
 from uav_mec_nodes.msg import RecorderProgress, SlotMetrics
 from uav_mec_nodes.nodes import _common as c
 

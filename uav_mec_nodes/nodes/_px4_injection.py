@@ -15,7 +15,7 @@ import time
 
 from px4_msgs.msg import VehicleCommand, VehicleCommandAck
 
-from uav_mec_nodes import contract
+from uav_mec_nodes.graph import contract
 from uav_mec_nodes.nodes import _common as c
 from uav_mec_nodes.px4.bridge import vehicle_ids
 

@@ -1,7 +1,7 @@
 """failure_injector: UAV failures by the scenario's model (schedule, uniform, hazard) within F_max.
 
 The failure slots are drawn exactly as the Gym env draws them for the same
-seed (model.failures through a seeded env replica); the shared parameter
+seed (model.failures through a model.World seeded as the env); the shared parameter
 `failure_schedule` ("uav:slot,uav:slot") makes the scenario's model a schedule.
 At the start of a UAV's failure slot (the world's states of that slot) it
 publishes a FailureEvent with the configured mode: announce (the event is the
@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from rclpy.node import Node
 
-from uav_mec_nodes.contract import INJECTED_FAILURE_MODES, PX4_FAILURE_MODES
-from uav_mec_nodes.env.uav_mec_env import UavMecEnv
+from uav_mec_nodes.graph.contract import INJECTED_FAILURE_MODES, PX4_FAILURE_MODES
+from uav_mec_nodes.model.world import World, episode_rng
 from uav_mec_nodes.model.failures import NEVER
 from uav_mec_nodes.msg import FailureEvent, FailureReport, SlotMetrics, UavState
 from uav_mec_nodes.nodes import _common as c
@@ -33,8 +33,7 @@ class FailureInjectorNode(Node):
         self.run_id = p.run_id
         self.through_px4 = p.mode in PX4_FAILURE_MODES
         self.mode = INJECTED_FAILURE_MODES.index(p.mode)   # FailureEvent.MODE_* value (not the px4 modes')
-        replica = UavMecEnv(self.cfg)
-        replica.reset(seed=p.seed)   # the Gym env's failure draw for this seed (or the schedule)
+        replica = World(self.cfg).start(episode_rng(p.seed))   # the Gym env's failure draw (or the schedule)
         self.fail_slots = replica.fail_slots.copy()
         self.announced = set()
         self.last_reported = -1

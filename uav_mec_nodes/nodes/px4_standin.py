@@ -21,7 +21,7 @@ from px4_msgs.msg import (OffboardControlMode, TrajectorySetpoint, VehicleComman
                           VehicleLocalPosition, VehicleStatus)
 from rclpy.node import Node
 
-from uav_mec_nodes import contract
+from uav_mec_nodes.graph import contract
 from uav_mec_nodes.nodes import _common as c
 from uav_mec_nodes.px4.vehicle import STATUS_PERIOD_S, Px4Params, Px4Vehicle
 

@@ -20,7 +20,7 @@ import threading
 
 from rclpy.node import Node
 
-from uav_mec_nodes.contract import uav_node_name
+from uav_mec_nodes.graph.contract import uav_node_name
 from uav_mec_nodes.msg import FailureEvent, Plan, SlotMetrics, TaskReport, UavCommand, UavState
 from uav_mec_nodes.nodes import _common as c
 

@@ -3,19 +3,18 @@
 Holds every UAV's position and velocity (the Gym env's initial ones for the
 seed). On the sequencer's START t it reports every UAV's state of slot t on
 /world/uav_states; on MOVE t it flies the slot's accelerations (already through
-the safety layer) with model.mobility.step_uavs, as the Gym env does, so the
+the safety layer) with model.world.KinematicPlant, as the Gym env does, so the
 graph gives the env's numbers. Swap it for the PX4 bridge (`--plant px4`).
 """
 from __future__ import annotations
 
 import numpy as np
-from geometry_msgs.msg import Point, Vector3
 from rclpy.node import Node
 
-from uav_mec_nodes.env.uav_mec_env import UavMecEnv
-from uav_mec_nodes.model import mobility, propulsion
+from uav_mec_nodes.model.world import KinematicPlant, World, episode_rng
 from uav_mec_nodes.msg import PlantCommand, SlotMetrics, UavState
 from uav_mec_nodes.nodes import _common as c
+from uav_mec_nodes.nodes._messages import uav_states
 
 
 class WorldNode(Node):
@@ -23,10 +22,9 @@ class WorldNode(Node):
         super().__init__('world', **kwargs)
         p, self.cfg = c.declare_node(self, 'world')
         self.run_id = p.run_id
-        replica = UavMecEnv(self.cfg)
-        replica.reset(seed=p.seed)   # the same initial UAV positions as the Gym env with this seed
-        self.pos, self.vel = replica.uav_pos.copy(), replica.uav_vel.copy()
-        self.num_uavs = replica.num_uavs
+        start = World(self.cfg).start(episode_rng(p.seed)).uav_pos   # the Gym env's initial positions
+        self.plant = KinematicPlant(self.cfg, start)
+        self.num_uavs = len(start)
         self.slot = -1               # the last slot whose states were reported
         self.moved = -1              # the last slot flown
         self.done = False
@@ -44,19 +42,12 @@ class WorldNode(Node):
         elif msg.kind == PlantCommand.KIND_MOVE and msg.slot == self.slot and msg.slot > self.moved and \
                 len(msg.moving) == j and len(msg.acceleration) == j:
             self.moved = msg.slot
-            accel = c.point_array(msg.acceleration)
-            step = mobility.step_uavs(self.pos, self.vel, accel, np.array(msg.moving, bool), self.cfg)
-            self.pos, self.vel = step.position, step.velocity
+            self.plant.fly(c.point_array(msg.acceleration), np.array(msg.moving, bool))
 
     def report(self, alive: np.ndarray) -> None:
-        fly = propulsion.slot_flight_energy_j(self.vel, alive, self.cfg)
-        for j in range(self.num_uavs):
-            msg = UavState(run_id=self.run_id, slot=self.slot, uav_id=j, alive=bool(alive[j]),
-                           position=Point(x=self.pos[j, 0], y=self.pos[j, 1], z=self.pos[j, 2]),
-                           velocity=Vector3(x=self.vel[j, 0], y=self.vel[j, 1], z=self.vel[j, 2]),
-                           cpu_capacity_hz=self.cfg.uavs.cpu_hz, flight_energy_j=float(fly[j]))
-            msg.header.stamp = c.stamp(self.slot, self.cfg.scenario.slot_s)
-            msg.header.frame_id = 'world'
+        p = self.plant
+        for msg in uav_states(self.run_id, self.slot, p.position, p.velocity, alive, p.flight_energy_j(alive),
+                              self.cfg):
             self.state_pub.publish(msg)
 
     def on_metrics(self, msg: SlotMetrics) -> None:

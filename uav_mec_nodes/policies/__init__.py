@@ -1,14 +1,4 @@
-"""Policies: the paper's baselines, the per-slot greedy reference, and trained policy files."""
-from pathlib import Path
-
-from uav_mec_nodes.policies.baselines import BASELINES, make_policy  # noqa: F401
-
-
-def shipped_policy_path() -> Path:
-    """The SAC-PER policy for the default scenario shipped with the package (see README)."""
-    return Path(__file__).resolve().parent / 'data' / 'sac_per_default.pt'
-
-
-def shipped_set_policy_path() -> Path:
-    """The set policy shipped with the package: any I in 4..12 users and J in 2..5 UAVs (see README)."""
-    return Path(__file__).resolve().parent / 'data' / 'set_policy.pt'
+"""Policies: the Policy protocol (base), the paper's baselines, the per-slot greedy reference and optimum,
+the flying reference, trained policy files (learned, files) and, by name, the registry `--policy` reads."""
+from uav_mec_nodes.policies.files import shipped_policy_path, shipped_set_policy_path  # noqa: F401
+from uav_mec_nodes.policies.registry import BASELINES, make_policy  # noqa: F401

@@ -16,7 +16,7 @@ import numpy as np
 
 from uav_mec_nodes.model import safety
 from uav_mec_nodes.model.guidance import cruise_speed_mps, orbit_action
-from uav_mec_nodes.policies.baselines import Policy
+from uav_mec_nodes.policies.base import Policy
 
 __all__ = ['FlyingReference', 'cruise_speed_mps']
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from uav_mec_nodes.model import allocation
 from uav_mec_nodes.model.slot import NO_MIGRATION, SlotDecisions
-from uav_mec_nodes.policies.baselines import Policy, hover
+from uav_mec_nodes.policies.base import Policy, hover
 
 LATE_PENALTY_J = 1e3
 

@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.policies.baselines import Policy
+from uav_mec_nodes.policies.base import Policy
 
 
 class LearnedPolicy(Policy):
     def __init__(self, path):
         import torch
 
-        from uav_mec_nodes.learners.sac import LearnerConfig, build_actor
-        from uav_mec_nodes.learners.trainer import load_policy
+        from uav_mec_nodes.learners.agent import agent_class
+        from uav_mec_nodes.learners.sac import LearnerConfig
+        from uav_mec_nodes.policies.files import load_policy
         state = load_policy(path)
         self.path = Path(path)
         learner = LearnerConfig.from_dict(dict(state['learner']))
@@ -27,16 +28,19 @@ class LearnedPolicy(Policy):
         self.name = f"{'set-' if self.layout else ''}{learner.algo}:{self.path.name}"
         self.obs_dim, self.action_dim = state['obs_dim'], state['action_dim']
         self.scenario = state['scenario_config']
-        self.actor = build_actor(learner, self.obs_dim, self.action_dim)
+        self.actor = agent_class(learner.algo).build_actor(learner, self.obs_dim, self.action_dim)
         self.actor.load_state_dict(state['actor'])
         self.actor.eval()
         self._torch = torch
 
     def check_env(self, env) -> None:
+        """A one-line error unless the file was trained for this env's (or world's) sizes."""
+        from uav_mec_nodes.env import uav_mec_env as mdp
+        world = getattr(env, 'world', env)
         if self.layout is not None:
-            self.layout.check_scenario(env.num_users, env.num_uavs, env.paper_mode)
+            self.layout.check_scenario(world.num_users, world.num_uavs, world.paper_mode)
             return
-        obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
+        obs_dim, action_dim = mdp.observation_bounds(world)[0].size, mdp.action_dim(world)
         if (obs_dim, action_dim) != (self.obs_dim, self.action_dim):
             s = self.scenario.scenario
             raise UserInputError(
@@ -55,14 +59,18 @@ class LearnedPolicy(Policy):
         return a if self.layout is None else self.layout.unpad_action(a, users, uavs)
 
     def act(self, env):
+        """On a Gym env or a model.World (the planner's view): the MDP's observation (29), the actor's
+        deterministic action, decoded (30)."""
+        from uav_mec_nodes.env.uav_mec_env import decode_action, observation
         self.check_env(env)
+        world = getattr(env, 'world', env)
         # the motion entries mean what they meant in training, whatever this scenario's modes.motion_action says
-        return env.decode_action(self.action(env.observation(), env.num_users, env.num_uavs),
-                                 self.scenario.modes.motion_action)
+        return decode_action(world, self.action(observation(world), world.num_users, world.num_uavs),
+                             self.scenario.modes.motion_action)
 
 
 def default_policy_name() -> str:
     """The shipped SAC-PER policy file if the package has one, else the greedy reference."""
-    from uav_mec_nodes.policies import shipped_policy_path
+    from uav_mec_nodes.policies.files import shipped_policy_path
     path = shipped_policy_path()
     return str(path) if path.exists() else 'greedy'

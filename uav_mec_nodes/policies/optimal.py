@@ -55,7 +55,7 @@ from scipy.sparse import coo_matrix
 
 from uav_mec_nodes.model import allocation
 from uav_mec_nodes.model.slot import SlotDecisions, evaluate_slot
-from uav_mec_nodes.policies.baselines import Policy, hover
+from uav_mec_nodes.policies.base import Policy, hover
 from uav_mec_nodes.policies.greedy import SlotProblem, migration_targets, polish
 
 POINTS = 32            # K: tangents of E(f) per (user, UAV, layer) to start with

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from uav_mec_nodes.policies.baselines import Policy
+from uav_mec_nodes.policies.base import Policy
 
 PREFIX = 'polish:'
 

@@ -23,7 +23,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from uav_mec_nodes import contract as c
+from uav_mec_nodes.graph import contract as c
 from uav_mec_nodes.errors import PlantError, UserInputError
 from uav_mec_nodes.px4 import frames
 

@@ -34,8 +34,7 @@ from typing import Optional
 
 import numpy as np
 
-from uav_mec_nodes import contract as c
-
+from uav_mec_nodes.graph import contract as c
 G = 9.81
 ACCEPTED, TEMPORARILY_REJECTED, DENIED, UNSUPPORTED = 0, 1, 2, 3
 DISARMED, ARMED = c.PX4_DISARMED, c.PX4_ARMED

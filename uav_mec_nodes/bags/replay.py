@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from uav_mec_nodes import contract as c
+from uav_mec_nodes.graph import contract as c
 from uav_mec_nodes.errors import UserInputError
 
 
@@ -47,10 +47,10 @@ def _sha256(path: Path) -> str:
 
 
 def replay(bag_path, policy: Optional[str] = None) -> ReplayReport:
-    from uav_mec_nodes.bag import read_bag
-    from uav_mec_nodes.planning import SlotPlanner, first_difference, inputs_from_messages
+    from uav_mec_nodes.bags.io import read_bag
+    from uav_mec_nodes.graph.planning import SlotPlanner, first_difference, inputs_from_messages
     from uav_mec_nodes.policies import make_policy
-    from uav_mec_nodes.report import own_run, recorded_scenario, run_info
+    from uav_mec_nodes.bags.report import own_run, recorded_scenario, run_info
     bag = own_run(read_bag(bag_path))
     info = run_info(bag)
     if info is None:

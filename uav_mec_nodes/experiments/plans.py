@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
 
 from uav_mec_nodes.config import ScenarioConfig, load_scenario
-from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED
+from uav_mec_nodes.experiments.evaluation import TEST_EPISODES, TEST_SEED
+from uav_mec_nodes.learners.agent import AGENTS
 
 ORBIT = 'orbit-'   # a learner whose motion action is the orbit guidance (modes.motion_action = orbit)
 SET = 'set-'       # a set policy (learners/set_networks.py) with the orbit motion, for every I and J of its range
-PAPER_LEARNERS = ('sac-per', 'sac', 'redq', 'sac-per-ua')   # sac-per-ua: ours, see learners/sac.py
+PAPER_LEARNERS = tuple(AGENTS)   # every registered learner (learners/agent.py); sac-per-ua: ours
 SET_LEARNERS = (SET + 'sac-per', SET + 'sac-per-ua')
 LEARNERS = PAPER_LEARNERS + (ORBIT + 'sac-per', ORBIT + 'sac-per-ua') + SET_LEARNERS
 # a set network's settings in the sweeps: its pair tokens (B x I_max x J_max) make an update cost
@@ -182,7 +183,7 @@ def policy_file(ev: EvalSpec, results: Path) -> Optional[Path]:
 def evaluate_policy(ev: EvalSpec, policy_path: Optional[Path] = None) -> dict:
     """One evaluation: a named policy, or the policy file at policy_path."""
     from uav_mec_nodes.env import UavMecEnv
-    from uav_mec_nodes.episode import summarize_episodes
+    from uav_mec_nodes.experiments.episode import summarize_episodes
     from uav_mec_nodes.policies import make_policy
     name = ev.policy if policy_path is None else str(policy_path)
     env = UavMecEnv(scenario(ev.users, ev.uavs, ev.failures))

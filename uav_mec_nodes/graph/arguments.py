@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from uav_mec_nodes.contract import INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, PLANTS, PX4_END_ACTIONS
+from uav_mec_nodes.graph.contract import INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, PLANTS, PX4_END_ACTIONS
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.isolation import DISCOVERY_RANGES, DOMAIN_MAX
+from uav_mec_nodes.graph.isolation import DISCOVERY_RANGES, DOMAIN_MAX
 
 BOOL_WORDS = ('true', 'false')   # what launch takes for a boolean (its choices are compared as text)
 

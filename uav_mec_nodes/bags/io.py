@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from uav_mec_nodes.contract import QosSpec
+from uav_mec_nodes.graph.contract import QosSpec
 from uav_mec_nodes.errors import UserInputError
 
 MCAP_MAGIC = b'\x89MCAP0\r\n'

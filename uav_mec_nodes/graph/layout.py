@@ -1,8 +1,8 @@
 """The ROS graph of one run: which nodes, with which parameters, in one place.
 
-Both launchers read this: `uav_mec_nodes.launcher` (the package's own, one
+Both launchers read this: `uav_mec_nodes.graph.launcher` (the package's own, one
 process or one process per node) and `launch/sim.launch.py` (ros2 launch).
-Parameter names, defaults and ranges come from `uav_mec_nodes.contract`.
+Parameter names, defaults and ranges come from `uav_mec_nodes.graph.contract`.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from uav_mec_nodes.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, PLANTS, PX4_END_ACTIONS,
+from uav_mec_nodes.graph.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, PLANTS, PX4_END_ACTIONS,
                                     PX4_FAILURE_MODES, parameter_defaults, uav_node_name)
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.isolation import DISCOVERY_RANGES, DOMAIN_MAX
+from uav_mec_nodes.graph.isolation import DISCOVERY_RANGES, DOMAIN_MAX
 
 FAILURE_MODES = INJECTED_FAILURE_MODES
 STALL_S = 300.0     # a run with no slot finished for this long has stalled
@@ -160,7 +160,7 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
 
 def px4_standin_specs(g: GraphConfig, num_uavs: int) -> List[NodeSpec]:
     """One PX4 stand-in per UAV, in its vehicle's namespace, as PX4's SITL numbers them, with PX4's defaults."""
-    from uav_mec_nodes.contract import px4_namespace, px4_sys_id
+    from uav_mec_nodes.graph.contract import px4_namespace, px4_sys_id
     return [NodeSpec('px4_standin', 'px4_standin', dict(mav_sys_id=px4_sys_id(j)), namespace=px4_namespace(j))
             for j in range(num_uavs)]
 

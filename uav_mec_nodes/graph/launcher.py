@@ -1,4 +1,4 @@
-"""The package's own launcher: the graph of uav_mec_nodes.graph in one process or one per node.
+"""The package's own launcher: the graph of uav_mec_nodes.graph.layout in one process or one per node.
 
 Single process (default of the main job): every node in one rclpy executor;
 the failure mode `kill` then silences the UAV node (there is no process of its
@@ -32,9 +32,9 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import yaml
 
-from uav_mec_nodes.graph import (CORE, FINISHERS, STALL_S, GraphConfig, NodeSpec, graph_scenario, node_specs,
+from uav_mec_nodes.graph.layout import (CORE, FINISHERS, STALL_S, GraphConfig, NodeSpec, graph_scenario, node_specs,
                                  params_yaml, resolved_num_uavs, timeout_for)
-from uav_mec_nodes.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
+from uav_mec_nodes.graph.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
 NODE_CLASSES = {'sequencer': 'SequencerNode', 'world': 'WorldNode', 'channel_sim': 'ChannelSimNode',

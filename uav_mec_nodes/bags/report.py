@@ -7,8 +7,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from uav_mec_nodes import contract as c
-from uav_mec_nodes.bag import read_bag
+from uav_mec_nodes.graph import contract as c
+from uav_mec_nodes.bags.io import read_bag
 from uav_mec_nodes.model.slot import STATE_NAMES
 
 

@@ -13,8 +13,8 @@ from typing import Dict, List
 
 import numpy as np
 
-from uav_mec_nodes.evaluation import TEST_EPISODES, TEST_SEED, paired_difference
-from uav_mec_nodes.experiments import (DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS, LEARNERS, NAMED_POLICIES,
+from uav_mec_nodes.experiments.evaluation import TEST_EPISODES, TEST_SEED, paired_difference
+from uav_mec_nodes.experiments.plans import (DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS, LEARNERS, NAMED_POLICIES,
                                        SET, TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4, iter_evals, last_wall_s)
 
 LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)',
@@ -192,7 +192,7 @@ def compute_cost(results: Path) -> List[tuple]:
     ('<figure> set'), and 'fig4+fig5 set' counts each of their runs once."""
     import json
 
-    from uav_mec_nodes.experiments import FIGURES, plan, run_finished
+    from uav_mec_nodes.experiments.plans import FIGURES, plan, run_finished
 
     def row(label, runs, evals):
         train_s = sum(last_wall_s(results / 'runs' / r.name) for r in runs)
@@ -334,7 +334,7 @@ def set_vs_per_point(results: Path) -> List[tuple]:
     episodes, per-point mean, set mean, difference [95% interval], relative difference, within 5%."""
     import json
 
-    from uav_mec_nodes.experiments import ORBIT, PER_POINT_EPISODES, EvalSpec
+    from uav_mec_nodes.experiments.plans import ORBIT, PER_POINT_EPISODES, EvalSpec
     points = [(u, 3) for u in USERS_FIG4] + [(10, j) for j in UAVS_FIG5 if j != 3]
     cases = [(p, set_algo, algo, 'seeds 0-9') for p in points for set_algo, algo in SET_PAIRS]
     cases += [((10, 3), set_algo, ORBIT + algo, 'test') for set_algo, algo in SET_PAIRS]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.experiments import (NAMED_POLICIES, TRAIN_EVAL_EPISODES, EvalSpec, RunSpec, evaluate_policy,
+from uav_mec_nodes.experiments.plans import (NAMED_POLICIES, TRAIN_EVAL_EPISODES, EvalSpec, RunSpec, evaluate_policy,
                                        last_wall_s, plan, policy_file, run_finished, run_setup)
 
 RUN_FILES = ('run.json', 'train.csv', 'eval.csv', 'checkpoint.pt', 'best.pt', 'resume.pt')   # resume.pt last
@@ -135,7 +135,7 @@ def sweep(figure: str, results: Path, seeds=(0, 1, 2), steps: int = 20_000, *, a
           chunk_steps: int = CHUNK_STEPS, learner_overrides: Optional[dict] = None, set_steps: Optional[int] = None,
           log: Callable[[str], None] = print, progress: Optional[Callable[[str], None]] = None) -> SweepResult:
     """Train the missing runs and do the missing evaluations of one figure on Ray."""
-    from uav_mec_nodes.experiments import LEARNERS, SET_STEPS
+    from uav_mec_nodes.experiments.plans import LEARNERS, SET_STEPS
     runs, evals = plan(figure, seeds, steps, tuple(algos or LEARNERS), tuple(baselines or NAMED_POLICIES),
                        set_steps or SET_STEPS)
     return sweep_plan(runs, evals, results, label=figure, address=address, workers=workers, evals_only=evals_only,

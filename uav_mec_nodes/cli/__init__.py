@@ -1,21 +1,15 @@
-"""The `uav-mec` command line: one subcommand per job (see `uav-mec --help`)."""
+"""The `uav-mec` command line: one subcommand per job (see `uav-mec --help`), its modules by subject:
+run (the graph), bags, model, evaluate, learn; each registers its jobs in `registry`."""
 import argparse
+import importlib
 import sys
-from typing import Callable, Dict, List, Optional
+from typing import List, Optional
 
 from uav_mec_nodes import __version__
+from uav_mec_nodes.cli.registry import SUBCOMMANDS
 from uav_mec_nodes.errors import UserInputError
 
-# name -> (add_arguments, run); filled by the @subcommand decorator below
-_SUBCOMMANDS: Dict[str, tuple] = {}
-
-
-def subcommand(name: str, help_text: str):
-    """Register `run(args) -> int` as a subcommand; `run.add_arguments(parser)` adds its flags."""
-    def wrap(run: Callable):
-        _SUBCOMMANDS[name] = (help_text, run)
-        return run
-    return wrap
+SUBJECTS = ('run', 'bags', 'model', 'evaluate', 'learn')   # modules of this folder, in `uav-mec --help` order
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,22 +26,23 @@ def build_parser() -> argparse.ArgumentParser:
                     '(Meng & Li), as a ROS 2 package and a pure-Python core.')
     parser.add_argument('--version', action='version', version=f'uav-mec {__version__}')
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
-    for name, (help_text, run) in _SUBCOMMANDS.items():
+    for name, (help_text, run, arguments) in SUBCOMMANDS.items():
         # argparse %-formats help (not descriptions): a literal '95%' must not read as a format
         sub = subparsers.add_parser(name, help=help_text.replace('%', '%%'), description=help_text)
-        if hasattr(run, 'add_arguments'):
-            run.add_arguments(sub)
+        if arguments is not None:
+            arguments(sub)
         sub.set_defaults(_run=run)
     return parser
 
 
-def _load_subcommands():
-    # Imported here so `uav-mec --version` stays fast and each job pulls only its own deps.
-    from uav_mec_nodes import commands  # noqa: F401
+def load_subcommands() -> None:
+    """Each subject's module registers its jobs (their heavy imports stay inside the jobs)."""
+    for subject in SUBJECTS:
+        importlib.import_module(f'uav_mec_nodes.cli.{subject}')
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    _load_subcommands()
+    load_subcommands()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

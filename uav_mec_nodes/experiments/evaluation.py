@@ -66,7 +66,7 @@ def paired_difference(values: Sequence[float], reference: Sequence[float], level
 
 def compare(env, policies: Dict[str, object], reference: str, seeds: List[int], on_slot=None) -> Dict[str, dict]:
     """Every policy on the same seeds; per policy the measures' means and the paired differences to `reference`."""
-    from uav_mec_nodes.episode import run_episode
+    from uav_mec_nodes.experiments.episode import run_episode
     runs = {name: [measure(run_episode(env, policy, seed, on_slot), env.cfg) for seed in seeds]
             for name, policy in policies.items()}
     ref = runs[reference]
@@ -171,7 +171,7 @@ def write_gaps_csv(path, rows: Dict[str, Sequence[SlotGap]]) -> None:
 def select(env, policies: Dict[str, object], seeds: List[int], on_slot=None) -> List[dict]:
     """Policies ranked on validation episodes by mean reward (31) (energy, doubled per violated constraint):
     the choice of which to ship looks at no test episode."""
-    from uav_mec_nodes.episode import run_episode
+    from uav_mec_nodes.experiments.episode import run_episode
     rows = []
     for name, policy in policies.items():
         logs = [run_episode(env, policy, seed, on_slot).summary() for seed in seeds]

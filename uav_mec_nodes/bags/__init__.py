@@ -1,0 +1,1 @@
+"""Bags of a run (rosbags, no ROS): writing and reading, recovering, the summary report, replay."""

@@ -1,0 +1,162 @@
+"""Jobs that train: `train`, `sweep` (on Ray), `figures`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from uav_mec_nodes.cli.registry import subcommand
+from uav_mec_nodes.cli.shared import make_env, scenario_args, stderr
+
+
+def _train_args(parser):
+    scenario_args(parser)
+    parser.add_argument('--algo', default='sac-per', help='sac-per (default), sac, redq or sac-per-ua '
+                        '(ours: sac-per with --per-actor-batch uniform)')
+    parser.add_argument('--steps', type=int, required=True, help='environment steps (slots) in total')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the networks, replay and episodes')
+    parser.add_argument('--out', required=True, help='output folder (CSV logs, checkpoint.pt, resume.pt)')
+    parser.add_argument('--resume', action='store_true', help='continue the run in --out from its resume.pt')
+    parser.add_argument('--motion', choices=('acceleration', 'orbit'),
+                        help="the action's motion entries (default: the config's modes.motion_action, "
+                             'acceleration): accelerations as in the paper, or orbit (where to circle the UAV\'s '
+                             'users at the cruise speed, flyable by construction)')
+    parser.add_argument('--eval-every', type=int, default=2000, help='steps between evaluations (default 2000)')
+    parser.add_argument('--eval-episodes', type=int, default=3, help='episodes per evaluation (default 3)')
+    parser.add_argument('--checkpoint-every', type=int, default=5000, help='steps between resume points')
+    parser.add_argument('--threads', type=int, default=1, help='torch threads (1: deterministic, default)')
+    parser.add_argument('--batch-size', type=int, help='minibatch size (default 256)')
+    parser.add_argument('--buffer-size', type=int, help='replay capacity (default 1000000)')
+    parser.add_argument('--learning-starts', type=int, help='random-action steps first (default 1000)')
+    parser.add_argument('--critics', type=int, help='N critics (default 2; redq 10)')
+    parser.add_argument('--target-subset', type=int, help='M critics in the target min (default 2)')
+    parser.add_argument('--utd', type=int, help='G updates per env step (default 1; redq 2)')
+    parser.add_argument('--hidden', type=int, nargs='+', help='hidden layer sizes (default 256 256)')
+    parser.add_argument('--gamma', type=float, help='discount factor (default 0.99)')
+    parser.add_argument('--init-alpha', type=float, help='initial entropy temperature (default 0.2)')
+    parser.add_argument('--reward-scale', type=float, help='factor on the rewards seen by the critics (default 100)')
+    parser.add_argument('--lr', type=float, help='Adam learning rate of actor, critics and temperature (default 3e-4)')
+    parser.add_argument('--tau', type=float, help='Polyak rate of the target critics (default 0.005)')
+    parser.add_argument('--per-alpha', type=float, help='sac-per: priority exponent alpha (default 0.6)')
+    parser.add_argument('--per-beta0', type=float,
+                        help='sac-per: initial importance-weight exponent beta, annealed to 1 (default 0.4)')
+    parser.add_argument('--per-actor-batch', choices=('prioritized', 'uniform'),
+                        help="sac-per: the actor's minibatch: the critics' prioritized one (default, the paper) "
+                             'or a uniform draw of its own')
+    parser.add_argument('--network', choices=('flat', 'set'),
+                        help='flat (default): MLPs for the scenario\'s I and J, as the paper; set: users and UAVs as '
+                             'sets, one policy for every I in --set-users and J in --set-uavs, each episode of a '
+                             'size drawn from them (--users/--uavs: the size validation starts from)')
+    parser.add_argument('--set-users', type=int, nargs=2, metavar=('MIN', 'MAX'),
+                        help='set network: the range of I it trains on and serves (default 4 12)')
+    parser.add_argument('--set-uavs', type=int, nargs=2, metavar=('MIN', 'MAX'),
+                        help='set network: the range of J (default 2 5)')
+    parser.add_argument('--set-width', type=int, help='set network: embedding width (default 64; sweeps 32)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+
+
+@subcommand('train', 'train SAC-PER, SAC, REDQ or our SAC-PER-UA on a scenario; logs, evaluations, checkpoints, '
+                     '--resume',
+                     arguments=_train_args)
+def train_cmd(args) -> int:
+    from uav_mec_nodes.learners.sac import LearnerConfig
+    from uav_mec_nodes.learners.trainer import TrainSettings, train
+    env = make_env(args)
+    learner = LearnerConfig.for_algo(args.algo, batch_size=args.batch_size, buffer_size=args.buffer_size,
+                                     learning_starts=args.learning_starts, num_critics=args.critics,
+                                     target_subset=args.target_subset, updates_per_step=args.utd,
+                                     hidden=tuple(args.hidden) if args.hidden else None, gamma=args.gamma,
+                                     reward_scale=args.reward_scale, init_alpha=args.init_alpha,
+                                     actor_lr=args.lr, critic_lr=args.lr, alpha_lr=args.lr, tau=args.tau,
+                                     per_alpha=args.per_alpha, per_beta0=args.per_beta0,
+                                     per_actor_batch=args.per_actor_batch, network=args.network,
+                                     set_users=tuple(args.set_users) if args.set_users else None,
+                                     set_uavs=tuple(args.set_uavs) if args.set_uavs else None,
+                                     set_width=args.set_width)
+    settings = TrainSettings(steps=args.steps, seed=args.seed, eval_every=args.eval_every,
+                             eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
+                             threads=args.threads, progress=not args.no_progress)
+    result = train(learner, env.cfg, settings, args.out, resume=args.resume)
+    print(f"trained {args.algo} for {result['step']} steps ({result['episodes']} episodes, "
+          f"{result['wall_s']:.0f} s); policy: {Path(args.out) / 'checkpoint.pt'}")
+    return 0
+
+
+def _sweep_args(parser):
+    parser.add_argument('--figure', default='all', help='fig3, fig4, fig5, robustness or all (default)')
+    parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds (default 0 1 2)')
+    parser.add_argument('--steps', type=int, default=20000, help='training steps per run (default 20000)')
+    from uav_mec_nodes.experiments.plans import LEARNERS, NAMED_POLICIES, SET_STEPS
+    parser.add_argument('--set-steps', type=int, default=SET_STEPS,
+                        help=f'training steps of a set policy run (default {SET_STEPS})')
+    parser.add_argument('--algos', nargs='+', default=list(LEARNERS),
+                        help=f'learners to train and evaluate (default {" ".join(LEARNERS)})')
+    parser.add_argument('--baselines', nargs='+', default=list(NAMED_POLICIES),
+                        help=f'policies without training to evaluate (default {" ".join(NAMED_POLICIES)})')
+    parser.add_argument('--address', help='join this Ray cluster (HOST:PORT of `ray start --head`, or auto); '
+                                          'default: start a local Ray on this machine')
+    parser.add_argument('--workers', type=int, help='local Ray only: CPUs to use, one task each (default: all)')
+    from uav_mec_nodes.experiments.sweeps import CHUNK_STEPS
+    parser.add_argument('--chunk-steps', type=int, default=CHUNK_STEPS,
+                        help=f'training steps per Ray task; a run is trained piece by piece and a lost worker '
+                             f'costs at most one piece (default {CHUNK_STEPS})')
+    parser.add_argument('--learning-starts', type=int,
+                        help="random-action steps before learning (default: the learner's, 1000); for tiny sweeps")
+    parser.add_argument('--no-progress', action='store_true', help='no progress lines')
+    parser.add_argument('--evals-only', action='store_true',
+                        help='train nothing: evaluate baselines and learners whose runs are finished')
+
+
+@subcommand('sweep', 'train and evaluate what a figure needs, every run and evaluation a Ray task (local Ray by '
+                     'default, --address for a cluster; resumable: finished runs are skipped)',
+                     arguments=_sweep_args)
+def sweep_cmd(args) -> int:
+    from uav_mec_nodes.errors import UserInputError
+    import signal
+
+    from uav_mec_nodes.experiments.plans import FIGURES
+    from uav_mec_nodes.experiments.sweeps import Interrupted, sweep
+    figures = FIGURES if args.figure == 'all' else (args.figure,)
+    for flag, value, lo in (('--steps', args.steps, 1), ('--set-steps', args.set_steps, 1),
+                            ('--chunk-steps', args.chunk_steps, 1), ('--learning-starts', args.learning_starts, 0)):
+        if value is not None and value < lo:
+            raise UserInputError(f'{flag}: must be >= {lo}, got {value}')
+    overrides = {} if args.learning_starts is None else dict(learning_starts=args.learning_starts)
+    progress = None if args.no_progress else (lambda text: print(text, file=sys.stderr, flush=True))
+    for figure in figures:
+        try:
+            done = sweep(figure, Path(args.results), tuple(args.seeds), args.steps, address=args.address,
+                         workers=args.workers, evals_only=args.evals_only, algos=tuple(args.algos),
+                         baselines=tuple(args.baselines), chunk_steps=args.chunk_steps,
+                         learner_overrides=overrides, set_steps=args.set_steps, progress=progress)
+        except (KeyboardInterrupt, Interrupted) as exc:   # what the workers finished is written
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            print(f'uav-mec sweep: interrupted by {signal.Signals(signum).name} during {figure}; every finished '
+                  f'piece and evaluation is in {args.results}, the same command goes on from there', file=sys.stderr)
+            return 128 + int(signum)
+        for note in done.skipped:
+            print(f'[{figure}] skipped {note}')
+        print(f"{figure}: trained {done.runs_trained} run(s) ({done.pieces} piece(s), {done.train_s:.0f} s of "
+              f"training), {done.evals_done} evaluation(s) in {done.eval_s:.0f} CPU s")
+    return 0
+
+
+def _figures_args(parser):
+    parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
+    parser.add_argument('--out', help='where to write PNG and CSV (default: the results folder)')
+    parser.add_argument('--readme', help='also replace the result tables block of this README')
+
+
+@subcommand('figures', 'draw Fig. 3, 4, 5 and the failure-robustness figure (PNG + CSV) from sweep results',
+                       arguments=_figures_args)
+def figures_cmd(args) -> int:
+    from uav_mec_nodes.experiments.figures import make_figures, update_readme
+    out = Path(args.out or args.results)
+    notes = make_figures(Path(args.results), out)
+    for note in notes:
+        print(f'missing: {note}')
+    print(f'figures and tables.md written to {out.resolve()}')
+    if args.readme:
+        update_readme(Path(args.readme), (out / 'tables.md').read_text())
+        print(f'result tables of {args.readme} updated')
+    return 0
