@@ -101,3 +101,65 @@ def set_policy_file(path, seed: int = 0, users=(4, 12), uavs=(2, 5)):
     agent = SacAgent(learner.layout.obs_dim, learner.layout.action_dim, learner, seed=seed)
     save_policy(path, agent, learner, cfg, step=0)
     return str(path)
+
+
+class ToyAgent:
+    """A learner that is not SAC (tests of the learner interface, learners/agent.py): a linear tanh policy
+    nudged towards the replayed actions of above-average reward. Plugged in with one registry line."""
+
+    def __init__(self, obs_dim, action_dim, cfg, seed=0):
+        import torch
+        self.obs_dim, self.action_dim, self.cfg = obs_dim, action_dim, cfg
+        torch.manual_seed(seed)
+        self.actor = ToyAgent.build_actor(cfg, obs_dim, action_dim)
+        self.opt = torch.optim.SGD(self.actor.parameters(), lr=1e-2)
+        self.rng = np.random.default_rng(seed)
+        self.updates = 0
+
+    @staticmethod
+    def build_actor(cfg, obs_dim, action_dim):
+        import torch
+
+        class Linear(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layer = torch.nn.Linear(obs_dim, action_dim)
+
+            def forward(self, obs, deterministic=False, with_log_prob=True):
+                return torch.tanh(self.layer(obs)), None
+        return Linear()
+
+    alpha = float('nan')
+
+    def act(self, obs, deterministic=False):
+        import torch
+        with torch.no_grad():
+            a = self.actor(torch.as_tensor(np.asarray(obs, np.float32)))[0].numpy()
+        return a if deterministic else np.clip(a + 0.1 * self.rng.standard_normal(a.shape), -1, 1)
+
+    def update(self, batch, weights, actor_obs=None):
+        import torch
+        obs = torch.as_tensor(batch['obs'])
+        good = torch.as_tensor(batch['reward'] >= batch['reward'].mean())
+        a, _ = self.actor(obs)
+        loss = ((a - torch.as_tensor(batch['action'])) ** 2).mean(-1)[good].mean()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        self.updates += 1
+        return dict(actor_loss=float(loss.detach())), np.ones(len(obs))
+
+    def actor_due(self):
+        return True
+
+    def policy_state(self):
+        return self.actor.state_dict()
+
+    def state_dict(self):
+        return dict(actor=self.actor.state_dict(), opt=self.opt.state_dict(), updates=self.updates)
+
+    def load_state_dict(self, state, actor_only=False):
+        self.actor.load_state_dict(state['actor'])
+        if not actor_only:
+            self.opt.load_state_dict(state['opt'])
+            self.updates = int(state['updates'])

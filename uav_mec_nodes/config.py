@@ -20,7 +20,6 @@ import yaml
 from uav_mec_nodes.errors import ConfigError
 
 INF = math.inf
-DNN_NAMES = ('alexnet', 'vgg16', 'vgg13')  # index = dnn_type k (OffloadDecision.DNN_*)
 
 
 def spec(default, lo=None, hi=None, *, unit: str = '', choices: Optional[Tuple] = None,

@@ -26,7 +26,7 @@ def _profiles_args(parser):
 @subcommand('profiles', 'print the per-layer FLOPs (8) and input sizes (9) of AlexNet, VGG16, VGG13',
                         arguments=_profiles_args)
 def profiles_cmd(args) -> int:
-    from uav_mec_nodes.config import DNN_NAMES
+    from uav_mec_nodes.model.dnn_profiles import DNN_NAMES
     from uav_mec_nodes.model import dnn_profiles
     table = dnn_profiles.layer_table()
     rows = []

@@ -8,7 +8,7 @@ present appended to the observation. The networks (learners/set_networks.py)
 read this layout, so the same code path serves training, evaluation and the
 ROS planner at every size in the range.
 
-Padded observation: type (I_max, 3), user xy (I_max, 2), UAV position
+Padded observation: type (I_max, K) one-hot over the K DNN types, user xy (I_max, 2), UAV position
 (J_max, 3), velocity (J_max, 3), alive (J_max), MU-UAV rates (I_max, J_max),
 UAV-UAV rates (J_max, J_max), time (1), user mask (I_max), UAV mask (J_max).
 Padded action: partition (I_max), association (I_max, J_max), migration
@@ -22,11 +22,12 @@ from typing import List, Tuple
 import numpy as np
 
 from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.model.dnn_profiles import DNN_NAMES
 
 
-def obs_parts(i: int, j: int) -> List[Tuple[str, tuple]]:
-    """The env's observation parts, in order, as (name, shape) for I users and J UAVs."""
-    return [('dnn_type', (i, 3)), ('user_xy', (i, 2)), ('uav_position', (j, 3)), ('uav_velocity', (j, 3)),
+def obs_parts(i: int, j: int, k: int = len(DNN_NAMES)) -> List[Tuple[str, tuple]]:
+    """The env's observation parts, in order, as (name, shape) for I users, J UAVs and K DNN types."""
+    return [('dnn_type', (i, k)), ('user_xy', (i, 2)), ('uav_position', (j, 3)), ('uav_velocity', (j, 3)),
             ('alive', (j,)), ('mu_uav_rate', (i, j)), ('uav_uav_rate', (j, j)), ('time', (1,))]
 
 
@@ -55,6 +56,7 @@ class SetLayout:
     max_users: int = 12
     min_uavs: int = 2
     max_uavs: int = 5
+    num_types: int = len(DNN_NAMES)   # K, the DNN types of the profiles (the one-hot's width)
 
     def validate(self) -> None:
         if not 1 <= self.min_users <= self.max_users <= 256:
@@ -66,7 +68,7 @@ class SetLayout:
     @property
     def obs_dim(self) -> int:
         i, j = self.max_users, self.max_uavs
-        return sum(int(np.prod(s)) for _, s in obs_parts(i, j)) + i + j
+        return sum(int(np.prod(s)) for _, s in obs_parts(i, j, self.num_types)) + i + j
 
     @property
     def action_dim(self) -> int:
@@ -89,10 +91,10 @@ class SetLayout:
 
     def pad_obs(self, obs: np.ndarray, users: int, uavs: int) -> np.ndarray:
         """The env's observation of (users, uavs), one (n,) or a batch (B, n), in the padded layout."""
-        parts = _split(obs, obs_parts(users, uavs))
+        parts = _split(obs, obs_parts(users, uavs, self.num_types))
         i, j = self.max_users, self.max_uavs
         lead = np.asarray(obs).shape[:-1]
-        padded = [_pad(parts[name], shape).reshape(lead + (-1,)) for name, shape in obs_parts(i, j)]
+        padded = [_pad(parts[name], shape).reshape(lead + (-1,)) for name, shape in obs_parts(i, j, self.num_types)]
         user_mask = np.zeros(lead + (i,), np.float32)
         user_mask[..., :users] = 1.0
         uav_mask = np.zeros(lead + (j,), np.float32)

@@ -37,7 +37,7 @@ class _Parse(nn.Module):
     def __init__(self, layout: SetLayout):
         super().__init__()
         i, j = layout.max_users, layout.max_uavs
-        self.obs = obs_parts(i, j) + [('user_mask', (i,)), ('uav_mask', (j,))]
+        self.obs = obs_parts(i, j, layout.num_types) + [('user_mask', (i,)), ('uav_mask', (j,))]
         self.act = action_parts(i, j)
 
     @staticmethod
@@ -73,7 +73,7 @@ class SetEncoder(nn.Module):
         super().__init__()
         self.layout = layout
         d = width
-        self.user = mlp((5 + user_extra, d, d))
+        self.user = mlp((layout.num_types + 2 + user_extra, d, d))   # type one-hot, xy
         self.uav = mlp((7 + uav_extra, d, d))
         # the pair's first layer is a sum of projections (user, UAV, pair features): it never
         # builds the (B, I, J, 2d) concatenation

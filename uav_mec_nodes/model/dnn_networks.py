@@ -1,10 +1,12 @@
-"""AlexNet, VGG13 and VGG16 as torch modules (architecture only, no weights).
+"""The DNNs as torch modules (architecture only, no weights): NETWORKS, in dnn_type order.
 
 Used to build the layer table of dnn_profiles (eqs. (8), (9)) and by the UAV
 node's option to run the real tail layers on real tensors. Torch is imported
-only here, so the model itself needs numpy alone.
+only here, so the model itself needs numpy alone. A new DNN is one more entry of
+NETWORKS (then regenerate the table: `python -m uav_mec_nodes.model.dnn_profiles`).
 """
-from typing import List
+from functools import partial
+from typing import Callable, Dict, List
 
 import torch
 from torch import nn
@@ -50,10 +52,14 @@ def vgg(name: str, num_classes: int = 1000) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+# name -> builder; the order is dnn_type's (k = 0, 1, 2: the paper's AlexNet, VGG16, VGG13)
+NETWORKS: Dict[str, Callable[[], nn.Sequential]] = {
+    'alexnet': alexnet, 'vgg16': partial(vgg, 'vgg16'), 'vgg13': partial(vgg, 'vgg13')}
+
+
 def build(name: str) -> nn.Sequential:
-    """The network `name` in {'alexnet', 'vgg13', 'vgg16'}, in eval mode."""
-    net = alexnet() if name == 'alexnet' else vgg(name)
-    return net.eval()
+    """The network `name` of NETWORKS, in eval mode."""
+    return NETWORKS[name]().eval()
 
 
 def layer_blocks(net: nn.Sequential) -> List[nn.Sequential]:

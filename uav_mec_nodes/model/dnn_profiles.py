@@ -1,9 +1,12 @@
-"""Per-layer workload and transfer size of the three DNNs, eqs. (8) and (9).
+"""Per-layer workload and transfer size of the DNNs, eqs. (8) and (9).
 
 Layers are the Conv and FC layers of the real architectures (AlexNet 8,
-VGG13 13, VGG16 16). Their shapes come from the torch definitions in
-dnn_networks (traced once and shipped as dnn_layers.json, so the model needs
-no torch at run time; a test re-traces and compares).
+VGG16 16, VGG13 13). Their shapes come from the torch definitions in
+dnn_networks.NETWORKS (traced once and shipped as dnn_layers.json, so the model
+needs no torch at run time; a test re-traces and compares). The DNN types are
+the profiles': dnn_type k is the k-th of DNN_NAMES, the table's order, and K, their
+number, sizes the env's observation and the set networks. Adding a DNN is its
+definition in NETWORKS and `python -m uav_mec_nodes.model.dnn_profiles` (docs/modelling.md).
 
 FLOPs (8), with the labels of the paper's erratum swapped back (SPEC.md):
   conv, 'output' (default): 2 * H_out * W_out * C_in * ker^2 * C_out
@@ -21,8 +24,6 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
-
-from uav_mec_nodes.config import DNN_NAMES
 
 LAYER_TABLE = Path(__file__).with_name('dnn_layers.json')
 
@@ -77,6 +78,9 @@ def layer_table() -> Dict[str, List[Dict]]:
     return json.loads(LAYER_TABLE.read_text())
 
 
+DNN_NAMES: Tuple[str, ...] = tuple(layer_table())   # index = dnn_type k: the profiles, in the table's order
+
+
 def layer_flops(row: Dict, conv_flops: str = 'output', fc_flops: str = 'paper') -> float:
     if row['kind'] == 'conv':
         h, w = (row['h_out'], row['w_out']) if conv_flops == 'output' else (row['h_in'], row['w_in'])
@@ -103,7 +107,7 @@ def profile(name: str, conv_flops: str = 'output', fc_flops: str = 'paper',
 
 
 def profiles_for(compute_cfg) -> Tuple[DnnProfile, ...]:
-    """The profiles indexed by dnn_type (config.DNN_NAMES order) under a ComputeSection."""
+    """The profiles indexed by dnn_type (DNN_NAMES order) under a ComputeSection."""
     return tuple(profile(n, compute_cfg.conv_flops, compute_cfg.fc_flops, compute_cfg.bits_per_value)
                  for n in DNN_NAMES)
 
@@ -117,7 +121,7 @@ class ProfileArrays:
 
     @property
     def num_types(self) -> int:
-        """K, the DNN types: as many as the profiles (config.DNN_NAMES)."""
+        """K, the DNN types: as many as the profiles (DNN_NAMES)."""
         return len(self.num_layers)
 
     @classmethod
@@ -134,7 +138,8 @@ class ProfileArrays:
 
 def write_layer_table(path: Path = LAYER_TABLE) -> None:
     """Regenerate dnn_layers.json from the torch definitions (needs torch)."""
-    path.write_text(json.dumps({n: trace_layers(n) for n in DNN_NAMES}, indent=1) + '\n')
+    from uav_mec_nodes.model.dnn_networks import NETWORKS
+    path.write_text(json.dumps({n: trace_layers(n) for n in NETWORKS}, indent=1) + '\n')
 
 
 if __name__ == '__main__':

@@ -119,7 +119,7 @@ class UavNode(Node):
         """
         import torch
 
-        from uav_mec_nodes.config import DNN_NAMES
+        from uav_mec_nodes.model.dnn_profiles import DNN_NAMES
         from uav_mec_nodes.model.dnn_networks import build, input_shape, layer_blocks
         name = DNN_NAMES[dnn_type]
         if name not in self._blocks:
