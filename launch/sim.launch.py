@@ -31,11 +31,11 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from uav_mec_nodes.graph.arguments import RUN_ARGUMENTS
-from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph.layout import CORE, FINISHERS, GraphConfig, node_specs, parse_missing, resolved_num_uavs
-from uav_mec_nodes.graph.isolation import acquire_domain, new_run_id, parse_domain, ros_environment
+from uav_mec_nodes.graph.isolation import acquire_domain, new_run_id, ros_environment
+from uav_mec_nodes.graph.layout import CORE, FINISHERS, GraphConfig, node_specs, resolved_num_uavs
 
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
+LAUNCHED = [a for a in RUN_ARGUMENTS if a.launch]
 EXTRA = DeclareLaunchArgument('params_file', default_value='',
                               description='a ROS 2 parameter file applied after the graph\'s parameters')
 
@@ -48,20 +48,9 @@ class NodeFailed(RuntimeError):
 
 
 def _graph(context) -> GraphConfig:
-    values = {a.name: a.parse(LaunchConfiguration(a.name).perform(context)) for a in RUN_ARGUMENTS}
-    run_id = values['run_id'] or new_run_id()
-    try:
-        missing = parse_missing(values['missing_uavs'])
-    except UserInputError:
-        raise UserInputError(f'missing_uavs:={values["missing_uavs"]}: expected UAV ids separated by commas, '
-                             'e.g. "1,2"') from None
-    try:
-        domain = parse_domain(values['domain_id'])
-    except UserInputError:
-        raise UserInputError(f'domain_id:={values["domain_id"]}: must be auto or an integer in [0, 232]') from None
-    values.update(run_id=run_id, bag_path=values['bag_path'] or f'runs/launch/{run_id}/bag',
-                  missing_uavs=missing, domain_id=domain,
-                  real_time_factor=1.0 if values['plant'] == 'px4' else values['real_time_factor'])
+    values = {a.name: a.parse(LaunchConfiguration(a.name).perform(context)) for a in LAUNCHED}
+    if values['plant'] == 'px4':
+        values['real_time_factor'] = 1.0   # PX4 flies in real time
     return GraphConfig(**values)
 
 
@@ -85,6 +74,8 @@ def _on_exit(name: str, finishing: set):
 
 def _nodes(context):
     g = _graph(context)
+    g.run_id = g.run_id or new_run_id()
+    g.bag_path = g.bag_path or f'runs/{g.run_id}/bag'   # a new one per launch
     num_uavs = resolved_num_uavs(g)
     g.validate(num_uavs, launch=True)
     lease = acquire_domain(g.domain_id, g.run_id)
@@ -110,5 +101,5 @@ def _nodes(context):
 
 def generate_launch_description():
     return LaunchDescription([DeclareLaunchArgument(a.name, default_value=a.launch_default, description=a.description,
-                                                    choices=a.launch_choices) for a in RUN_ARGUMENTS]
+                                                    choices=a.launch_choices) for a in LAUNCHED]
                              + [EXTRA, OpaqueFunction(function=_nodes)])

@@ -43,7 +43,7 @@ def _one_line_error(capsys, argv, *needles):
     (['--config', 'missing.yaml'], ['scenario file not found: missing.yaml']),
     (['--plant', 'gazebo'], ['--plant', "invalid choice: 'gazebo'"]),
     (['--plant', 'px4', '--rtf', '0'], ['--rtf: PX4 flies in real time, so --plant px4 needs 1']),
-    (['--plant', 'px4', '--px4-homes', '1,2'], ['--px4-homes: home_positions: expected 3 points']),
+    (['--plant', 'px4', '--px4-homes', '1,2'], ['--px4-homes: expected 3 points']),
     (['--failure-mode', 'px4_motor'], ['--failure-mode px4_motor: only with --plant px4']),
     (['--safety', 'maybe'], ['--safety', "invalid choice: 'maybe'"]),
 ])

@@ -78,7 +78,7 @@ def test_launch_file_starts_the_nodes_of_graph_py(launch_file):
                       run_id='feedc0de')
     nodes = [a for a in actions if hasattr(a, 'kwargs')]
     expected = node_specs(GraphConfig(num_uavs=4, seed=7, failure_mode='kill', missing_uavs=(3,), policy='greedy',
-                                      bag_path='runs/launch/feedc0de/bag', lease_s=0.5, run_id='feedc0de'), 4)
+                                      bag_path='runs/feedc0de/bag', run_id='feedc0de'), 4)
     assert [n.kwargs['name'] for n in nodes] == [s.name for s in expected]
     for node, s in zip(nodes, expected):
         assert node.kwargs['executable'] == s.module and node.kwargs['package'] == 'uav_mec_nodes'
@@ -128,7 +128,7 @@ def test_every_argument_has_its_description_range_and_choices_from_the_declarati
     (['failure_mode:=px4_motor'], 'failure_mode:=px4_motor: only with plant:=px4 (a failure through PX4)'),
     (['missing_uavs:=one'], 'missing_uavs:=one: expected UAV ids separated by commas'),
     (['domain_id:=x'], 'domain_id:=x: must be auto or an integer in [0, 232]'),
-    (['plant:=px4', 'px4_homes:=1,2'], 'px4_homes:=1,2: home_positions: expected 3 points'),
+    (['plant:=px4', 'px4_homes:=1,2'], 'px4_homes:=1,2: expected 3 points'),
 ])
 def test_a_bad_argument_is_one_line_naming_the_launch_argument_and_a_non_zero_exit(args, line):
     out = ros2_launch(*args, timeout=60)

@@ -6,7 +6,7 @@ import yaml
 from helpers import REPO_ROOT
 from rclpy.parameter import Parameter
 
-from uav_mec_nodes.graph.contract import parameters_of
+from uav_mec_nodes.graph.arguments import parameters_of
 from uav_mec_nodes.graph.launcher import NODE_CLASSES
 
 

@@ -220,7 +220,7 @@ def test_vehicle_ids_and_homes():
     start = np.array([[1.0, 2.0, 150.0], [3.0, 4.0, 120.0]])
     np.testing.assert_allclose(parse_homes('', start), [[1, 2, 0], [3, 4, 0]])
     np.testing.assert_allclose(parse_homes('0,0,0; 10,0,5', start), [[0, 0, 0], [10, 0, 5]])
-    with pytest.raises(UserInputError, match='home_positions'):
+    with pytest.raises(UserInputError, match='px4_homes'):
         parse_homes('1,2', start)
 
 

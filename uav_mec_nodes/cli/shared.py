@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-SEED_MAX = 2 ** 31 - 1
+from uav_mec_nodes.graph.arguments import SEED_MAX  # noqa: F401  (the subcommands' seed range)
 
 
 def check_range(flag: str, value, lo, hi) -> None:
@@ -16,27 +16,26 @@ def check_range(flag: str, value, lo, hi) -> None:
 
 
 def scenario_args(parser):
-    parser.add_argument('--config', help='scenario YAML (default: built-in defaults = config/scenario.yaml)')
-    parser.add_argument('--users', type=int, help='I, number of users (overrides the config)')
-    parser.add_argument('--uavs', type=int, help='J, number of UAVs (overrides the config)')
-    parser.add_argument('--max-failures', type=int, help='F_max (overrides the config)')
+    """--config, --users, --uavs, --max-failures, as graph/arguments.py declares them."""
+    from uav_mec_nodes.graph.arguments import SCENARIO_FLAGS, add_flags
+    add_flags(parser, SCENARIO_FLAGS)
 
 
 def check_scenario_args(args) -> None:
-    from uav_mec_nodes.graph.contract import MAX_UAVS, MAX_USERS
-    check_range('--users', args.users, 1, MAX_USERS)
-    check_range('--uavs', args.uavs, 1, MAX_UAVS)
-    check_range('--max-failures', args.max_failures, 0, MAX_UAVS)
-    check_range('--seed', getattr(args, 'seed', None), 0, SEED_MAX)
+    from uav_mec_nodes.graph.arguments import SCENARIO_FLAGS, given_flags
+    given_flags(args, SCENARIO_FLAGS + (('seed',) if isinstance(getattr(args, 'seed', None), int) else ()))
 
 
-def make_env(args):
+def make_env(args, safety=None):
+    """The env of the scenario flags; safety: the safety layer's say (None: the scenario's)."""
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.env import UavMecEnv
     check_scenario_args(args)
     cfg = load_scenario(args.config)
-    if getattr(args, 'safety', 'off') == 'on':   # `run` flies through the safety layer, whichever engine
-        cfg = cfg.replace(safety__enabled=True)
+    if safety is not None and cfg.safety.enabled != safety:   # `run`: the flag decides, whichever engine
+        cfg = cfg.replace(safety__enabled=safety)
+    if getattr(args, 'slots', None):
+        cfg = cfg.replace(scenario__num_slots=args.slots)
     if getattr(args, 'motion', None):           # `train --motion`: what the action's motion entries mean
         cfg = cfg.replace(modes__motion_action=args.motion)
     return UavMecEnv(cfg, num_users=args.users, num_uavs=args.uavs, max_failures=args.max_failures)

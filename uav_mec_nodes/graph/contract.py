@@ -261,83 +261,6 @@ class ParamSpec:
     choices: Tuple[str, ...] = ()
 
 
-SCENARIO_PARAMETERS = (
-    ParamSpec('run_id', '', 'identity of the run: messages with another run_id are ignored'),
-    ParamSpec('scenario_file', '', 'scenario YAML (empty: the package defaults)'),
-    ParamSpec('seed', 0, 'episode seed (same seed, same episode as the Gym env)', 0, 2 ** 31 - 1),
-    ParamSpec('num_users', 0, 'I, users (0: from the scenario)', 0, MAX_USERS),
-    ParamSpec('num_uavs', 0, 'J, UAVs (0: from the scenario)', 0, MAX_UAVS),
-    ParamSpec('max_failures', -1, 'F_max (-1: from the scenario)', -1, MAX_UAVS),
-    ParamSpec('num_slots', 0, 'T, slots (0: from the scenario)', 0, 1_000_000),
-    ParamSpec('failure_schedule', '', '"uav:slot,..." failures (failures.model: schedule); '
-                                      'empty: the scenario\'s failure model'),
-    ParamSpec('safety', False, 'the safety layer below the planner (scenario key safety.enabled)'),
-)
-
-_LEASE = ParamSpec('lease_s', 0.5, 'liveliness lease of the UAV state topics (wall) [s]', 0.05, 60.0)
-_PX4_VEHICLES = (
-    ParamSpec('px4_namespaces', '', 'PX4 namespace of each UAV, comma-separated (empty: px4_1, px4_2, ...)'),
-    ParamSpec('px4_sys_ids', '', 'MAV_SYS_ID of each UAV, comma-separated (empty: 2, 3, ...: instance + 1)'),
-    ParamSpec('px4_message_versions', PX4_MESSAGE_VERSIONS, 'MESSAGE_VERSION of PX4\'s versioned topics, '
-                                                            '"topic=N,..." (v1.16: vehicle_status=1)'),
-)
-
-NODE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
-    'sequencer': (
-        ParamSpec('real_time_factor', 0.0, 'simulated / wall time; 0: as fast as the graph allows', 0.0, 1000.0),
-        ParamSpec('startup_wait_s', 3.0, 'wall time to wait for UAV nodes before slot 0 [s]', 0.0, 600.0),
-        ParamSpec('wait_for_recorder', False, 'start with the recorder, and let it finish each slot first'),
-        _LEASE,
-    ),
-    'world': (),
-    'channel_sim': (
-        ParamSpec('plant', 'kinematic', 'what moves the UAVs; px4: a slot is accounted once PX4 has flown it '
-                                        '(/plant/report)', choices=tuple(PLANTS)),
-    ),
-    'planner': (
-        ParamSpec('policy', '', 'policy: a baseline name or a policy file; empty: shipped SAC-PER'),
-        _LEASE,
-        ParamSpec('startup_wait_s', 5.0, 'wall time to wait for a UAV never heard of before slot 0 [s]',
-                  0.0, 600.0),
-    ),
-    'failure_injector': (
-        ParamSpec('mode', 'announce', 'how an injected failure shows (px4_termination, px4_motor: through PX4, '
-                                      'px4 plant only)', choices=INJECTED_FAILURE_MODES),
-        ParamSpec('px4_motor_instance', 1, 'px4_motor: the motor to fail (1..8; 0 = all, as PX4 reads it)', 0, 8),
-    ) + _PX4_VEHICLES,
-    'px4_bridge': _PX4_VEHICLES + (
-        ParamSpec('home_positions', '', 'each vehicle\'s home (its local NED origin) in the world frame, '
-                                        '"x,y,z;x,y,z;..." [m, ENU] (empty: on the ground under its start)'),
-        ParamSpec('setpoint_rate_hz', 20.0, 'OffboardControlMode + TrajectorySetpoint stream rate [Hz]', 10.0, 100.0),
-        ParamSpec('stream_before_offboard_s', 1.0, 'setpoint stream before offboard is asked for [s]', 0.5, 10.0),
-        ParamSpec('lease_s', 1.5, 'a vehicle none of whose vehicle_status and vehicle_local_position arrives '
-                                  'for this long is down (wall) [s]; vehicle_status alone comes at 2 Hz', 0.6, 60.0),
-        ParamSpec('takeoff_timeout_s', 0.0, 'the take-off of a vehicle fails after this long (wall) [s]; 0: the '
-                                            'climb at 1 m/s plus 60 s', 0.0, 3600.0),
-        ParamSpec('end_action', 'land', 'what the vehicles do when the episode ends: land (and disarm) or hold '
-                                        '(PX4\'s Hold mode)', choices=PX4_END_ACTIONS),
-        ParamSpec('end_timeout_s', 0.0, 'the bridge waits this long (wall) [s] for the vehicles to land or hold; '
-                                        '0: the descent at 0.7 m/s plus 30 s', 0.0, 3600.0),
-    ),
-    'uav': (
-        ParamSpec('uav_id', 0, 'j, this UAV\'s 0-based id', 0, MAX_UAVS - 1),
-        _LEASE,
-        ParamSpec('own_process', False, 'this node has its process to itself (KILL ends it)'),
-        ParamSpec('run_torch_layers', False, 'run the real torch tail layers of each task it computes'),
-    ),
-    'recorder': (
-        ParamSpec('bag_path', 'runs/bag', 'output bag folder (must not exist)'),
-        ParamSpec('storage', 'sqlite3', 'bag storage plugin', choices=('sqlite3', 'mcap')),
-        ParamSpec('policy', '', 'the planner\'s policy, written into the bag\'s /run_info'),
-        ParamSpec('failure_mode', 'announce', 'the injector\'s mode, written into the bag\'s /run_info',
-                  choices=INJECTED_FAILURE_MODES),
-        _LEASE,
-        ParamSpec('plant', 'kinematic', 'the run\'s plant; px4: also record each vehicle\'s PX4 topics',
-                  choices=tuple(PLANTS)),
-    ) + _PX4_VEHICLES,
-}
-
-
 # A PX4 stand-in's parameters: PX4's own, by their names in lower case, with PX4 v1.16's defaults
 # (docs/px4.md names the source of each), then the stand-in's. px4.vehicle.Px4Params is made from them.
 PX4_VEHICLE_PARAMETERS = (
@@ -378,15 +301,3 @@ VEHICLE_PARAMETERS: Dict[str, Tuple[ParamSpec, ...]] = {
                                                                 '"topic=N,..." (v1.16: vehicle_status=1)'),
     ),
 }
-
-
-def parameters_of(module: str) -> Tuple[ParamSpec, ...]:
-    """Every parameter a node of this module declares, shared scenario ones first."""
-    if module in VEHICLE_PARAMETERS:
-        return VEHICLE_PARAMETERS[module]
-    return SCENARIO_PARAMETERS + NODE_PARAMETERS[module]
-
-
-def parameter_defaults(module: str) -> Dict[str, object]:
-    """Each parameter's default (what a node declares when nothing is given)."""
-    return {p.name: p.default for p in parameters_of(module)}

@@ -119,8 +119,7 @@ def parse_domain(text: str) -> Optional[int]:
     try:
         return int(text)
     except ValueError:
-        raise UserInputError(f'--domain-id: must be auto or an integer in [0, {DOMAIN_MAX}], got {text!r}') \
-            from None
+        raise UserInputError(f'must be auto or an integer in [0, {DOMAIN_MAX}], got {text!r}') from None
 
 
 # Fast DDS (the rmw of this package) takes a participant profile from this variable

@@ -72,6 +72,7 @@ class Isolation:
 
     def __init__(self, g: GraphConfig, say: Say):
         g.run_id = g.run_id or new_run_id()
+        g.bag_path = g.bag_path or f'runs/{g.run_id}/bag'   # the recorder names it so too
         self.lease: DomainLease = acquire_domain(g.domain_id, g.run_id)
         self.env = ros_environment(self.lease.domain_id, g.discovery)
         how = 'chosen with --domain-id' if g.domain_id is not None else 'picked for this run; --domain-id N to choose'
@@ -281,7 +282,6 @@ class MultiProcessRun:
     END_GRACE_S = 15.0      # after the episode, for the nodes that end on their own
 
     def __init__(self, g: GraphConfig, log_dir: Optional[Path] = None, say: Say = _say_nothing):
-        g.bag_path = str(Path(g.bag_path).resolve())
         if g.scenario_file:
             g.scenario_file = str(Path(g.scenario_file).resolve())
         self.g = g
@@ -289,6 +289,7 @@ class MultiProcessRun:
         g.validate(num_uavs)
         self.say = say
         self.iso = Isolation(g, say)
+        g.bag_path = str(Path(g.bag_path).resolve())   # the nodes run elsewhere (cwd: their log folder)
         self.specs = node_specs(g, num_uavs)
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix='uav_mec_logs_')).resolve()
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -24,8 +24,9 @@ from uav_mec_nodes.graph.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAIL
                                     TOPIC_MARKERS, TOPIC_PLAN, TOPIC_PLANT_COMMAND, TOPIC_PLANT_REPORT,
                                     TOPIC_RECORDER_PROGRESS,
                                     TOPIC_SLOT_METRICS, TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec,
-                                    graph_topics, parameters_of, reader_qos, uav_cmd_topic, uav_state_topic)
+                                    graph_topics, reader_qos, uav_cmd_topic, uav_state_topic)
 from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.graph.arguments import DEFAULT_LEASE_S, parameters_of
 from uav_mec_nodes.graph.layout import scenario_for
 from uav_mec_nodes.nodes._guard import UNKNOWN, InputGuard
 
@@ -106,6 +107,8 @@ def px4_versions(node: Node, text: str) -> dict:
 def declare_node(node: Node, module: str):
     """(parameters, scenario config) of a node: every parameter declared, the scenario built."""
     params = declare_parameters(node, module)
+    if getattr(params, 'lease_s', None) == 0.0:   # not given (a node of its own, `ros2 run`): the usual lease
+        params.lease_s = DEFAULT_LEASE_S
     return params, scenario_for(vars(params), node.get_name())
 
 

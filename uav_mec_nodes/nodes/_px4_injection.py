@@ -26,7 +26,7 @@ GIVE_UP_S = 5.0
 class Px4Injection:
     def __init__(self, node, p):
         self.node = node
-        self.termination = p.mode == 'px4_termination'
+        self.termination = p.failure_mode == 'px4_termination'
         versions = c.px4_versions(node, p.px4_message_versions)
         self.vehicles = vehicle_ids(node.cfg.scenario.num_uavs, p.px4_namespaces, p.px4_sys_ids)
         if self.termination:

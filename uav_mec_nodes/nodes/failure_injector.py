@@ -31,8 +31,8 @@ class FailureInjectorNode(Node):
         super().__init__('failure_injector', **kwargs)
         p, self.cfg = c.declare_node(self, 'failure_injector')
         self.run_id = p.run_id
-        self.through_px4 = p.mode in PX4_FAILURE_MODES
-        self.mode = INJECTED_FAILURE_MODES.index(p.mode)   # FailureEvent.MODE_* value (not the px4 modes')
+        self.through_px4 = p.failure_mode in PX4_FAILURE_MODES
+        self.mode = INJECTED_FAILURE_MODES.index(p.failure_mode)   # FailureEvent.MODE_* value (not the px4 modes')
         replica = World(self.cfg).start(episode_rng(p.seed))   # the Gym env's failure draw (or the schedule)
         self.fail_slots = replica.fail_slots.copy()
         self.announced = set()
@@ -52,7 +52,7 @@ class FailureInjectorNode(Node):
             from uav_mec_nodes.nodes._px4_injection import Px4Injection
             self.px4 = Px4Injection(self, p)
         planned = [(int(j), int(t)) for j, t in enumerate(self.fail_slots) if t < NEVER]
-        self.get_logger().info(f'failures planned (uav, slot): {planned}, mode {p.mode}')
+        self.get_logger().info(f'failures planned (uav, slot): {planned}, mode {p.failure_mode}')
 
     def on_slot_start(self, msg: UavState) -> None:
         slot = msg.slot

@@ -4,17 +4,17 @@ One node for all vehicles: the slot barrier needs every vehicle's state at the
 same moment, and one DDS participant talks to every namespace; each vehicle
 keeps a px4.bridge.VehicleLink of its own, so one vehicle's trouble stays its
 own. Per UAV j: PX4 instance j+1, in namespace px4_<j+1> with MAV_SYS_ID j+2
-(parameters px4_namespaces, px4_sys_ids), home (its local NED origin) in the world frame.
+(parameters px4_namespaces, px4_sys_ids), home (its local NED origin, px4_homes) in the world frame.
 
 Before slot 0 every vehicle takes off (VehicleLink: each state logged with what it
 waits for; a take-off that times out ends the node with a line naming the vehicle);
 START 0 is answered when all hold their start points (or are down). START t:
 every vehicle's position and velocity (NED -> the world's ENU) on /world/uav_states.
 MOVE t: the slot's path streamed at setpoint_rate_hz, stamped 0 (PX4 stamps it on
-receipt, whatever UXRCE_DDS_SYNCT says). A vehicle that goes quiet for lease_s, or
+receipt, whatever UXRCE_DDS_SYNCT says). A vehicle that goes quiet for px4_lease_s, or
 reports disarmed, termination, failsafe or a failure-detector bit while it flies, is
 down: one FailureEvent (reported by PX4) unless the graph already counts it down.
-After the last slot every flying vehicle lands (or holds: end_action), and the node
+After the last slot every flying vehicle lands (or holds: px4_end_action), and the node
 ends once PX4 says each has. PX4 flies in real time. The slot logic is px4.fleet.Fleet's,
 each vehicle's px4.bridge.VehicleLink's; this node wires them to the graph and to PX4.
 """
@@ -45,9 +45,9 @@ class Px4BridgeNode(Node):
         self.p, self.run_id = p, p.run_id
         start = World(self.cfg).start(episode_rng(p.seed)).uav_pos   # the Gym env's: where they climb to
         ids = vehicle_ids(len(start), p.px4_namespaces, p.px4_sys_ids)
-        homes = parse_homes(p.home_positions, start)
-        self.fleet = Fleet(self.cfg, [VehicleLink(j, sys_id, homes[j], start[j], p.lease_s,
-                                                  p.stream_before_offboard_s, p.takeoff_timeout_s)
+        homes = parse_homes(p.px4_homes, start)
+        self.fleet = Fleet(self.cfg, [VehicleLink(j, sys_id, homes[j], start[j], p.px4_lease_s,
+                                                  p.stream_before_offboard_s, p.px4_takeoff_timeout_s)
                                       for j, (_, sys_id) in enumerate(ids)])
         inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
         publisher = lambda msg_type, topic: self.create_publisher(msg_type, topic, c.qos(inputs.topics[topic].qos))
@@ -88,7 +88,7 @@ class Px4BridgeNode(Node):
 
     def on_metrics(self, msg: SlotMetrics) -> None:
         if c.episode_over(msg, self.cfg):
-            self.fleet.finish(time.monotonic(), self.p.end_action, self.p.end_timeout_s)
+            self.fleet.finish(time.monotonic(), self.p.px4_end_action, self.p.end_timeout_s)
 
     def on_ack(self, link: VehicleLink, msg: VehicleCommandAck) -> None:
         line = link.on_ack(time.monotonic(), msg.command, msg.result)

@@ -39,7 +39,8 @@ class RecorderNode(Node):
         self.run_id = p.run_id
         s = self.cfg.scenario
         topics = recorded_topics(s.num_users, s.num_uavs, p.lease_s)
-        self.recording = Recording(p.run_id, p.bag_path, p.storage, topics, s.num_slots, s.num_users)
+        bag = p.bag_path or f'runs/{p.run_id or "recorder"}/bag'   # as GraphConfig names it
+        self.recording = Recording(p.run_id, bag, p.storage, topics, s.num_slots, s.num_users)
         self.recording.write_run_info(p.seed, p.policy, p.failure_mode, render_yaml(self.cfg),
                                       int(self.context.get_domain_id()))
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg, p.lease_s)

@@ -337,5 +337,5 @@ def parse_homes(text: str, start_world) -> np.ndarray:
     except ValueError:
         homes = np.zeros((0, 0))
     if homes.shape != start.shape or not np.all(np.isfinite(homes)):
-        raise UserInputError(f'home_positions: expected {len(start)} points "x,y,z;..." in metres, got {text!r}')
+        raise UserInputError(f'px4_homes: expected {len(start)} points "x,y,z;..." in metres, got {text!r}')
     return homes
