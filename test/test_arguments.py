@@ -9,10 +9,10 @@ import yaml
 from helpers import REPO_ROOT
 
 from uav_mec_nodes.graph.arguments import EVERY_NODE, RUN_ARGUMENTS, parameters_of
-from uav_mec_nodes.graph.launcher import NODE_CLASSES
+from uav_mec_nodes.graph.launcher import NODE_MODULES
 from uav_mec_nodes.graph.layout import GraphConfig, graph_scenario
 
-GRAPH_NODES = [m for m in NODE_CLASSES if m != 'px4_standin']
+GRAPH_NODES = [m for m in NODE_MODULES if m != 'px4_standin']
 
 
 def _run_parser():
@@ -84,3 +84,40 @@ def test_an_explicit_safety_flag_wins_over_the_yaml(tmp_path, yaml_says, flag, e
     path.write_text(f'safety:\n  enabled: {str(yaml_says).lower()}\n')
     g = GraphConfig(scenario_file=str(path)) if flag is None else GraphConfig(scenario_file=str(path), safety=flag)
     assert graph_scenario(g).safety.enabled is expected
+
+
+def test_a_plant_is_its_node_module_and_its_name_in_plants():
+    """Adding a plant: nodes/<module>.py (class by the naming rule) and one entry in contract.PLANTS. The run
+    flag's choices, the launch's, the finishing nodes and the owners of /world/uav_states follow."""
+    from uav_mec_nodes.graph.contract import PLANTS, TOPIC_WORLD_UAVS, graph_topics
+    from uav_mec_nodes.graph.launcher import node_class
+    from uav_mec_nodes.graph.layout import FINISHERS
+    plant = next(a for a in RUN_ARGUMENTS if a.name == 'plant')
+    assert tuple(plant.choices) == tuple(PLANTS)
+    owners = graph_topics(10, 3)[TOPIC_WORLD_UAVS].publishers
+    for module in PLANTS.values():
+        assert module in NODE_MODULES and module in FINISHERS and module in owners
+        assert node_class(module).__module__ == f'uav_mec_nodes.nodes.{module}'
+
+
+def test_the_train_flags_are_the_learner_config_fields():
+    """`uav-mec train`'s hyper-parameter options come from LearnerConfig's fields: each sets its field (--lr all
+    three rates), and one not given leaves the algorithm's own default (redq: 10 critics, 2 updates a step)."""
+    from dataclasses import fields
+
+    from uav_mec_nodes import cli
+    from uav_mec_nodes.cli.learn import _learner_overrides
+    from uav_mec_nodes.learners.config import LearnerConfig
+    cli.load_subcommands()
+    parser = cli.build_parser()
+    flagged = {f.metadata['flag']: f.name for f in fields(LearnerConfig) if 'flag' in f.metadata}
+    train = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices['train']
+    options = {o: a.dest for a in train._actions for o in a.option_strings}
+    assert all(options[flag] == name for flag, name in flagged.items()) and len(flagged) >= 15
+    base = ['train', '--steps', '1', '--out', 'x']
+    args = parser.parse_args(base + ['--critics', '7', '--lr', '0.001', '--hidden', '8', '8', '--network', 'set'])
+    cfg = LearnerConfig.for_algo(args.algo, **_learner_overrides(args))
+    assert (cfg.num_critics, cfg.hidden, cfg.network) == (7, (8, 8), 'set')
+    assert cfg.actor_lr == cfg.critic_lr == cfg.alpha_lr == 0.001
+    redq = LearnerConfig.for_algo('redq', **_learner_overrides(parser.parse_args(base)))
+    assert (redq.num_critics, redq.updates_per_step, redq.hidden) == (10, 2, (256, 256))

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'bench'))
@@ -31,12 +32,22 @@ def test_loop_reference_equals_vectorised_slot_with_failures():
         env.step_decisions(decisions, accel)
 
 
+def _cells(row: str):
+    """A markdown table row's cells as numbers."""
+    return [float(c) if '.' in c else int(c) for c in (c.strip() for c in row.strip().strip('|').split('|'))]
+
+
 def test_env_throughput_quick_run(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'env_throughput.py'), '--quick', '--seconds',
                           '0.02', '--batch', '2'], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
     row = [line for line in out.stdout.splitlines() if line.startswith('|') and '10 |' in line]
     assert len(row) == 1 and len(row[0].split('|')) == 12
+    # measured rates, and ratios that are those rates' (as printed: 1 or 2 decimals)
+    i, j, loop, vector, env, batched, improved, *ratios = _cells(row[0])
+    assert (i, j) == (10, 3) and min(loop, vector, env, batched, improved) > 0
+    for printed, rate, decimals in zip(ratios, (vector, env, batched), (1, 2, 1)):
+        assert abs(printed - rate / loop) <= 0.5 * 10 ** -decimals + 1e-9, (printed, rate / loop)
 
 
 def test_learner_updates_quick_run(tmp_path):
@@ -52,6 +63,15 @@ def test_optimal_slot_quick_run(tmp_path):
     assert out.returncode == 0, out.stderr
     row = [line for line in out.stdout.splitlines() if line.startswith('| 4 |')]
     assert len(row) == 1 and len(row[0].split('|')) == 10
+    cells = [c.strip() for c in row[0].strip('|').split('|')]
+    solve_median, solve_max = (float(x) for x in cells[1].split('/'))
+    greedy_median, ratio = float(cells[2]), float(cells[3])
+    assert 0 < solve_median <= solve_max and greedy_median > 0
+    # the ratio is of the measured times (printed rounded to 2 decimals, so within their rounding)
+    lo = (solve_median - 0.005) / (greedy_median + 0.005)
+    hi = (solve_median + 0.005) / max(greedy_median - 0.005, 1e-9)
+    assert lo - 0.05 <= ratio <= hi + 0.05, (ratio, lo, hi)
+    assert all(float(x) > 0 for x in cells[7].split('/'))
 
 
 def test_ray_sweep_quick_run(tmp_path):
@@ -62,3 +82,18 @@ def test_ray_sweep_quick_run(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert 'same numbers on 1 and 2 workers: yes' in out.stdout
     assert re.search(r'wall time: 1 worker \d+\.\d s, 2 workers \d+\.\d s, speed-up 1/2 = \d\.\d\dx', out.stdout)
+
+
+def test_foreign_traffic_quick_run(tmp_path):
+    """A quiet and a flooded episode: the script exits 1 unless their numbers are equal."""
+    out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'foreign_traffic.py'), '--slots', '4', '--repeats',
+                          '1', '--rate', '50', '--out', str(tmp_path / 'runs')],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    sent = int(re.search(r'sent (\d+) messages', out.stdout).group(1))
+    assert sent > 0
+    quiet = re.search(r'\| quiet \(reference\) \| ([\d.]+) \| 1.00 \|', out.stdout)
+    flooded = re.search(r'\| flooded by another run \| ([\d.]+) \| ([\d.]+) \|', out.stdout)
+    assert quiet and flooded, out.stdout
+    assert float(flooded.group(2)) == pytest.approx(float(flooded.group(1)) / float(quiet.group(1)), abs=0.02)
+    assert "the flooded run's per-slot e_tot equal the quiet run's" in out.stdout

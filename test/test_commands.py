@@ -87,9 +87,15 @@ def test_run_is_the_ros_episode_with_bag_summary_and_plots(tmp_path, ros_domain_
     assert bad.returncode == 2 and 'metadata.yaml' in bad.stderr
     again = uav_mec('run', '--seed', '2', '--out', str(tmp_path), check=False)
     assert again.returncode == 2 and '--overwrite' in again.stderr   # a bag is never overwritten silently
-    gym = uav_mec('run', '--seed', '2', '--engine', 'gym', '--out', str(tmp_path / 'gym'))
-    assert json.loads((tmp_path / 'gym' / 'summary.json').read_text())['e_tot'] == pytest.approx(
-        summary['e_tot'], rel=1e-9)
+    # the bag's summary against the Gym env's own episode log (another code path): the same episode
+    uav_mec('run', '--seed', '2', '--engine', 'gym', '--out', str(tmp_path / 'gym'))
+    gym = json.loads((tmp_path / 'gym' / 'summary.json').read_text())
+    for key in ('slots', 'tasks', 'tasks_completed', 'tasks_late', 'tasks_dropped', 'tasks_migrated'):
+        assert summary[key] == gym[key], key
+    for key in ('e_tot', 'reward', 'local_energy_j', 'tx_energy_j', 'flight_energy_j', 'uav_compute_energy_j',
+                'migration_energy_j', 'deadline_miss_rate'):
+        assert summary[key] == pytest.approx(gym[key], rel=1e-9), key
+    assert [(f['uav'], f['slot']) for f in summary['failures']] == [(f['uav'], f['slot']) for f in gym['failures']]
 
 
 def test_run_bad_flags(tmp_path):

@@ -125,8 +125,8 @@ def test_readme_result_tables_are_those_of_docs_results():
 
     from uav_mec_nodes.experiments.figures import readme_tables, results_tables
     root = Path(__file__).resolve().parents[2]
-    assert readme_tables(root / 'README.md') == results_tables(root / 'docs' / 'results'), \
-        'README result tables are stale: run `uav-mec figures --readme README.md`'
+    assert readme_tables(root / 'docs' / 'learners.md') == results_tables(root / 'docs' / 'results'), \
+        'docs/learners.md result tables are stale: run `uav-mec figures --readme docs/learners.md`'
 
 
 def test_update_readme_replaces_only_the_marked_block(tmp_path):

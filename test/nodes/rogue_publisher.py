@@ -4,24 +4,35 @@ It learns the run's identity from the run's own /slot_metrics (what anyone on th
 domain can do without DDS security), then forges, with that identity and with a
 wrong one: a plan that marks every UAV dead, a 10,000-decision plan, kill events
 for every UAV and failures of UAV 999, SlotMetrics worth 1000 J, world states,
-commands, recorder progress, /clock. Prints one line once the junk flows.
+commands, recorder progress, /clock, heartbeats of every UAV; and it asserts DDS
+liveliness (MANUAL_BY_TOPIC) on every UAV's state topic, as a UAV once did. Prints one line once the junk flows, and at
+SIGTERM how many rounds it sent and when the last one went out (CLOCK_MONOTONIC,
+the clock the test reads too), so a test can tell that the flood lasted. An error
+while flooding ends it with a traceback and a non-zero status, never silently.
 """
 import math
+import signal
 import sys
 import time
 
 import rclpy
+from rclpy.signals import SignalHandlerOptions
 
-from uav_mec_nodes.graph.contract import graph_topics
-from uav_mec_nodes.msg import (ChannelState, FailureEvent, OffloadDecision, Plan, RecorderProgress, SlotMetrics,
-                               UavCommand, UavState)
+from rclpy.duration import Duration
+from rclpy.qos import LivelinessPolicy
+
+from uav_mec_nodes.graph.contract import graph_topics, uav_heartbeat_topic
+from uav_mec_nodes.msg import (ChannelState, FailureEvent, Heartbeat, OffloadDecision, Plan, RecorderProgress,
+                               SlotMetrics, UavCommand, UavState)
 from uav_mec_nodes.nodes import _common as c
 
 
 def main(seconds: float) -> None:
-    rclpy.init()
+    stop = []
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     node = rclpy.create_node('rogue')
-    topics = graph_topics(10, 3, 0.5)
+    topics = graph_topics(10, 3)
 
     def pub(msg_type, topic):
         return node.create_publisher(msg_type, topic, c.qos(topics[topic].qos))
@@ -30,6 +41,12 @@ def main(seconds: float) -> None:
                 cmd=pub(UavCommand, c.uav_cmd_topic(1)), plan=pub(Plan, c.TOPIC_PLAN),
                 metrics=pub(SlotMetrics, c.TOPIC_SLOT_METRICS), progress=pub(RecorderProgress,
                                                                               c.TOPIC_RECORDER_PROGRESS))
+    for j in range(3):
+        pubs[f'heartbeat_{j}'] = pub(Heartbeat, uav_heartbeat_topic(j))
+        lively = c.qos(topics[c.uav_state_topic(j)].qos)
+        lively.liveliness = LivelinessPolicy.MANUAL_BY_TOPIC
+        lively.liveliness_lease_duration = Duration(seconds=0.5)
+        pubs[f'lively_{j}'] = node.create_publisher(UavState, c.uav_state_topic(j), lively)
     from rosgraph_msgs.msg import Clock
     clock = pub(Clock, c.TOPIC_CLOCK)
     learned = {}
@@ -41,19 +58,18 @@ def main(seconds: float) -> None:
     huge = Plan(decisions=[OffloadDecision(user_id=i % 10, partition_layer=1) for i in range(10_000)],
                 uav_alive=[False] * 3)
     end = time.monotonic() + seconds
-    try:
-        forge(pubs, clock, huge, learned, node, end)
-    except Exception:   # SIGTERM from the test: rclpy shuts down under a publish or a spin
-        pass
+    rounds, last = forge(pubs, clock, huge, learned, node, end, stop)
     print(f'run id learned: {learned.get("run_id", "")!r}', flush=True)
+    print(f'flooded {rounds} rounds, the last at {last:.3f}', flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
 
 
-def forge(pubs, clock, huge, learned, node, end) -> None:
+def forge(pubs, clock, huge, learned, node, end, stop):
+    """Junk until `end` or SIGTERM: (rounds sent, monotonic time of the last)."""
     from rosgraph_msgs.msg import Clock
-    count = 0
-    while time.monotonic() < end:
+    count, last = 0, 0.0
+    while time.monotonic() < end and not stop:
         for run_id in (learned.get('run_id', ''), 'not-this-run'):
             slot = count % 60
             dead = Plan(run_id=run_id, slot=slot, uav_alive=[False, False, False],
@@ -76,10 +92,14 @@ def forge(pubs, clock, huge, learned, node, end) -> None:
             cmd.acceleration.y = 5.0
             pubs['cmd'].publish(cmd)
             clock.publish(Clock())
-        count += 1
+            for j in range(3):
+                pubs[f'heartbeat_{j}'].publish(Heartbeat(run_id=run_id, uav_id=j, count=count + 1))
+                pubs[f'lively_{j}'].assert_liveliness()
+        count, last = count + 1, time.monotonic()
         if count == 1:
             print('published a first round of junk', flush=True)
         rclpy.spin_once(node, timeout_sec=0.1)
+    return count, last
 
 
 if __name__ == '__main__':

@@ -1,7 +1,9 @@
 """Bad messages are rejected with a logged reason; no node crashes; every task still ends recorded."""
 import math
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +105,7 @@ def test_a_rogue_publisher_changes_no_number_of_the_run(tmp_path, ros_domain_id)
     from uav_mec_nodes.graph.launcher import MultiProcessRun
     from uav_mec_nodes.bags.report import summarize
     env = dict(os.environ, ROS_DOMAIN_ID=ros_domain_id, ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
-    rogue = subprocess.Popen([sys.executable, str(HERE / 'rogue_publisher.py'), '60'], cwd=tmp_path, env=env,
+    rogue = subprocess.Popen([sys.executable, str(HERE / 'rogue_publisher.py'), '600'], cwd=tmp_path, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first = rogue.stdout.readline()   # the junk is flowing before the episode starts
     try:
@@ -112,19 +114,27 @@ def test_a_rogue_publisher_changes_no_number_of_the_run(tmp_path, ros_domain_id)
                         real_time_factor=5.0, bag_path=str(tmp_path / 'bag'), domain_id=int(ros_domain_id))
         with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
             result = run.wait(timeout_s=180)
+        run_ended = time.monotonic()
     finally:
         rogue.terminate()
         out = first + rogue.communicate(timeout=20)[0]
     assert 'published' in first, out
+    assert rogue.returncode == 0, out   # an error while flooding is a failed test, not a quiet rogue
+    rounds, last = re.search(r'flooded (\d+) rounds, the last at ([\d.]+)', out).groups()
+    assert float(last) >= run_ended - 1.0, f'the flood stopped {run_ended - float(last):.1f} s before the run ended'
     assert f"run id learned: '{result.run_id}'" in out, out   # it forged with the run's own identity
     assert not result.stopped, result.stopped + result.detail
-    expected, _ = gym_episode('offload-all', 0, 20, schedule=((1, 4),))
+    expected, log = gym_episode('offload-all', 0, 20, schedule=((1, 4),))
     bag = read_bag(tmp_path / 'bag')
     np.testing.assert_allclose([m.e_tot for m in sorted(bag['/slot_metrics'], key=lambda m: m.slot)], expected,
                                rtol=1e-9, atol=0)
     assert_every_task_once(bag, 20)
     assert [(f.uav_id, f.slot, f.mode) for f in bag['/failures']] == [(1, 4, FailureEvent.MODE_ANNOUNCE)]
-    assert all(len(p.decisions) == 10 and p.uav_alive[0] and p.uav_alive[2] for p in bag['/plan'])
+    assert all(len(p.decisions) == 10 for p in bag['/plan'])
+    # who is up at each slot's start: the Gym env's, never the forged plans' or kill events'
+    failed_before = [set().union(*([set()] + [set(s['failed_in_slot']) for s in log.slots[:t]])) for t in range(20)]
+    assert [list(p.uav_alive) for p in sorted(bag['/plan'], key=lambda p: p.slot)] == \
+        [[j not in failed_before[t] for j in range(3)] for t in range(20)]
     summary = summarize(bag, 'offload-all', 0)
     assert summary['e_tot'] == pytest.approx(expected.sum(), rel=1e-9) and summary['slots'] == 20
     strays = summary['stray_input']
@@ -157,3 +167,39 @@ def test_a_setpoint_command_flies_towards_the_target_within_limits(context):
             assert target.x - start[0, 0] <= 0.5 * sequencer.cfg.uavs.a_max_mps2 + 1e-9
     assert sent[-1].kind == PlantCommand.KIND_MOVE and list(sent[-1].moving) == [True, False, False]
     sequencer.destroy_node()
+
+
+@pytest.mark.parametrize('filtered', [True, False], ids=['node', 'recorder'])
+def test_another_runs_messages_are_dropped_by_dds_before_python(context, filtered):
+    """A node's subscriptions carry a content filter on run_id: another run's plans never reach its
+    callbacks or its guard (a flood costs it nothing). The recorder's are unfiltered, to count them."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.nodes._common import GuardedInput, qos
+    node = rclpy.create_node('channel_sim', context=context)
+    writer = rclpy.create_node('planner', context=context)
+    try:
+        inputs = GuardedInput(node, 'run-a', load_scenario(), filter_foreign_runs=filtered)
+        got = []
+        sub = inputs.subscribe(Plan, '/plan', lambda m: got.append(m.run_id))
+        assert sub.is_cft_enabled == filtered
+        pub = writer.create_publisher(Plan, '/plan', qos(inputs.topics['/plan'].qos))
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        deadline = time.monotonic() + 10
+        while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        for k in range(10):
+            pub.publish(Plan(run_id='run-a' if k % 2 else 'run-b', slot=k))
+        while (len(got) < 5 or inputs.guard.pending) and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        for _ in range(10):
+            executor.spin_once(timeout_sec=0.02)
+        assert got == ['run-a'] * 5
+        other = inputs.guard.strays.get(('/plan', 'message of another run (run-b)'), 0)
+        assert other == (0 if filtered else 5)
+    finally:
+        writer.destroy_node()
+        node.destroy_node()

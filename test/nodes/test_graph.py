@@ -1,4 +1,5 @@
 """The ROS graph: same numbers as the Gym env, a real crash, a UAV that never starts, the bag's contents."""
+import re
 import signal
 import time
 
@@ -47,14 +48,14 @@ def test_single_process_graph_equals_gym_env(policy, tmp_path):
     assert all(m.run_id == result.run_id for m in bag['/slot_metrics'] + bag['/plan'] + bag['/task_reports'])
     # each topic's offered QoS, as the contract has it, so `ros2 bag play` replays with it
     qos = offered_qos(tmp_path / 'bag')
-    for name, spec in graph_topics(10, 3, 5.0).items():
+    for name, spec in graph_topics(10, 3).items():
         if name in qos:
             (profile,) = qos[name]
             assert profile.depth == spec.qos.depth
             assert profile.reliability.name.lower() == spec.qos.reliability
             assert profile.durability.name.lower() == spec.qos.durability
-    lease = qos['/uav_0/state'][0].liveliness_lease_duration
-    assert qos['/uav_0/state'][0].liveliness.name == 'MANUAL_BY_TOPIC' and (lease.sec, lease.nsec) == (5, 0)
+    # heartbeats carry no slot: the bag has a lost lease as a FailureEvent, not 10 beats a second
+    assert not any(name.endswith('/heartbeat') for name in qos)
 
 
 def test_multi_process_graph_equals_gym_env(tmp_path):
@@ -72,15 +73,35 @@ def test_multi_process_graph_equals_gym_env(tmp_path):
                                rtol=1e-9, atol=0)
 
 
-def test_sigkill_of_a_uav_process_mid_episode(tmp_path):
-    slots, lease = 40, 0.5
+@pytest.mark.parametrize('forger', [False, True], ids=['alone', 'with-a-forger'])
+def test_sigkill_of_a_uav_process_mid_episode(tmp_path, ros_domain_id, forger):
+    """UAV 1's process is killed: it is down within a lease. With a forger on the domain that beats for it (with
+    the run's own id) and asserts DDS liveliness on its state topic, the same: only its own heartbeats count."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    slots, lease = 40, (1.0 if forger else 0.5)
+    rogue = None
+    if forger:
+        env = dict(os.environ, ROS_DOMAIN_ID=ros_domain_id, ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+        rogue = subprocess.Popen([sys.executable, str(Path(__file__).parent / 'rogue_publisher.py'), '600'],
+                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert 'published' in rogue.stdout.readline()
     g = GraphConfig(num_slots=slots, policy='offload-all', max_failures=0, real_time_factor=10.0,
-                    lease_s=lease, bag_path=str(tmp_path / 'bag'))
-    with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
-        wait_for_slots(tmp_path / 'bag', 8, timeout_s=60)
-        run.processes['uav_1'].send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()
-        result = run.wait(timeout_s=180)
+                    lease_s=lease, bag_path=str(tmp_path / 'bag'), domain_id=int(ros_domain_id))
+    try:
+        with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
+            wait_for_slots(tmp_path / 'bag', 8, timeout_s=60)
+            run.processes['uav_1'].send_signal(signal.SIGKILL)
+            killed_at = time.monotonic()
+            result = run.wait(timeout_s=180)
+    finally:
+        if rogue is not None:
+            rogue.terminate()
+            out = rogue.communicate(timeout=20)[0]
+    if forger:
+        assert rogue.returncode == 0 and f"run id learned: '{result.run_id}'" in out, out
     assert not result.stopped, result.stopped
     assert run.processes['uav_1'].returncode == -signal.SIGKILL
     bag = read_bag(tmp_path / 'bag')
@@ -88,7 +109,11 @@ def test_sigkill_of_a_uav_process_mid_episode(tmp_path):
     _assert_every_task_once(bag, slots)
     lost = [f for f in bag['/failures'] if f.uav_id == 1 and f.mode == 3]
     assert len(lost) == 1, 'the planner publishes the lost lease once'
-    # at rtf 10 a slot is 0.1 s of wall time: the lease (0.5 s) plus one slot is at most 6 slots
+    # waited one lease from the slot's readiness, not the 10 s a UAV holding its lease is waited for
+    assert 'no heartbeat for its lease' in lost[0].reason, lost[0].reason
+    waited = float(re.search(r'after ([\d.]+) s', lost[0].reason).group(1))
+    assert lease <= waited < lease + 2.0, lost[0].reason
+    # at rtf 10 a slot is 0.1 s of wall time: the lease plus one slot is at most 6 (11) slots
     plans = sorted(bag['/plan'], key=lambda p: p.slot)
     first_down = next(p.slot for p in plans if not p.uav_alive[1])
     kill_slot = max(m.slot for m in bag['/slot_metrics'] if m.alive_uavs == 3)
@@ -113,12 +138,18 @@ def test_uav_that_never_starts_is_failed_from_the_first_slot(tmp_path):
 
 
 def test_mcap_bag_and_uav_running_real_torch_layers(tmp_path):
+    from uav_mec_nodes.model.dnn_profiles import DNN_NAMES, layer_table
     g = GraphConfig(num_slots=2, num_users=2, policy='offload-all', max_failures=0, storage='mcap',
-                    bag_path=str(tmp_path / 'bag'))
-    run_single_process(g, timeout_s=120)
+                    run_torch_layers=True, bag_path=str(tmp_path / 'bag'))
+    result = run_single_process(g, timeout_s=120)
     counts = topic_counts(tmp_path / 'bag')
     assert any(p.suffix == '.mcap' for p in (tmp_path / 'bag').iterdir())
     assert counts['/task_reports'] == 4 and counts['/slot_metrics'] == 2
+    # each task computed on a UAV ran its tail layers phi..L there, on real tensors
+    layers = {k: len(layer_table()[name]) for k, name in enumerate(DNN_NAMES)}
+    on_uavs = [r for r in read_bag(tmp_path / 'bag')['/task_reports'] if r.computing_uav < 3]
+    assert on_uavs, 'offload-all computes on the UAVs'
+    assert result.tail_layers_run == sum(layers[r.dnn_type] - r.partition_layer + 1 for r in on_uavs) > 0
 
 
 def test_uav_node_runs_the_tail_layers_on_real_tensors(ros_domain_id):

@@ -112,15 +112,18 @@ def test_every_argument_has_its_description_range_and_choices_from_the_declarati
     assert out.returncode == 0, out.stderr
     assert 'no description given' not in out.stdout
     for arg in RUN_ARGUMENTS:
-        assert f"'{arg.name}':" in out.stdout
-    assert "I, mobile users (0: from the scenario); in [0, 65535]" in out.stdout
-    assert "Valid choices are: ['announce', 'silence', 'kill', 'px4_termination', 'px4_motor']" in out.stdout
-    assert "the safety layer below the planner. Valid choices are: ['true', 'false']" in out.stdout
+        # arguments the launch file does not take (launch=False) are CLI-only
+        assert (f"'{arg.name}':" in out.stdout) == arg.launch, arg.name
+    by_name = {arg.name: arg for arg in RUN_ARGUMENTS}
+    assert f"{by_name['num_users'].help}; in [1, 65535]" in out.stdout   # the range of a value given; 0 unset
+    mode = by_name['failure_mode']
+    assert f"{mode.help}. Valid choices are: {list(mode.choices)}" in out.stdout
+    assert f"{by_name['safety'].help}. Valid choices are: ['true', 'false']" in out.stdout
 
 
 @pytest.mark.parametrize('args,line', [
-    (['num_uavs:=abc'], 'num_uavs:=abc: expected an integer in [0, 1000]'),
-    (['num_uavs:=5000'], 'num_uavs:=5000: expected an integer in [0, 1000]'),
+    (['num_uavs:=abc'], 'num_uavs:=abc: expected an integer in [1, 1000]'),
+    (['num_uavs:=5000'], 'num_uavs:=5000: expected an integer in [1, 1000]'),
     (['lease_s:=-1'], 'lease_s:=-1: expected a number in [0.05, 60]'),
     (['plant:=gazebo'], 'Argument "plant" provided value "gazebo" is not valid. Valid options are: '
                         "['kinematic', 'px4']"),
@@ -225,6 +228,7 @@ def test_a_failed_core_node_handler_raises_and_the_episode_end_shuts_down(launch
     assert handlers['planner'].on_exit(Exited(0), context) is None      # not one that finishes the run
     assert handlers['sequencer'].on_exit(Exited(0), context) is None
     assert handlers['channel_sim'].on_exit(Exited(0), context) is None
+    assert handlers['world'].on_exit(Exited(0), context) is None        # the plant finishes the run too
     log, shutdown = handlers['recorder'].on_exit(Exited(0), context)      # the last one: the launch ends
     assert isinstance(shutdown.event, Shutdown)
     (stopped,) = handlers['planner'].on_exit(Exited(130), context)       # a Ctrl-C reached it: stop, no error

@@ -1,5 +1,4 @@
 """Every node's parameters: all in config/params.yaml, all declared read-only with their range."""
-import importlib
 
 import pytest
 import yaml
@@ -7,12 +6,12 @@ from helpers import REPO_ROOT
 from rclpy.parameter import Parameter
 
 from uav_mec_nodes.graph.arguments import parameters_of
-from uav_mec_nodes.graph.launcher import NODE_CLASSES
+from uav_mec_nodes.graph.launcher import NODE_MODULES, node_class
 
 
-@pytest.mark.parametrize('module', sorted(NODE_CLASSES))
+@pytest.mark.parametrize('module', NODE_MODULES)
 def test_declared_parameters_are_the_contracts_read_only_and_in_params_yaml(context, module, tmp_path):
-    cls = getattr(importlib.import_module(f'uav_mec_nodes.nodes.{module}'), NODE_CLASSES[module])
+    cls = node_class(module)
     overrides = [Parameter('bag_path', value=str(tmp_path / 'bag'))] if module == 'recorder' else []
     node = cls(context=context, parameter_overrides=overrides)
     try:

@@ -35,7 +35,8 @@ def test_colcon_build_and_import(tmp_path):
     install = ws / 'install'
     site = install / 'lib' / f'python{sys.version_info.major}.{sys.version_info.minor}' / 'site-packages'
     assert (site / 'uav_mec_nodes' / 'msg' / '__init__.py').exists()
-    assert (site / 'uav_mec_nodes' / 'cli.py').exists()
+    for room in ('cli/__init__.py', 'graph/contract.py', 'bags/io.py', 'experiments/episode.py', 'nodes/planner.py'):
+        assert (site / 'uav_mec_nodes' / room).exists(), room   # every room, not only the top level
     assert (install / 'share' / 'uav_mec_nodes' / 'package.xml').exists()
     assert (install / 'share' / 'ament_index' / 'resource_index' / 'packages' / 'uav_mec_nodes').exists()
     assert (install / 'share' / 'uav_mec_nodes' / 'config').is_dir()

@@ -116,16 +116,13 @@ def offered_qos(path) -> Dict[str, list]:
 # --- writing ----------------------------------------------------------------------------------------
 def rosbags_qos(spec: QosSpec):
     from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-    lease = spec.liveliness_lease_s
     forever = QosTime(sec=2147483647, nsec=4294967295)   # what rosbag2 writes for "infinite"
     return Qos(history=QosHistory.KEEP_LAST, depth=spec.depth,
                reliability=QosReliability.RELIABLE if spec.reliability == 'reliable' else QosReliability.BEST_EFFORT,
                durability=QosDurability.TRANSIENT_LOCAL if spec.durability == 'transient_local'
                else QosDurability.VOLATILE,
                deadline=forever, lifespan=forever,
-               liveliness=QosLiveliness.MANUAL_BY_TOPIC if lease > 0 else QosLiveliness.AUTOMATIC,
-               liveliness_lease_duration=QosTime(sec=int(lease), nsec=int(round((lease % 1) * 1e9))) if lease > 0
-               else forever,
+               liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=forever,
                avoid_ros_namespace_conventions=False)
 
 

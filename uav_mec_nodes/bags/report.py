@@ -91,6 +91,9 @@ def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
     if moves:   # the plant's commands were recorded: what the safety layer changed, in UAV-slots by kind
         from uav_mec_nodes.model.safety import count
         out['safety_interventions'] = count([f for m in moves.values() for f in m.safety_interventions])
+        # live UAVs that held in place because their command never came (bags before this field: none)
+        out['held_without_command'] = [{'uav': j, 'slot': t} for t, m in sorted(moves.items())
+                                       for j, held in enumerate(getattr(m, 'held_without_command', ())) if held]
     if info is not None:
         out.update(run_id=info.run_id, domain_id=int(info.domain_id), slots_planned=scenario.num_slots)
     plans = bag.get(c.TOPIC_PLAN, [])

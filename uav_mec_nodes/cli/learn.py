@@ -2,16 +2,42 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from uav_mec_nodes.cli.registry import subcommand
 from uav_mec_nodes.cli.shared import make_env, scenario_args, stderr
+from uav_mec_nodes.learners.agent import AGENTS
+from uav_mec_nodes.learners.config import LearnerConfig
+
+
+def _flagged():
+    return [f for f in fields(LearnerConfig) if 'flag' in f.metadata]
+
+
+def _learner_flags(parser) -> None:
+    """The hyper-parameter options, one per LearnerConfig field with a flag (its help, default and type)."""
+    for f in _flagged():
+        m = f.metadata
+        default = ' '.join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+        parser.add_argument(m['flag'], dest=f.name, help=f"{m['help']} (default {default}{m['note']})",
+                            **m['argparse'])
+
+
+def _learner_overrides(args) -> dict:
+    """The LearnerConfig fields the options gave (None: the algorithm's default)."""
+    out = {}
+    for f in _flagged():
+        value = getattr(args, f.name)
+        for name in (f.name,) + f.metadata['also']:
+            out[name] = tuple(value) if isinstance(value, list) else value
+    return out
 
 
 def _train_args(parser):
     scenario_args(parser)
-    parser.add_argument('--algo', default='sac-per', help='sac-per (default), sac, redq or sac-per-ua '
-                        '(ours: sac-per with --per-actor-batch uniform)')
+    parser.add_argument('--algo', default='sac-per', help=f"one of {', '.join(AGENTS)} (default sac-per; "
+                        'sac-per-ua is ours: sac-per with --per-actor-batch uniform)')
     parser.add_argument('--steps', type=int, required=True, help='environment steps (slots) in total')
     parser.add_argument('--seed', type=int, default=0, help='seed of the networks, replay and episodes')
     parser.add_argument('--out', required=True, help='output folder (CSV logs, checkpoint.pt, resume.pt)')
@@ -24,33 +50,7 @@ def _train_args(parser):
     parser.add_argument('--eval-episodes', type=int, default=3, help='episodes per evaluation (default 3)')
     parser.add_argument('--checkpoint-every', type=int, default=5000, help='steps between resume points')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (1: deterministic, default)')
-    parser.add_argument('--batch-size', type=int, help='minibatch size (default 256)')
-    parser.add_argument('--buffer-size', type=int, help='replay capacity (default 1000000)')
-    parser.add_argument('--learning-starts', type=int, help='random-action steps first (default 1000)')
-    parser.add_argument('--critics', type=int, help='N critics (default 2; redq 10)')
-    parser.add_argument('--target-subset', type=int, help='M critics in the target min (default 2)')
-    parser.add_argument('--utd', type=int, help='G updates per env step (default 1; redq 2)')
-    parser.add_argument('--hidden', type=int, nargs='+', help='hidden layer sizes (default 256 256)')
-    parser.add_argument('--gamma', type=float, help='discount factor (default 0.99)')
-    parser.add_argument('--init-alpha', type=float, help='initial entropy temperature (default 0.2)')
-    parser.add_argument('--reward-scale', type=float, help='factor on the rewards seen by the critics (default 100)')
-    parser.add_argument('--lr', type=float, help='Adam learning rate of actor, critics and temperature (default 3e-4)')
-    parser.add_argument('--tau', type=float, help='Polyak rate of the target critics (default 0.005)')
-    parser.add_argument('--per-alpha', type=float, help='sac-per: priority exponent alpha (default 0.6)')
-    parser.add_argument('--per-beta0', type=float,
-                        help='sac-per: initial importance-weight exponent beta, annealed to 1 (default 0.4)')
-    parser.add_argument('--per-actor-batch', choices=('prioritized', 'uniform'),
-                        help="sac-per: the actor's minibatch: the critics' prioritized one (default, the paper) "
-                             'or a uniform draw of its own')
-    parser.add_argument('--network', choices=('flat', 'set'),
-                        help='flat (default): MLPs for the scenario\'s I and J, as the paper; set: users and UAVs as '
-                             'sets, one policy for every I in --set-users and J in --set-uavs, each episode of a '
-                             'size drawn from them (--users/--uavs: the size validation starts from)')
-    parser.add_argument('--set-users', type=int, nargs=2, metavar=('MIN', 'MAX'),
-                        help='set network: the range of I it trains on and serves (default 4 12)')
-    parser.add_argument('--set-uavs', type=int, nargs=2, metavar=('MIN', 'MAX'),
-                        help='set network: the range of J (default 2 5)')
-    parser.add_argument('--set-width', type=int, help='set network: embedding width (default 64; sweeps 32)')
+    _learner_flags(parser)
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -58,20 +58,9 @@ def _train_args(parser):
                      '--resume',
                      arguments=_train_args)
 def train_cmd(args) -> int:
-    from uav_mec_nodes.learners.sac import LearnerConfig
     from uav_mec_nodes.learners.trainer import TrainSettings, train
     env = make_env(args)
-    learner = LearnerConfig.for_algo(args.algo, batch_size=args.batch_size, buffer_size=args.buffer_size,
-                                     learning_starts=args.learning_starts, num_critics=args.critics,
-                                     target_subset=args.target_subset, updates_per_step=args.utd,
-                                     hidden=tuple(args.hidden) if args.hidden else None, gamma=args.gamma,
-                                     reward_scale=args.reward_scale, init_alpha=args.init_alpha,
-                                     actor_lr=args.lr, critic_lr=args.lr, alpha_lr=args.lr, tau=args.tau,
-                                     per_alpha=args.per_alpha, per_beta0=args.per_beta0,
-                                     per_actor_batch=args.per_actor_batch, network=args.network,
-                                     set_users=tuple(args.set_users) if args.set_users else None,
-                                     set_uavs=tuple(args.set_uavs) if args.set_uavs else None,
-                                     set_width=args.set_width)
+    learner = LearnerConfig.for_algo(args.algo, **_learner_overrides(args))
     settings = TrainSettings(steps=args.steps, seed=args.seed, eval_every=args.eval_every,
                              eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                              threads=args.threads, progress=not args.no_progress)
@@ -144,7 +133,8 @@ def sweep_cmd(args) -> int:
 def _figures_args(parser):
     parser.add_argument('--results', default='docs/results', help='results folder (default docs/results)')
     parser.add_argument('--out', help='where to write PNG and CSV (default: the results folder)')
-    parser.add_argument('--readme', help='also replace the result tables block of this README')
+    parser.add_argument('--readme', help='also replace the result tables block of this markdown file '
+                        '(docs/learners.md)')
 
 
 @subcommand('figures', 'draw Fig. 3, 4, 5 and the failure-robustness figure (PNG + CSV) from sweep results',

@@ -14,8 +14,9 @@ from typing import Dict, List
 import numpy as np
 
 from uav_mec_nodes.experiments.evaluation import TEST_EPISODES, TEST_SEED, paired_difference
-from uav_mec_nodes.experiments.plans import (DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS, LEARNERS, NAMED_POLICIES,
-                                       SET, TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4, iter_evals, last_wall_s)
+from uav_mec_nodes.experiments.plans import (DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS, LEARNERS,
+                                             NAMED_POLICIES, SET, TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4,
+                                             iter_evals, last_wall_s)
 
 LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)',
           'orbit-sac-per': 'SAC-PER, orbit motion', 'orbit-sac-per-ua': 'SAC-PER-UA, orbit motion (ours)',
@@ -205,7 +206,8 @@ def compute_cost(results: Path) -> List[tuple]:
     for figure in FIGURES:
         runs, evals = plan(figure)
         is_set = {r.name for r in runs if r.algo.startswith(SET)}
-        rows.append(row(figure, [r for r in runs if r.name not in is_set], [e for e in evals if e.policy not in is_set]))
+        rows.append(row(figure, [r for r in runs if r.name not in is_set],
+                        [e for e in evals if e.policy not in is_set]))
         if is_set:
             mine = [r for r in runs if r.name in is_set]
             theirs = [e for e in evals if e.policy in is_set]
@@ -244,7 +246,7 @@ def make_figures(results: Path, out: Path) -> List[str]:
 
 
 # --- the same results as markdown tables (docs/results/tables.md, and README between markers) ---------
-README_BEGIN = '<!-- results-tables: made by `uav-mec figures --readme README.md`; do not edit by hand -->'
+README_BEGIN = '<!-- results-tables: made by `uav-mec figures --readme docs/learners.md`; do not edit by hand -->'
 README_END = '<!-- results-tables end -->'
 
 

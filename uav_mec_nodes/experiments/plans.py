@@ -103,7 +103,7 @@ def scenario(users: int, uavs: int, failures: int = 1, base: Optional[ScenarioCo
 def run_setup(run: RunSpec, **learner_overrides):
     """(learner config, scenario) of a run: an orbit- learner is its algorithm with the orbit motion action,
     a set- learner that with a set network (SET_SETTINGS) trained on episodes of every size of its range."""
-    from uav_mec_nodes.learners.sac import LearnerConfig
+    from uav_mec_nodes.learners.config import LearnerConfig
     cfg = scenario(run.users, run.uavs)
     for prefix, extra in ((ORBIT, {}), (SET, SET_SETTINGS)):
         if run.algo.startswith(prefix):

@@ -20,7 +20,8 @@ from typing import Any, Dict
 
 import numpy as np
 
-from uav_mec_nodes.config import DNN_NAMES, load_scenario
+from uav_mec_nodes.config import load_scenario
+from uav_mec_nodes.model.dnn_profiles import DNN_NAMES
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.model import channel, propulsion
 from uav_mec_nodes.model.dnn_profiles import ProfileArrays, profiles_for

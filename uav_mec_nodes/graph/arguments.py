@@ -178,9 +178,9 @@ RUN_ARGUMENTS = (
     RunArgument('real_time_factor', float, 0.0, 'simulated over wall time; 0: as fast as the graph allows '
                                                 '(plant px4: 1, the only one PX4 flies at)', 0.0, 1000.0,
                 flag='--rtf', nodes=('sequencer',)),
-    RunArgument('lease_s', float, 0.0, 'liveliness lease of the UAVs\' state topics [s] (0: 0.5 s, or 5 s with '
-                                       'every node in one process)', 0.05, 60.0, unset=0.0,
-                nodes=('sequencer', 'planner', 'uav', 'recorder')),
+    RunArgument('lease_s', float, 0.0, 'a UAV is down once no heartbeat of its own was heard for this long [s] '
+                                       '(0: 0.5 s, or 5 s with every node in one process)', 0.05, 60.0, unset=0.0,
+                nodes=('sequencer', 'planner', 'uav')),
     RunArgument('missing_uavs', str, '', 'UAV ids whose nodes are not started, "2,3" (a drill)',
                 flag='--missing-uavs', convert=parse_missing),
     RunArgument('run_torch_layers', bool, False, 'UAV nodes run the real torch tail layers of their tasks (slow)',
@@ -256,7 +256,7 @@ def parameters_of(module: str) -> Tuple[ParamSpec, ...]:
     if module in VEHICLE_PARAMETERS:
         return VEHICLE_PARAMETERS[module]
     shared = tuple(a.param_spec() for a in RUN_ARGUMENTS if EVERY_NODE in a.nodes or module in a.nodes)
-    return shared + NODE_ONLY[module]
+    return shared + NODE_ONLY.get(module, ())
 
 
 def parameter_defaults(module: str) -> Dict[str, object]:

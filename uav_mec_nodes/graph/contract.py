@@ -6,11 +6,14 @@ tests read this one module, so a topic, its QoS or its owner is named once.
 The slot protocol (one slot t, all on simulated time):
   sequencer      /clock = t delta, /plant/command START t
   plant          /world/uav_states (one UavState per UAV): `world` (kinematic) or `px4_bridge`
-  uav_<j>        /uav_<j>/state (its own state; MANUAL_BY_TOPIC liveliness, asserted
-                 by a heartbeat thread, so a killed or silenced UAV loses its lease)
+  uav_<j>        /uav_<j>/state (its own state), and /uav_<j>/heartbeat from a thread of
+                 its own, HEARTBEATS_PER_LEASE a lease: a killed or silenced UAV loses
+                 its lease. The lease is held only on heartbeats the guard believed (not
+                 on DDS liveliness, which any writer on a topic could assert)
   channel_sim    /users, /channel for slot t (once it has every UAV's world state)
-  planner        /plan for slot t (once it has /users, /channel and a state, or a lost
-                 lease, for every UAV it believes alive)
+  planner        /plan for slot t (once it has /users, /channel, the plant's states, the
+                 injector's report, and a UAV state or a lost lease for every UAV it
+                 believes alive that does not fail during t)
   uav_<j>        /uav_<j>/cmd: its command from the plan, relayed to the world
   channel_sim    /task_reports (one per task) and /slot_metrics for slot t
   sequencer      the commands through the safety layer: /plant/command MOVE t (the plant
@@ -63,6 +66,13 @@ def uav_cmd_topic(j: int) -> str:
     return f'/uav_{j}/cmd'
 
 
+def uav_heartbeat_topic(j: int) -> str:
+    return f'/uav_{j}/heartbeat'
+
+
+HEARTBEATS_PER_LEASE = 5   # a UAV's heartbeats a lease: one late or lost sample never costs it its lease
+
+
 # --- plants ---------------------------------------------------------------------------------------
 # what moves the UAVs and reports their states: plant name -> its node's module (and node name)
 PLANTS = {'kinematic': 'world', 'px4': 'px4_bridge'}
@@ -72,7 +82,7 @@ PLANTS = {'kinematic': 'world', 'px4': 'px4_bridge'}
 # FailureEvent.mode values; the injector's modes are the first three, and two through PX4 (px4 plant
 # only): flight termination (VEHICLE_CMD_DO_FLIGHTTERMINATION) and a motor failure (VEHICLE_CMD_INJECT_FAILURE,
 # which SIH and gz ignore in PX4 v1.16); the graph learns of those from PX4's own reports alone
-FAILURE_MODES = ('announce', 'silence', 'kill', 'liveliness lost', 'reported by PX4')
+FAILURE_MODES = ('announce', 'silence', 'kill', 'lease lost', 'reported by PX4')
 INJECTED_FAILURE_MODES = FAILURE_MODES[:3] + ('px4_termination', 'px4_motor')
 PX4_FAILURE_MODES = ('px4_termination', 'px4_motor')
 PX4_END_ACTIONS = ('land', 'hold')
@@ -85,7 +95,6 @@ class QosSpec:
     reliability: str = 'reliable'          # reliable | best_effort
     durability: str = 'transient_local'    # transient_local | volatile
     depth: int = 10                        # KEEP_LAST depth
-    liveliness_lease_s: float = 0.0        # > 0: MANUAL_BY_TOPIC liveliness with this lease
 
 
 # Per-slot topics keep HISTORY_SLOTS slots of messages for late joiners (reliable, transient
@@ -103,11 +112,16 @@ READER_DEPTH_MIN = 2000
 
 
 def reader_qos(spec: QosSpec) -> QosSpec:
-    return QosSpec(spec.reliability, spec.durability, max(spec.depth, READER_DEPTH_MIN), spec.liveliness_lease_s)
+    return QosSpec(spec.reliability, spec.durability, max(spec.depth, READER_DEPTH_MIN))
 
 
-def per_slot_qos(messages_per_slot: int, lease_s: float = 0.0) -> QosSpec:
-    return QosSpec(depth=max(HISTORY_SLOTS * max(messages_per_slot, 1), 16), liveliness_lease_s=lease_s)
+def per_slot_qos(messages_per_slot: int) -> QosSpec:
+    return QosSpec(depth=max(HISTORY_SLOTS * max(messages_per_slot, 1), 16))
+
+
+# heartbeats: only the latest counts, and a late one is worth nothing (a reader's queue still
+# takes a flood of forged ones: see READER_DEPTH_MIN)
+HEARTBEAT_QOS = QosSpec(reliability='best_effort', durability='volatile', depth=1)
 
 
 # --- PX4 (v1.16) on the wire: ../shared/px4/README.md -----------------------------------------
@@ -207,7 +221,7 @@ def _t(name: str) -> str:
     return f'{PACKAGE}/msg/{name}'
 
 
-def graph_topics(num_users: int, num_uavs: int, lease_s: float = 0.5) -> Dict[str, TopicSpec]:
+def graph_topics(num_users: int, num_uavs: int) -> Dict[str, TopicSpec]:
     """Every topic of a graph with I users and J UAVs, by name."""
     i, j = num_users, num_uavs
     specs = [
@@ -229,15 +243,19 @@ def graph_topics(num_users: int, num_uavs: int, lease_s: float = 0.5) -> Dict[st
         TopicSpec(TOPIC_RECORDER_PROGRESS, _t('RecorderProgress'), ('recorder',), per_slot_qos(1)),
     ]
     for u in range(j):
-        specs.append(TopicSpec(uav_state_topic(u), _t('UavState'), (uav_node_name(u),), per_slot_qos(1, lease_s)))
+        specs.append(TopicSpec(uav_state_topic(u), _t('UavState'), (uav_node_name(u),), per_slot_qos(1)))
+        specs.append(TopicSpec(uav_heartbeat_topic(u), _t('Heartbeat'), (uav_node_name(u),), HEARTBEAT_QOS))
         specs.append(TopicSpec(uav_cmd_topic(u), _t('UavCommand'), (uav_node_name(u),), per_slot_qos(1)))
     return {s.name: s for s in specs}
 
 
-# the topics the recorder writes to a bag (everything but its own progress)
-def recorded_topics(num_users: int, num_uavs: int, lease_s: float = 0.5) -> Dict[str, TopicSpec]:
-    topics = graph_topics(num_users, num_uavs, lease_s)
+# the topics the recorder writes to a bag (everything but its own progress and the heartbeats,
+# which carry no slot: a lost lease is in the bag as a FailureEvent)
+def recorded_topics(num_users: int, num_uavs: int) -> Dict[str, TopicSpec]:
+    topics = graph_topics(num_users, num_uavs)
     topics.pop(TOPIC_RECORDER_PROGRESS)
+    for u in range(num_uavs):
+        topics.pop(uav_heartbeat_topic(u))
     return topics
 
 

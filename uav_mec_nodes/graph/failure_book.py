@@ -31,29 +31,31 @@ class FailureBook:
 
 
 class LeaseWatch:
-    """What the UAVs' liveliness leases say, and how long to wait for a UAV's message of a slot.
+    """What the UAVs' heartbeats say, and how long to wait for a UAV's message of a slot.
 
-    A UAV holding its lease is late, not down: it is waited for (up to `hung_s`, a node
-    whose heartbeat thread runs while its callbacks hang). One without a lease gets one
-    more lease to come back (a starved process), and at slot 0 one never heard of gets
-    the start-up wait. So a UAV is either waited for or declared down by its lease;
-    what it said in an earlier slot is never used for this one.
+    A UAV holds its lease while a heartbeat of its own (one the node's guard believed)
+    is at most `lease_s` old. Holding it, it is late, not down: it is waited for (up to
+    `hung_s`, a node whose heartbeat thread runs while its callbacks hang). One without a
+    lease gets one more lease to come back (a starved process), and at slot 0 one never
+    heard of gets the start-up wait. So a UAV is either waited for or declared down by its
+    lease; what it said in an earlier slot is never used for this one.
     """
 
     def __init__(self, num_uavs: int, lease_s: float, startup_wait_s: float):
-        self.held = np.zeros(num_uavs, bool)
-        self.seen = np.zeros(num_uavs, bool)
+        self.last_heard = np.full(num_uavs, -np.inf)   # [s] monotonic time of the latest heartbeat
         self.lease_s = lease_s
         self.startup_wait_s = startup_wait_s
         self.hung_s = max(10.0, 20.0 * lease_s)
 
-    def update(self, uav: int, alive_count: int) -> None:
-        self.held[uav] = alive_count > 0
-        self.seen[uav] |= alive_count > 0
+    def heard(self, uav: int, now: float) -> None:
+        self.last_heard[uav] = max(self.last_heard[uav], now)
 
-    def patience_s(self, uav: int, slot: int) -> float:
-        if self.held[uav]:
+    def held(self, uav: int, now: float) -> bool:
+        return now - self.last_heard[uav] <= self.lease_s
+
+    def patience_s(self, uav: int, slot: int, now: float) -> float:
+        if self.held(uav, now):
             return self.hung_s
-        if slot == 0 and not self.seen[uav]:
+        if slot == 0 and self.last_heard[uav] == -np.inf:
             return max(self.startup_wait_s, self.lease_s)
         return self.lease_s

@@ -37,9 +37,16 @@ from uav_mec_nodes.graph.layout import (CORE, FINISHERS, STALL_S, GraphConfig, N
 from uav_mec_nodes.graph.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
-NODE_CLASSES = {'sequencer': 'SequencerNode', 'world': 'WorldNode', 'channel_sim': 'ChannelSimNode',
-                'planner': 'PlannerNode', 'failure_injector': 'FailureInjectorNode', 'uav': 'UavNode',
-                'recorder': 'RecorderNode', 'px4_bridge': 'Px4BridgeNode', 'px4_standin': 'Px4StandinNode'}
+NODE_MODULES = tuple(sorted(p.stem for p in (Path(__file__).parents[1] / 'nodes').glob('[a-z]*.py')))
+
+
+def node_class(module: str) -> type:
+    """The node class of nodes/<module>.py, by the naming rule (channel_sim: ChannelSimNode), so a new node
+    (a plant of your own) is its module alone."""
+    name = ''.join(part.capitalize() for part in module.split('_')) + 'Node'
+    return getattr(importlib.import_module(f'uav_mec_nodes.nodes.{module}'), name)
+
+
 VEHICLES = ('px4_standin',)   # not graph nodes: they run until the run ends, then are stopped
 EXIT_TIMEOUT = 124       # like coreutils' timeout: the time limit or a stall ended the run
 EXIT_CRASH = 1
@@ -61,6 +68,7 @@ class RunResult:
     stopped: str = ''        # why the run ended before its episode did; '' if it did not
     exit_code: int = 0
     detail: str = ''         # a crashed node's traceback or the nodes' log tails
+    tail_layers_run: int = 0   # torch layers the UAV nodes ran (run_torch_layers; single process)
 
 
 def _say_nothing(text: str) -> None:
@@ -161,8 +169,7 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
             for spec in specs:
                 if spec.module in VEHICLES:
                     continue
-                module = importlib.import_module(f'uav_mec_nodes.nodes.{spec.module}')
-                cls = getattr(module, NODE_CLASSES[spec.module])
+                cls = node_class(spec.module)
                 kwargs = dict(context=context, parameter_overrides=_overrides(spec.params))
                 if spec.module == 'uav':
                     kwargs['uav_id'] = spec.params['uav_id']
@@ -194,6 +201,7 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
             if 'planner' in nodes:
                 times = nodes['planner'].decision_times
                 result.decision_times_s = times[np.isfinite(times)].tolist()   # the slots it decided
+            result.tail_layers_run = sum(getattr(node, 'layers_run', 0) for node in nodes.values())
             for node in nodes.values():
                 executor.remove_node(node)
                 node.destroy_node()

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, make_dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List
 
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.graph.arguments import (BY_NAME, DEFAULT_LEASE_S, EVERY_NODE, RUN_ARGUMENTS,  # noqa: F401
-                                           parameter_defaults, parse_missing)
+                                           parameter_defaults)
 from uav_mec_nodes.graph.contract import INJECTED_FAILURE_MODES, PLANTS, PX4_FAILURE_MODES, uav_node_name
 from uav_mec_nodes.graph.isolation import DOMAIN_MAX
 
 FAILURE_MODES = INJECTED_FAILURE_MODES
 STALL_S = 300.0     # a run with no slot finished for this long has stalled
-# the run is over when these are done (the PX4 bridge: once its vehicles have landed or hold)
-FINISHERS = ('sequencer', 'channel_sim', 'recorder', 'px4_bridge')
-CORE = tuple(dict.fromkeys(FINISHERS + ('planner', 'failure_injector') + tuple(PLANTS.values())))   # needed to go on
+# the run is over when these are done (a plant once its vehicles are down: the PX4 bridge's landed or hold)
+FINISHERS = ('sequencer', 'channel_sim', 'recorder') + tuple(PLANTS.values())
+CORE = FINISHERS + ('planner', 'failure_injector')   # needed to go on
 
 
 def _value(a):
@@ -110,7 +110,7 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
     if g.record:
         specs.append(NodeSpec('recorder', 'recorder', dict(common, bag_path=g.bag_path, storage=g.storage,
                                                            policy=g.policy, failure_mode=g.failure_mode,
-                                                           lease_s=lease, plant=g.plant)))
+                                                           plant=g.plant)))
     if g.plant == 'px4' and not g.px4_external:
         specs += px4_standin_specs(g, num_uavs)
     return specs

@@ -1,11 +1,14 @@
 """One slot's planning as plain objects: the planner node's logic, reused by `uav-mec replay`.
 
 `PlanGate` gathers what the planner needs of slot t (the users, the channels,
-the plant's states and every live UAV's own state) and says when the slot can be
-decided: a UAV is down from the first of the plant's state of slot t saying so
-(report-gated, so the plan never depends on when a /failures message arrives), a
-FailureEvent, or no state of its own for slot t while it holds no liveliness lease
-(one lease after the slot became ready); one holding its lease is waited for.
+the plant's states, the failure injector's report of slot t and every live UAV's
+own state) and says when the slot can be decided: a UAV is down from the first of
+the plant's state of slot t saying so (report-gated, so the plan never depends on
+when a /failures message arrives), a FailureEvent, or no state of its own for
+slot t while it holds no lease (no believed heartbeat of its own for lease_s, one
+lease after the slot became ready); one holding its lease is waited for. A UAV
+the injector's report of slot t fails during t is up at its start but owes no
+state of t: it may have fallen silent, or been killed, before sending it.
 `SlotPlanner.decide` takes what the planner knows at the start of slot t and
 returns the policy's decisions, the policy acting on a model.World view of the
 slot. Both read messages by field name only, so the same code takes rclpy
@@ -146,6 +149,7 @@ class PlanGate:
         self.leases = LeaseWatch(num_uavs, lease_s, startup_wait_s)
         self.slot = 0
         self.users, self.channels, self.world = {}, {}, {}
+        self.reports: Dict[int, Dict[int, int]] = {}   # slot -> {UAV: its failure slot}, the injector's
         self.uav_states: Dict[int, dict] = {j: {} for j in range(num_uavs)}
         self.waiting_since: Optional[float] = None
 
@@ -156,20 +160,24 @@ class PlanGate:
     def ready(self, now: float) -> Tuple[bool, List[Tuple[int, str]]]:
         """(whether slot `slot` can be decided, the UAVs to count down now with why)."""
         t = self.slot
-        if t not in self.users or t not in self.channels or len(self.world.get(t, ())) < self.num_uavs:
+        if t not in self.users or t not in self.channels or len(self.world.get(t, ())) < self.num_uavs or \
+                t not in self.reports:
             return False, []
+        for j, failure_slot in self.reports[t].items():
+            self.book.fail_during(j, failure_slot)
         for j, state in self.world[t].items():
             if not state.alive:   # the plant's states of slot t are report-gated: down at its start
                 self.book.down_before(j, t)
         if self.waiting_since is None:
             self.waiting_since = now
         waited = now - self.waiting_since
-        missing = [int(j) for j in np.flatnonzero(self.book.alive_start(t)) if t not in self.uav_states[j]]
-        if any(waited < self.leases.patience_s(j, t) for j in missing):
+        missing = [int(j) for j in np.flatnonzero(self.book.alive_start(t))
+                   if t not in self.uav_states[j] and j not in self.reports[t]]
+        if any(waited < self.leases.patience_s(j, t, now) for j in missing):
             return False, []
         lost = []
         for j in missing:
-            held = 'while holding its lease' if self.leases.held[j] else 'and no liveliness lease held'
+            held = 'while holding its lease' if self.leases.held(j, now) else 'and no heartbeat for its lease'
             if self.book.down_before(j, t):
                 lost.append((j, f'no state for slot {t} after {waited:.2f} s {held}'))
         return True, lost
@@ -179,6 +187,7 @@ class PlanGate:
         then the one waited for."""
         t = self.slot
         users, channel, world = self.users.pop(t), self.channels.pop(t), self.world.pop(t)
+        self.reports.pop(t)
         for j in range(self.num_uavs):
             self.uav_states[j].pop(t, None)
         self.slot += 1

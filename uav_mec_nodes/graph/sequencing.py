@@ -3,8 +3,8 @@ next begins, and what it waits for meanwhile.
 
 Phases of slot t: startup (the plant, the planner and the recorder to appear) ->
 planning (the plant's states and the plan) -> commands (the injector's report,
-every UAV's state, and each live UAV's command while it holds its liveliness
-lease: a late UAV is late, not gone, so the motion never depends on timing) ->
+every UAV's state, and each live UAV's command while it holds its lease (its own
+heartbeats): a late UAV is late, not gone, so the motion never depends on timing) ->
 metrics (the slot's accounting and, recording, the recorder; paced by the
 real-time factor) -> slot t+1. `move()` puts the commands through the safety
 layer (when the scenario's safety.enabled) and says where they take the UAVs.
@@ -33,6 +33,8 @@ class Move:
     interventions: np.ndarray  # (J,) model.safety flags
     target: np.ndarray         # (J, 3) [m]
     target_velocity: np.ndarray   # (J, 3) [m/s]
+    held: np.ndarray           # (J,) bool: live, but its command did not come (its lease lapsed): it holds
+    reason: str = ''           # why, for the held UAVs
 
 
 class SlotSequence:
@@ -108,11 +110,16 @@ class SlotSequence:
             live = self.book.alive_end(self.slot) & self.plan_alive
             waited = now - self.t_phase
             waiting = [int(j) for j in np.flatnonzero(live)
-                       if j not in self.commands and waited < self.leases.patience_s(int(j), self.slot)]
+                       if j not in self.commands and waited < self.leases.patience_s(int(j), self.slot, now)]
             if waiting:
                 return ('wait', f'the commands of UAVs {waiting} in slot {self.slot}')
             self.phase, self.t_phase = 'metrics', now
-            return ('move', self.move(live))
+            move = self.move(live)
+            held = [int(j) for j in np.flatnonzero(move.held)]
+            if held:
+                move.reason = (f'no command of UAV(s) {held} in slot {self.slot} after {waited:.2f} s and no heartbeat '
+                               f'for a lease ({self.leases.lease_s:g} s): held in place')
+            return ('move', move)
         paced = self.rtf <= 0 or now - self.t_slot_wall >= self.cfg.scenario.slot_s / self.rtf
         recorded = not self.wait_for_recorder or self.slots_recorded > self.slot
         if not (self.metrics_in and paced and recorded):
@@ -155,4 +162,5 @@ class SlotSequence:
         # where they take the UAVs (for autopilots, which fly to a point); the kinematic plant flies
         # `acceleration` itself, as the Gym env does, so both give the very same numbers
         step = mobility.step_uavs(q, v, accel, moving, self.cfg)
-        return Move(self.slot, accel, moving, flags, step.position, step.velocity)
+        held = live & ~np.isin(np.arange(self.num_uavs), list(self.commands))
+        return Move(self.slot, accel, moving, flags, step.position, step.velocity, held)

@@ -3,7 +3,7 @@ learning algorithm, and the registry of algorithms by name.
 
 Adding a learner is one class with these methods and one line in AGENTS; the training loop
 (learners/trainer.py), the sweeps, policy files (policies/files.py) and LearnedPolicy (the planner's,
-`evaluate`'s and `select`'s) take it unchanged. Hyper-parameters come in a LearnerConfig (learners/sac.py),
+`evaluate`'s and `select`'s) take it unchanged. Hyper-parameters come in a LearnerConfig (learners/config.py),
 whose `algo` names the class here.
 """
 from __future__ import annotations

@@ -18,121 +18,13 @@ entropy term inside the target y as in SAC's usual target.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field, fields
 from typing import Tuple
 
 import numpy as np
 import torch
 
-from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.learners.agent import AGENTS
+from uav_mec_nodes.learners.config import LearnerConfig
 from uav_mec_nodes.learners.networks import CriticEnsemble, SquashedGaussianActor
-
-NETWORKS = ('flat', 'set')
-
-
-@dataclass
-class LearnerConfig:
-    """Every hyper-parameter of the learners (units: env steps unless said)."""
-    algo: str = 'sac-per'
-    hidden: Tuple[int, ...] = (256, 256)
-    gamma: float = 0.99
-    tau: float = 0.005                  # Polyak rate of the target critics
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    alpha_lr: float = 3e-4
-    init_alpha: float = 0.2
-    target_entropy_per_dim: float = -1.0   # target entropy = this * action_dim
-    batch_size: int = 256
-    buffer_size: int = 1_000_000        # SPEC: 1e6 (untouched pages cost no memory)
-    learning_starts: int = 1_000        # uniform random actions before learning
-    reward_scale: float = 100.0         # rewards are -e_tot (~0.1 J a slot); unscaled, the entropy term of
-                                        # ~80 action dims swamps them (measured: no learning at 1 or 10)
-    num_critics: int = 2                # N
-    target_subset: int = 2              # M (REDQ's in-target minimisation)
-    updates_per_step: int = 1           # G (update-to-data ratio)
-    per_alpha: float = 0.6
-    per_beta0: float = 0.4
-    per_eps: float = 1e-6
-    per_beta_steps: int = 0             # 0: anneal beta to 1 over the whole run
-    per_actor_batch: str = 'prioritized'   # sac-per: the actor's minibatch, 'prioritized' (the paper: the
-                                        # critics' batch) or 'uniform' (its own uniform draw: high-TD states
-                                        # are over-represented in a prioritized batch, a biased actor objective)
-    network: str = 'flat'               # 'flat': MLPs for one (I, J), as the paper; 'set': users and UAVs
-                                        # as sets, one network for every size in set_users x set_uavs
-                                        # (learners/set_networks.py)
-    set_users: Tuple[int, int] = (4, 12)   # the I range a set network is trained on and serves
-    set_uavs: Tuple[int, int] = (2, 5)     # the J range (Fig. 4 and Fig. 5's ranges by default)
-    set_width: int = 64                 # a set network's embedding width
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def for_algo(cls, algo: str, **overrides) -> 'LearnerConfig':
-        if algo not in AGENTS:   # every learner by name (learners/agent.py registers them)
-            raise UserInputError(f'--algo: must be one of {list(AGENTS)}, got {algo!r}')
-        base = dict(algo=algo)
-        if algo == 'sac-per-ua':   # ours: SAC-PER whose actor learns from uniform draws (see per_actor_batch)
-            base = dict(algo='sac-per', per_actor_batch='uniform')
-        if algo == 'redq':
-            base.update(num_critics=10, target_subset=2, updates_per_step=2)
-        base.update({k: v for k, v in overrides.items() if v is not None})
-        cfg = cls(**base)
-        cfg.validate()
-        return cfg
-
-    def validate(self) -> None:
-        checks = [('gamma', 0.0, 1.0), ('tau', 0.0, 1.0), ('per_alpha', 0.0, 1.0), ('per_beta0', 0.0, 1.0)]
-        for name, lo, hi in checks:
-            value = getattr(self, name)
-            if not lo <= value <= hi:
-                raise UserInputError(f'{name}: must be in [{lo}, {hi}], got {value}')
-        for name in ('actor_lr', 'critic_lr', 'alpha_lr', 'init_alpha', 'reward_scale'):
-            if not getattr(self, name) > 0:
-                raise UserInputError(f'{name}: must be > 0, got {getattr(self, name)}')
-        for name in ('batch_size', 'buffer_size', 'num_critics', 'target_subset', 'updates_per_step'):
-            if getattr(self, name) < 1:
-                raise UserInputError(f'{name}: must be >= 1, got {getattr(self, name)}')
-        if self.per_actor_batch not in ('prioritized', 'uniform'):
-            raise UserInputError(f"per_actor_batch: must be 'prioritized' or 'uniform', "
-                                 f"got {self.per_actor_batch!r}")
-        if self.network not in NETWORKS:
-            raise UserInputError(f'network: must be one of {list(NETWORKS)}, got {self.network!r}')
-        if self.network == 'set':
-            self.layout.validate()
-            if not 8 <= self.set_width <= 1024:
-                raise UserInputError(f'set_width: must be in [8, 1024], got {self.set_width}')
-        if self.target_subset > self.num_critics:
-            raise UserInputError(f'target_subset: must be in [1, num_critics={self.num_critics}], '
-                                 f'got {self.target_subset}')
-
-    @property
-    def prioritized(self) -> bool:
-        return self.algo == 'sac-per'
-
-    @property
-    def uniform_actor_batch(self) -> bool:
-        return self.prioritized and self.per_actor_batch == 'uniform'
-
-    @property
-    def layout(self):
-        from uav_mec_nodes.learners.set_layout import SetLayout
-        return SetLayout(int(self.set_users[0]), int(self.set_users[1]), int(self.set_uavs[0]),
-                         int(self.set_uavs[1]))
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        for name in ('hidden', 'set_users', 'set_uavs'):
-            d[name] = list(getattr(self, name))
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> 'LearnerConfig':
-        known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k in known}
-        for name in ('hidden', 'set_users', 'set_uavs'):
-            if name in d:
-                d[name] = tuple(d[name])
-        return cls(**d)
 
 
 def build_actor(cfg: LearnerConfig, obs_dim: int, action_dim: int) -> torch.nn.Module:

@@ -34,7 +34,7 @@ from uav_mec_nodes.env.uav_mec_env import UavMecEnv
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.learners.buffers import PrioritizedReplayBuffer, ReplayBuffer
 from uav_mec_nodes.learners.agent import Agent, make_agent
-from uav_mec_nodes.learners.sac import LearnerConfig
+from uav_mec_nodes.learners.config import LearnerConfig
 from uav_mec_nodes.policies.files import safe_load, save_policy
 
 TRAIN_FIELDS = ('step', 'episode', 'reward', 'energy_j', 'deadline_miss_rate', 'alpha', 'critic_loss',

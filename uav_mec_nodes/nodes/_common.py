@@ -8,14 +8,14 @@ the run's own messages from the topic's owners (see `_guard.InputGuard`).
 from __future__ import annotations
 
 import math
+import re
 from types import SimpleNamespace
 from typing import Callable, Optional
 
 import numpy as np
 from rclpy.clock import Clock, ClockType
-from rclpy.duration import Duration
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 
 from uav_mec_nodes.config import ScenarioConfig
@@ -24,7 +24,8 @@ from uav_mec_nodes.graph.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAIL
                                     TOPIC_MARKERS, TOPIC_PLAN, TOPIC_PLANT_COMMAND, TOPIC_PLANT_REPORT,
                                     TOPIC_RECORDER_PROGRESS,
                                     TOPIC_SLOT_METRICS, TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec,
-                                    graph_topics, reader_qos, uav_cmd_topic, uav_state_topic)
+                                    HEARTBEATS_PER_LEASE, graph_topics, reader_qos, uav_cmd_topic,
+                                    uav_heartbeat_topic, uav_state_topic)
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.graph.arguments import DEFAULT_LEASE_S, parameters_of
 from uav_mec_nodes.graph.layout import scenario_for
@@ -37,9 +38,6 @@ def qos(spec: QosSpec) -> QoSProfile:
         reliability=ReliabilityPolicy.RELIABLE if spec.reliability == 'reliable' else ReliabilityPolicy.BEST_EFFORT,
         durability=DurabilityPolicy.TRANSIENT_LOCAL if spec.durability == 'transient_local'
         else DurabilityPolicy.VOLATILE)
-    if spec.liveliness_lease_s > 0:
-        profile.liveliness = LivelinessPolicy.MANUAL_BY_TOPIC
-        profile.liveliness_lease_duration = Duration(seconds=spec.liveliness_lease_s)
     return profile
 
 
@@ -113,17 +111,34 @@ def declare_node(node: Node, module: str):
 
 
 # --- guarded input ---------------------------------------------------------------------------------
+# run ids the DDS content filter can quote as they are (a generated one always is)
+_FILTERABLE_RUN_ID = re.compile(r'[A-Za-z0-9_.:-]{1,128}')
+
+
+def run_filter(run_id: str):
+    """A DDS content filter passing only this run's messages (None if the id cannot be quoted as it is)."""
+    from rclpy.subscription_content_filter_options import ContentFilterOptions
+    if not _FILTERABLE_RUN_ID.fullmatch(run_id):
+        return None
+    return ContentFilterOptions('run_id = %0', [f"'{run_id}'"])
+
+
 class GuardedInput:
     """Subscriptions that hand a callback only the run's own messages from the topic's owners.
 
-    Subscriptions are raw: the writer is checked on the GID the middleware attaches to a
-    sample before the sample is deserialised, so traffic of foreign writers costs no
-    parsing. Ignored messages are counted (`guard.strays`) and logged once per kind.
+    Other runs' messages of this package are dropped by a DDS content filter on `run_id`
+    (Fast DDS filters them before they reach Python, so a flood costs the node nothing);
+    `filter_foreign_runs=False` lets them through to be counted (the recorder does, to
+    put them in the bag). Subscriptions are raw: the writer is checked on the GID the
+    middleware attaches to a sample before the sample is deserialised, so traffic of
+    foreign writers costs no parsing. Ignored messages are counted (`guard.strays`) and
+    logged once per kind.
     """
 
-    def __init__(self, node: Node, run_id: str, cfg: ScenarioConfig, lease_s: float):
+    def __init__(self, node: Node, run_id: str, cfg: ScenarioConfig, filter_foreign_runs: bool = True):
         self.node = node
-        self.topics = graph_topics(cfg.scenario.num_users, cfg.scenario.num_uavs, lease_s)
+        self.run_filter = run_filter(run_id) if filter_foreign_runs else None
+        self.topics = graph_topics(cfg.scenario.num_users, cfg.scenario.num_uavs)
         self.guard = InputGuard(run_id, self.topics, self._writers)
         self.on_stray: Optional[Callable[[str, str], None]] = None
         self._retry_timer = None
@@ -132,13 +147,13 @@ class GuardedInput:
         return [(bytes(e.endpoint_gid), e.node_namespace, e.node_name)
                 for e in self.node.get_publishers_info_by_topic(topic)]
 
-    def subscribe(self, msg_type, topic: str, callback: Callable, raw: bool = False, event_callbacks=None):
+    def subscribe(self, msg_type, topic: str, callback: Callable, raw: bool = False):
         """callback(msg), or callback(msg, serialized bytes) with raw=True."""
         spec = self.topics[topic]
         route = (msg_type, topic, callback, raw)
         return self.node.create_subscription(
             msg_type, topic, lambda data, info: self._receive(route, data, info), qos(reader_qos(spec.qos)), raw=True,
-            event_callbacks=event_callbacks)
+            content_filter_options=self.run_filter if spec.carries_run_id else None)
 
     def _receive(self, route, data: bytes, info) -> None:
         gid = bytes(info['publisher_gid']['data']) if info.get('publisher_gid') else b''
@@ -186,6 +201,17 @@ class GuardedInput:
             self.node.get_logger().warning(f'ignored input on {topic}: {reason} (counted; not logged again)')
         if self.on_stray is not None:
             self.on_stray(topic, reason)
+
+
+def subscribe_heartbeats(inputs: GuardedInput, num_uavs: int, leases) -> None:
+    """Each UAV's lease (a graph.failure_book.LeaseWatch) held on the heartbeats the guard believed: from
+    its own node, of this run, on its own topic."""
+    import time
+
+    from uav_mec_nodes.msg import Heartbeat
+    for j in range(num_uavs):
+        inputs.subscribe(Heartbeat, uav_heartbeat_topic(j),
+                         lambda msg, j=j: leases.heard(j, time.monotonic()) if msg.uav_id == j else None)
 
 
 def episode_over(metrics, cfg: ScenarioConfig) -> bool:

@@ -10,7 +10,7 @@ import rclpy
 import rclpy.signals
 from rclpy.executors import SingleThreadedExecutor
 
-from uav_mec_nodes.graph.layout import GraphConfig, graph_scenario, lease_for
+from uav_mec_nodes.graph.layout import GraphConfig, graph_scenario
 from uav_mec_nodes.msg import RecorderProgress, SlotMetrics
 from uav_mec_nodes.nodes import _common as c
 
@@ -22,7 +22,7 @@ class RunMonitor:
                    signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
         self.node = rclpy.create_node('launcher_monitor', context=self.context)
         cfg = graph_scenario(g)
-        self.inputs = c.GuardedInput(self.node, g.run_id, cfg, lease_for(g, single_process=False))
+        self.inputs = c.GuardedInput(self.node, g.run_id, cfg)
         self.inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
         self.inputs.subscribe(RecorderProgress, c.TOPIC_RECORDER_PROGRESS, self.on_progress)
         self.executor = SingleThreadedExecutor(context=self.context)

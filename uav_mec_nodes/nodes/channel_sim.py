@@ -34,7 +34,7 @@ class ChannelSimNode(Node):
         # per slot: the Gym env's info dict of the slot (tests and the single-process summary read it)
         self.records = deque(maxlen=self.RECORDS_KEPT)
         self.slots_done = 0
-        inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
+        inputs = c.GuardedInput(self, self.run_id, self.cfg)
         publisher = lambda msg_type, topic: self.create_publisher(msg_type, topic, c.qos(inputs.topics[topic].qos))
         self.users_pub = publisher(UserStates, c.TOPIC_USERS)
         self.channel_pub = publisher(ChannelState, c.TOPIC_CHANNEL)

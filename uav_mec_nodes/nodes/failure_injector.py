@@ -38,7 +38,7 @@ class FailureInjectorNode(Node):
         self.announced = set()
         self.last_reported = -1
         self.done = False
-        inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
+        inputs = c.GuardedInput(self, self.run_id, self.cfg)
         self.pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.qos(inputs.topics[c.TOPIC_FAILURES].qos))
         self.report_pub = self.create_publisher(FailureReport, c.TOPIC_FAILURE_REPORT,
                                                 c.qos(inputs.topics[c.TOPIC_FAILURE_REPORT].qos))

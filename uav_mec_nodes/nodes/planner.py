@@ -14,12 +14,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 
 from uav_mec_nodes.graph.planning import (PlanGate, SlotPlanner, channel_message_problem, inputs_from_messages,
                                           users_message_problem)
-from uav_mec_nodes.msg import ChannelState, FailureEvent, Plan, UavState, UserStates
+from uav_mec_nodes.msg import ChannelState, FailureEvent, FailureReport, Plan, UavState, UserStates
 from uav_mec_nodes.nodes import _common as c
 from uav_mec_nodes.nodes._messages import plan_message
 
@@ -38,7 +37,7 @@ class PlannerNode(Node):
         self.gate = PlanGate(self.num_uavs, p.lease_s, p.startup_wait_s)
         self.decision_times = np.full(self.num_slots, np.nan)   # [s] per slot, allocated once
         self.done = False
-        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, self.lease_s)
+        self.inputs = c.GuardedInput(self, self.run_id, self.cfg)
         topics = self.inputs.topics
         self.plan_pub = self.create_publisher(Plan, c.TOPIC_PLAN, c.qos(topics[c.TOPIC_PLAN].qos))
         self.failure_pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.qos(topics[c.TOPIC_FAILURES].qos))
@@ -46,10 +45,10 @@ class PlannerNode(Node):
         self.inputs.subscribe(ChannelState, c.TOPIC_CHANNEL, self.on_channel)
         self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state)
         self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
+        self.inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
         for j in range(self.num_uavs):
-            events = SubscriptionEventCallbacks(
-                liveliness=lambda info, j=j: self.gate.leases.update(j, info.alive_count))
-            self.inputs.subscribe(UavState, c.uav_state_topic(j), self.on_uav_state, event_callbacks=events)
+            self.inputs.subscribe(UavState, c.uav_state_topic(j), self.on_uav_state)
+        c.subscribe_heartbeats(self.inputs, self.num_uavs, self.gate.leases)
         self.create_timer(0.002, self.tick, clock=c.wall_clock())
 
     # --- inputs -------------------------------------------------------------------------------
@@ -80,6 +79,12 @@ class PlannerNode(Node):
             self.get_logger().warning(f'rejected UAV state: {reason}')
         elif self.gate.current(msg.slot):
             self.gate.uav_states[msg.uav_id][msg.slot] = msg
+
+    def on_failure_report(self, msg: FailureReport) -> None:
+        if len(msg.failures) > self.num_uavs or any(f.uav_id >= self.num_uavs for f in msg.failures):
+            self.get_logger().warning(f'rejected failure report of slot {msg.slot}: unknown UAV ids')
+        elif self.gate.current(msg.slot):
+            self.gate.reports[msg.slot] = {int(f.uav_id): int(f.slot) for f in msg.failures}
 
     def on_failure(self, msg: FailureEvent) -> None:
         if msg.uav_id >= self.num_uavs:

@@ -49,7 +49,7 @@ class Px4BridgeNode(Node):
         self.fleet = Fleet(self.cfg, [VehicleLink(j, sys_id, homes[j], start[j], p.px4_lease_s,
                                                   p.stream_before_offboard_s, p.px4_takeoff_timeout_s)
                                       for j, (_, sys_id) in enumerate(ids)])
-        inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
+        inputs = c.GuardedInput(self, self.run_id, self.cfg)
         publisher = lambda msg_type, topic: self.create_publisher(msg_type, topic, c.qos(inputs.topics[topic].qos))
         self.state_pub = publisher(UavState, c.TOPIC_WORLD_UAVS)
         self.failure_pub = publisher(FailureEvent, c.TOPIC_FAILURES)

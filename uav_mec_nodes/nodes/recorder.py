@@ -38,12 +38,13 @@ class RecorderNode(Node):
         p, self.cfg = c.declare_node(self, 'recorder')
         self.run_id = p.run_id
         s = self.cfg.scenario
-        topics = recorded_topics(s.num_users, s.num_uavs, p.lease_s)
+        topics = recorded_topics(s.num_users, s.num_uavs)
         bag = p.bag_path or f'runs/{p.run_id or "recorder"}/bag'   # as GraphConfig names it
         self.recording = Recording(p.run_id, bag, p.storage, topics, s.num_slots, s.num_users)
         self.recording.write_run_info(p.seed, p.policy, p.failure_mode, render_yaml(self.cfg),
                                       int(self.context.get_domain_id()))
-        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, p.lease_s)
+        # unfiltered: other runs' messages on the domain are counted as stray input in the bag
+        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, filter_foreign_runs=False)
         self.inputs.on_stray = self.recording.stray
         self.progress_pub = self.create_publisher(RecorderProgress, c.TOPIC_RECORDER_PROGRESS,
                                                   c.qos(self.inputs.topics[c.TOPIC_RECORDER_PROGRESS].qos))

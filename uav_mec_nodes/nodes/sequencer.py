@@ -2,7 +2,7 @@
 
 Slot t: publishes /clock and asks the plant (/plant/command START t) for the
 UAVs' states of slot t; waits for the plan, the injector's report and each live
-UAV's command (as long as the UAV holds its liveliness lease: a late UAV is
+UAV's command (as long as the UAV holds its lease, by its heartbeats: a late UAV is
 late, not gone, so the motion never depends on timing), sends the commands
 through the safety layer (model/safety.py, when the scenario's safety.enabled)
 and tells the plant to fly them (/plant/command MOVE t). It starts slot t+1 when
@@ -18,7 +18,6 @@ import time
 
 import numpy as np
 from geometry_msgs.msg import Point, Vector3
-from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
 
@@ -37,7 +36,7 @@ class SequencerNode(Node):
         self.seq = SlotSequence(self.cfg, p.real_time_factor, p.lease_s, p.startup_wait_s, p.wait_for_recorder,
                                 time.monotonic())
         self.halted = False   # set by a launcher that stops the run: no new slot starts
-        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, p.lease_s)
+        self.inputs = c.GuardedInput(self, self.run_id, self.cfg)
         topics = self.inputs.topics
         self.clock_pub = self.create_publisher(ClockMsg, c.TOPIC_CLOCK, c.qos(topics[c.TOPIC_CLOCK].qos))
         self.plant_pub = self.create_publisher(PlantCommand, c.TOPIC_PLANT_COMMAND,
@@ -53,9 +52,8 @@ class SequencerNode(Node):
         self.inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
         for j in range(self.num_uavs):
             self.inputs.subscribe(UavCommand, c.uav_cmd_topic(j), self.on_command)
-            # only the lease matters here: whether a UAV whose command is missing is still up
-            events = SubscriptionEventCallbacks(liveliness=lambda info, j=j: seq.leases.update(j, info.alive_count))
-            self.inputs.subscribe(UavState, c.uav_state_topic(j), lambda msg: None, event_callbacks=events)
+        # whether a UAV whose command is missing is still up
+        c.subscribe_heartbeats(self.inputs, self.num_uavs, seq.leases)
         self.create_timer(0.002, self.tick, clock=c.wall_clock())
 
     @property
@@ -107,6 +105,8 @@ class SequencerNode(Node):
             start.header.stamp = c.stamp(what, self.cfg.scenario.slot_s)
             self.plant_pub.publish(start)
         elif kind == 'move':
+            if what.reason:
+                self.get_logger().warning(what.reason)
             self.plant_pub.publish(self.move_command(what))
         elif kind == 'done':
             self.publish_clock(what)
@@ -119,7 +119,8 @@ class SequencerNode(Node):
                            moving=m.moving.tolist(), safety_interventions=m.interventions.astype(np.uint8).tolist(),
                            acceleration=[Vector3(x=a[0], y=a[1], z=a[2]) for a in m.accel],
                            target=[Point(x=p[0], y=p[1], z=p[2]) for p in m.target],
-                           target_velocity=[Vector3(x=w[0], y=w[1], z=w[2]) for w in m.target_velocity])
+                           target_velocity=[Vector3(x=w[0], y=w[1], z=w[2]) for w in m.target_velocity],
+                           held_without_command=m.held.tolist(), reason=m.reason)
         cmd.header.stamp = c.stamp(m.slot, self.cfg.scenario.slot_s)
         return cmd
 

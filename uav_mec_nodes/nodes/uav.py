@@ -1,15 +1,14 @@
 """uav: one UAV's onboard node, namespaced /uav_<j>.
 
-Reports its state every slot on /uav_<j>/state with a MANUAL_BY_TOPIC liveliness
-lease, asserted by a heartbeat thread of its own, so the lease says whether the
-process lives, whatever traffic its callbacks are busy with: if the process
-dies (SIGKILL) or the UAV is silenced, the lease runs out and the planner
-notices. Relays its command of each plan to the world (/uav_<j>/cmd). Accounts
+Reports its state every slot on /uav_<j>/state, and beats on /uav_<j>/heartbeat
+from a thread of its own, so its lease says whether the process lives, whatever
+traffic its callbacks are busy with: if the process dies (SIGKILL) or the UAV
+is silenced, the heartbeats stop and the planner notices within a lease. Relays its command of each plan to the world (/uav_<j>/cmd). Accounts
 the compute of the tasks it runs (from /task_reports, the model's numbers) and
 can run the real torch tail layers of each task on a random tensor
 (`run_torch_layers`). Failure modes it obeys (FailureEvent for itself):
 ANNOUNCE keeps reporting with alive=false; SILENCE stops reporting and
-asserting; KILL ends its own process with SIGKILL when it runs alone (else it
+beating; KILL ends its own process with SIGKILL when it runs alone (else it
 falls silent). It ends when the last slot's metrics are in.
 """
 from __future__ import annotations
@@ -21,7 +20,7 @@ import threading
 from rclpy.node import Node
 
 from uav_mec_nodes.graph.contract import uav_node_name
-from uav_mec_nodes.msg import FailureEvent, Plan, SlotMetrics, TaskReport, UavCommand, UavState
+from uav_mec_nodes.msg import FailureEvent, Heartbeat, Plan, SlotMetrics, TaskReport, UavCommand, UavState
 from uav_mec_nodes.nodes import _common as c
 
 
@@ -42,12 +41,14 @@ class UavNode(Node):
         self.energy_j = {}
         self.layers_run = 0
         self._blocks = {}
-        topics = c.graph_topics(self.cfg.scenario.num_users, self.cfg.scenario.num_uavs, self.lease_s)
+        topics = c.graph_topics(self.cfg.scenario.num_users, self.cfg.scenario.num_uavs)
         self.state_pub = self.create_publisher(UavState, c.uav_state_topic(self.uav_id),
                                                c.qos(topics[c.uav_state_topic(self.uav_id)].qos))
         self.cmd_pub = self.create_publisher(UavCommand, c.uav_cmd_topic(self.uav_id),
                                              c.qos(topics[c.uav_cmd_topic(self.uav_id)].qos))
-        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, self.lease_s)
+        self.heartbeat_pub = self.create_publisher(Heartbeat, c.uav_heartbeat_topic(self.uav_id),
+                                                   c.qos(topics[c.uav_heartbeat_topic(self.uav_id)].qos))
+        self.inputs = c.GuardedInput(self, self.run_id, self.cfg)
         self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state)
         self.inputs.subscribe(Plan, c.TOPIC_PLAN, self.on_plan)
         self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
@@ -58,11 +59,13 @@ class UavNode(Node):
         self._heartbeat.start()
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.lease_s / 5.0):
+        beat = Heartbeat(run_id=self.run_id, uav_id=self.uav_id)
+        while not self._stop.wait(self.lease_s / c.HEARTBEATS_PER_LEASE):
             if self.silent:
                 continue
+            beat.count += 1
             try:
-                self.state_pub.assert_liveliness()
+                self.heartbeat_pub.publish(beat)
             except Exception:   # the node or its context is being destroyed
                 return
 

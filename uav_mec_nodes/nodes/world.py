@@ -28,7 +28,7 @@ class WorldNode(Node):
         self.slot = -1               # the last slot whose states were reported
         self.moved = -1              # the last slot flown
         self.done = False
-        inputs = c.GuardedInput(self, self.run_id, self.cfg, 0.5)
+        inputs = c.GuardedInput(self, self.run_id, self.cfg)
         self.state_pub = self.create_publisher(UavState, c.TOPIC_WORLD_UAVS,
                                                c.qos(inputs.topics[c.TOPIC_WORLD_UAVS].qos))
         inputs.subscribe(PlantCommand, c.TOPIC_PLANT_COMMAND, self.on_command)

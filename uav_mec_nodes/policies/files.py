@@ -14,7 +14,7 @@ import torch
 from uav_mec_nodes.config import ScenarioConfig, from_dict, to_dict
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.learners.agent import agent_class
-from uav_mec_nodes.learners.sac import LearnerConfig
+from uav_mec_nodes.learners.config import LearnerConfig
 
 POLICY_FORMAT = 'uav_mec_nodes.policy/1'
 DATA = Path(__file__).resolve().parent / 'data'

@@ -19,7 +19,7 @@ class LearnedPolicy(Policy):
         import torch
 
         from uav_mec_nodes.learners.agent import agent_class
-        from uav_mec_nodes.learners.sac import LearnerConfig
+        from uav_mec_nodes.learners.config import LearnerConfig
         from uav_mec_nodes.policies.files import load_policy
         state = load_policy(path)
         self.path = Path(path)
