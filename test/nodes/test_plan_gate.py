@@ -143,3 +143,22 @@ def test_a_uav_the_report_fails_during_the_slot_owes_no_state_of_it():
         assert gate.ready(float(t)) == (True, []), t
         alive.append(gate.take()[3].tolist())
     assert alive == [[True, t <= 4, True] for t in range(6)]
+
+
+def test_samples_of_a_writer_still_unnamed_when_the_node_closes_are_counted_not_lost():
+    """The guard holds samples of writers the ROS graph cannot name yet; when the node closes (the recorder
+    does, at the end of a run) each is delivered or given a reason, never dropped without a count."""
+    from uav_mec_nodes.graph.contract import TOPIC_PLAN, graph_topics
+    from uav_mec_nodes.nodes._guard import UNKNOWN, InputGuard
+    names = {}
+    guard = InputGuard('run-a', graph_topics(10, 3), lambda topic: names.get(topic, []))
+    own, stranger = b'\x01' * 16, b'\x02' * 16
+    for gid in (own, stranger):
+        assert guard.writer_verdict(TOPIC_PLAN, gid) is UNKNOWN
+        guard.hold(gid, (TOPIC_PLAN, gid))
+    assert guard.release(lambda item: item[0]) == []             # nobody named yet, not waited 10 s
+    names[TOPIC_PLAN] = [(own, '/', 'planner')]                    # the planner is named at last
+    out = guard.release(lambda item: item[0], final=True)
+    assert out == [((TOPIC_PLAN, own), None),
+                   ((TOPIC_PLAN, stranger), 'writer still not known as one of this run when the node closed')]
+    assert not guard.pending

@@ -181,6 +181,11 @@ class GuardedInput:
             self.node.destroy_timer(self._retry_timer)
             self._retry_timer = None
 
+    def flush(self) -> None:
+        """The node is closing: every sample still waiting for its writer's name is delivered or counted now."""
+        for (route, data, gid), verdict in self.guard.release(lambda item: item[0][1], final=True):
+            self._deliver(route, data, gid, verdict)
+
     def _deliver(self, route, data: bytes, gid: bytes, verdict) -> None:
         msg_type, topic, callback, raw = route
         if verdict:

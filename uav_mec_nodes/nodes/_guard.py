@@ -86,8 +86,9 @@ class InputGuard:
     def holding(self, gid: bytes) -> bool:
         return bool(self.pending.get(gid))
 
-    def release(self, topic_of: Callable[[object], str]) -> List[Tuple[object, Optional[str]]]:
-        """Samples whose writer is now known or waited too long, in arrival order, with their verdict."""
+    def release(self, topic_of: Callable[[object], str], final: bool = False) -> List[Tuple[object, Optional[str]]]:
+        """Samples whose writer is now known or waited too long, in arrival order, with their verdict; final:
+        every sample still held (the node is closing), those of writers still unknown with that reason."""
         out = []
         now = time.monotonic()
         for gid in list(self.pending):
@@ -96,9 +97,12 @@ class InputGuard:
                 since, item = queue[0]
                 verdict = self.writer_verdict(topic_of(item), gid)
                 if verdict is UNKNOWN:
-                    if now - since < UNKNOWN_WRITER_S:
+                    if final:
+                        verdict = 'writer still not known as one of this run when the node closed'
+                    elif now - since < UNKNOWN_WRITER_S:
                         break
-                    verdict = f'writer not known as one of this run after {UNKNOWN_WRITER_S:.0f} s'
+                    else:
+                        verdict = f'writer not known as one of this run after {UNKNOWN_WRITER_S:.0f} s'
                 queue.popleft()
                 out.append((item, verdict))
             if not queue:

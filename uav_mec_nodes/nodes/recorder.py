@@ -82,8 +82,11 @@ class RecorderNode(Node):
             spin()
 
     def close(self) -> None:
-        """Close the bag readable (also when the run is interrupted)."""
-        self.recording.close()
+        """Close the bag readable (also when the run is interrupted), with what the guard still held."""
+        try:
+            self.inputs.flush()
+        finally:
+            self.recording.close()
 
 
 def main(args=None) -> None:
