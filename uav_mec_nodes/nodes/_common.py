@@ -174,17 +174,16 @@ class GuardedInput:
         if self._retry_timer is None:
             self._retry_timer = self.node.create_timer(0.02, self._release, clock=wall_clock())
 
-    def _release(self) -> None:
-        for (route, data, gid), verdict in self.guard.release(lambda item: item[0][1]):
+    def _release(self, final: bool = False) -> None:
+        for (route, data, gid), verdict in self.guard.release(lambda item: item[0][1], final=final):
             self._deliver(route, data, gid, verdict)
-        if not self.guard.pending:
+        if not self.guard.pending and self._retry_timer is not None:
             self.node.destroy_timer(self._retry_timer)
             self._retry_timer = None
 
     def flush(self) -> None:
         """The node is closing: every sample still waiting for its writer's name is delivered or counted now."""
-        for (route, data, gid), verdict in self.guard.release(lambda item: item[0][1], final=True):
-            self._deliver(route, data, gid, verdict)
+        self._release(final=True)
 
     def _deliver(self, route, data: bytes, gid: bytes, verdict) -> None:
         msg_type, topic, callback, raw = route
