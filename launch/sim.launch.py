@@ -32,7 +32,7 @@ from launch_ros.actions import Node
 
 from uav_mec_nodes.graph.arguments import RUN_ARGUMENTS
 from uav_mec_nodes.graph.isolation import acquire_domain, new_run_id, ros_environment
-from uav_mec_nodes.graph.layout import CORE, FINISHERS, GraphConfig, node_specs, resolved_num_uavs
+from uav_mec_nodes.graph.layout import CORE, GraphConfig, finishers_of, node_specs, resolved_num_uavs
 
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
 LAUNCHED = [a for a in RUN_ARGUMENTS if a.launch]
@@ -54,17 +54,21 @@ def _graph(context) -> GraphConfig:
     return GraphConfig(**values)
 
 
-def _on_exit(name: str, finishing: set):
-    """A core node's exit: a failure ends the launch with an error; the last finisher, the launch."""
+def _on_exit(name: str, finishing: set, required: bool = True):
+    """A core node's exit: a failure ends the launch with an error; the last finisher, the launch.
+    A UAV node (required=False, a host of UAV nodes alone) that fails is one UAV down, said and counted done."""
     def handle(event, context):
         if context.is_shutdown:   # stopping (Ctrl-C, another node's failure): an exit is expected
             return None
         if event.returncode in STOPPED_CODES:   # told to stop (a terminal's Ctrl-C reaches every node first)
             return [EmitEvent(event=Shutdown(reason=f'{name} was stopped by a signal'))]
-        if event.returncode != 0:
+        if event.returncode != 0 and required:
             raise NodeFailed(f'{name} exited with code {event.returncode}: the run cannot go on '
                              '(its own error is in its output above)')
         finishing.discard(name)
+        if event.returncode != 0:
+            return [LogInfo(msg=f'{name} exited with code {event.returncode}: that UAV is down for the run')] + (
+                [] if finishing else [EmitEvent(event=Shutdown(reason='every UAV node of this host ended'))])
         if not finishing:
             return [LogInfo(msg='episode over: every node that finishes the run is done'),
                     EmitEvent(event=Shutdown(reason='episode over'))]
@@ -74,10 +78,10 @@ def _on_exit(name: str, finishing: set):
 
 def _nodes(context):
     g = _graph(context)
+    num_uavs = resolved_num_uavs(g)
+    g.validate(num_uavs, launch=True)   # before a run id is made up: a split graph's part must be given one
     g.run_id = g.run_id or new_run_id()
     g.bag_path = g.bag_path or f'runs/{g.run_id}/bag'   # a new one per launch
-    num_uavs = resolved_num_uavs(g)
-    g.validate(num_uavs, launch=True)
     lease = acquire_domain(g.domain_id, g.run_id)
     DOMAIN_LEASES.append(lease)
     env = ros_environment(lease.domain_id, g.discovery)
@@ -85,7 +89,7 @@ def _nodes(context):
                            f'bag {g.bag_path}')]
     extra = LaunchConfiguration('params_file').perform(context)
     specs = node_specs(g, num_uavs)
-    finishing = {s.name for s in specs if s.name in FINISHERS}
+    finishing = set(finishers_of(specs))   # on a host of UAV nodes alone (nodes:=uavs), the UAV nodes
     for spec in specs:
         params = dict(spec.params)
         if spec.module == 'uav':
@@ -93,9 +97,9 @@ def _nodes(context):
         node = Node(package='uav_mec_nodes', executable=spec.module, name=spec.name, namespace=spec.namespace,
                     output='screen', parameters=[params] + ([extra] if extra else []), additional_env=env)
         actions.append(node)
-        if spec.name in CORE and not spec.namespace:
-            actions.append(RegisterEventHandler(OnProcessExit(target_action=node,
-                                                              on_exit=_on_exit(spec.name, finishing))))
+        if (spec.name in CORE or spec.name in finishing) and not spec.namespace:
+            actions.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=_on_exit(
+                spec.name, finishing, required=spec.name in CORE))))
     return actions
 
 

@@ -188,3 +188,71 @@ def test_sweep_flags_are_checked_before_ray_starts(tmp_path):
     with pytest.raises(UserInputError, match=r'--workers: must be >= 1, got 0'):
         sweep_plan(RUNS, EVALS, tmp_path, workers=0)
     assert not ray.is_initialized()
+
+
+# the driver of a sweep on host A of two (test/hosts.py): this file's runs and evaluations
+CLUSTER_DRIVER = '''
+import json, sys
+sys.path.insert(0, sys.argv[3])
+import ray
+from test_sweeps import EVALS, OVERRIDES, RUNS
+from uav_mec_nodes.experiments.sweeps import sweep_plan
+done = sweep_plan(RUNS, EVALS, __import__("pathlib").Path(sys.argv[1]), address=sys.argv[2], chunk_steps=120,
+                  learner_overrides=OVERRIDES)
+nodes = {n["NodeManagerAddress"]: n["Alive"] for n in ray.nodes()}
+print(json.dumps(dict(runs=done.runs_trained, evals=done.evals_done, pieces=done.pieces, nodes=nodes)))
+'''
+
+
+def test_a_sweep_on_a_cluster_of_two_hosts_survives_the_worker_host_s_cut_link(tmp_path, one_after_the_other):
+    """Head and driver on host A, a worker on host B (network namespaces joined by a veth pair); B's link is
+    cut while it trains a piece: the sweep finishes on A with the files of the runs done one after the other."""
+    import secrets
+    import sys
+    from pathlib import Path
+    from hosts import two_hosts
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, RAY_AUTH_MODE='token', RAY_AUTH_TOKEN=secrets.token_hex(16), RAY_USAGE_STATS_ENABLED='0',
+               # the head counts a silent node dead after about 2 s (defaults: about 30 s)
+               RAY_health_check_period_ms='500', RAY_health_check_failure_threshold='4',
+               RAY_health_check_timeout_ms='1000', OMP_NUM_THREADS='1')
+    with two_hosts(tmp_path) as (a, b, cut):
+        head = a.popen([bin_dir / 'ray', 'start', '--head', '--node-ip-address', a.address, '--port', '6379',
+                        '--num-cpus', '1', '--include-dashboard', 'false', '--block'], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(5)
+        worker = b.popen([bin_dir / 'ray', 'start', '--address', f'{a.address}:6379', '--node-ip-address',
+                          b.address, '--num-cpus', '1', '--block'], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        driver = a.popen([sys.executable, '-c', CLUSTER_DRIVER, tmp_path / 'cluster', f'{a.address}:6379',
+                          Path(__file__).parent], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        training_on_b, since = False, {}
+        while not training_on_b and time.monotonic() < deadline and driver.poll() is None:
+            # a piece that has trained on B for 1.5 s (past its booking): cut B off now
+            now = time.monotonic()
+            since = {pid: since.get(pid, now) for pid in b.processes() if 'ray::train_piece' in _cmdline(pid)}
+            training_on_b = any(now - t >= 1.5 for t in since.values())
+            time.sleep(0.1)
+        cut()
+        cut_at = time.monotonic()
+        try:
+            out, err = driver.communicate(timeout=600)
+        finally:
+            driver.kill()
+        print(f'the sweep ended {time.monotonic() - cut_at:.0f} s after the cut')
+        assert head.poll() is None   # B's raylet ends itself once it cannot reach the head; the head goes on
+    assert training_on_b, 'host B never trained a piece'
+    assert driver.returncode == 0, err[-3000:]
+    done = json.loads(out.strip().splitlines()[-1])
+    assert (done['runs'], done['evals']) == (2, 4)
+    assert done['nodes'] == {a.address: True, b.address: False}   # B counted dead, its pieces run again on A
+    assert f'node {b.address} is lost; its piece runs again elsewhere' in out
+    assert_same_results(tmp_path / 'cluster', one_after_the_other)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return open(f'/proc/{pid}/cmdline').read().replace('\0', ' ')
+    except OSError:
+        return ''

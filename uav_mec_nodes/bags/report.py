@@ -70,7 +70,7 @@ def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
     first = {}   # one failure per UAV: the first report (several nodes may report the same UAV down)
     for f in sorted(bag.get(c.TOPIC_FAILURES, []), key=lambda f: f.slot):
         if num_uavs is None or f.uav_id < num_uavs:
-            first.setdefault(f.uav_id, (f.uav_id, f.slot, f.mode))
+            first.setdefault(f.uav_id, (f.uav_id, f.slot, f.mode, f.reason))
     failures = sorted(first.values())
     tasks = len(per_task)
     parts = ('e_tot', 'reward', 'local_energy_j', 'tx_energy_j', 'flight_energy_j', 'uav_compute_energy_j',
@@ -85,8 +85,8 @@ def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
                tasks_migrated=sum(1 for r in reports if r.migrated),
                tasks_with_one_terminal_state=sum(1 for v in per_task.values() if v == 1),
                deadline_miss_rate=(states.get(1, 0) + states.get(2, 0)) / max(tasks, 1),
-               failures=[{'uav': u, 'slot': s, 'mode': c.FAILURE_MODES[m] if m < len(c.FAILURE_MODES) else str(m)}
-                         for u, s, m in failures],
+               failures=[{'uav': u, 'slot': s, 'mode': c.FAILURE_MODES[m] if m < len(c.FAILURE_MODES) else str(m),
+                          'reason': why} for u, s, m, why in failures],
                stray_input=dict(sorted(strays.items())))
     if moves:   # the plant's commands were recorded: what the safety layer changed, in UAV-slots by kind
         from uav_mec_nodes.model.safety import count

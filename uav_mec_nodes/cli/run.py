@@ -31,7 +31,8 @@ def run(args) -> int:
     from uav_mec_nodes.policies.learned import default_policy_name
     out = Path(args.out)
     given = given_flags(args, [a.name for a in RUN_ARGUMENTS if a.flag])   # a flag given wins over the YAML
-    g = GraphConfig(**given, bag_path=str(out / 'bag'), record=True)
+    g = GraphConfig(**given, bag_path=str(out / 'bag'))
+    g.record = g.nodes != 'uavs'   # the core's recorder writes the bag of a split graph
     g.policy = g.policy or default_policy_name()
     if 'real_time_factor' not in given:   # as fast as the graph allows; PX4 flies in real time
         g.real_time_factor = 1.0 if g.plant == 'px4' else 0.0
@@ -54,7 +55,7 @@ def run(args) -> int:
     label = chosen.name
     bag = out / 'bag'
     writable_dir('--out', out)
-    if bag.exists():
+    if bag.exists() and g.record:
         if not args.overwrite:
             raise UserInputError(f'--out: {bag} exists; pass --overwrite or choose another --out')
         import shutil
@@ -66,7 +67,23 @@ def run(args) -> int:
         result = run_single_process(g, say=stderr, on_progress=progress)
     if progress is not None:
         print(file=sys.stderr)
+    if not g.record:
+        return _report_uav_host(result)
     return _report_run(args, result, label, out, g.seed)
+
+
+def _report_uav_host(result) -> int:
+    """A host of UAV nodes alone (--nodes uavs): how each ended; the bag and the numbers are the core host's."""
+    print(f'run {result.run_id}: UAV nodes of this host; the bag and the summary are on the host of --nodes core')
+    for name, code in sorted(result.returncodes.items()):
+        how = {0: 'ended with the episode'}.get(code, 'killed (SIGKILL)' if code == -9 else 'failed or stopped')
+        print(f'  {name}: {how} (exit {code})')
+    if result.stopped:
+        heard = (f'; no slot has come from the core since slot {result.slots_done - 1} (is the link to its host '
+                 'down?)' if 0 < result.slots_done < result.num_slots else '')
+        stderr(f'uav-mec run: {result.stopped} after {result.slots_done} of {result.num_slots} slots{heard}')
+        return result.exit_code
+    return 0
 
 
 def _progress_line():

@@ -75,6 +75,14 @@ def summarize_episodes(env: UavMecEnv, policy, seed: int, episodes: int,
         energy_per_episode=energy.tolist())
 
 
+def _failure_how(failure: dict) -> str:
+    """' (mode)', with the reason where the graph detected the failure (not injected): why it counted it down."""
+    if 'mode' not in failure:
+        return ''
+    detected = failure['mode'] in ('lease lost', 'reported by PX4') and failure.get('reason')
+    return f" ({failure['mode']}: {failure['reason']})" if detected else f" ({failure['mode']})"
+
+
 def format_summary(summary: Dict) -> str:
     """A plain-text table of one episode's summary."""
     seed = '-' if summary['seed'] is None else summary['seed']   # a bag of `ros2 bag record` has no /run_info
@@ -94,9 +102,8 @@ def format_summary(summary: Dict) -> str:
             ('  dropped', summary['tasks_dropped']),
             ('  migrated', summary['tasks_migrated']),
             ('deadline-miss rate', f"{summary['deadline_miss_rate']:.2%}"),
-            ('UAV failures', ', '.join(f"UAV {f['uav']} in slot {f['slot']}"
-                                       + (f" ({f['mode']})" if 'mode' in f else '') for f in summary['failures'])
-             or 'none')]
+            ('UAV failures', ', '.join(f"UAV {f['uav']} in slot {f['slot']}" + _failure_how(f)
+                                       for f in summary['failures']) or 'none')]
     if isinstance(summary.get('safety_interventions'), dict):
         changed = {k: n for k, n in summary['safety_interventions'].items() if n}
         rows.append(('safety layer interventions', ', '.join(f'{k}: {n}' for k, n in changed.items()) + ' UAV-slots'

@@ -70,6 +70,28 @@ def evaluate_piece(ev: EvalSpec, policy: Optional[bytes]) -> dict:
     return result
 
 
+class PieceBook:
+    """Where each task started (a Ray actor on the driver's node): a node that drops off the network is
+    counted dead by Ray within seconds, but a task that ran there can wait minutes for Ray to run it again
+    (seen: 7 min after a cut link); the driver runs its pieces again itself."""
+
+    def __init__(self):
+        self.nodes: Dict[int, str] = {}
+
+    def started(self, key: int, node_id: str) -> None:
+        self.nodes[key] = node_id
+
+    def where(self) -> Dict[int, str]:
+        return dict(self.nodes)
+
+
+def _booked(book, key: int, piece: Callable, *args):
+    """Run `piece` as a task, first telling the book on which node."""
+    import ray
+    ray.get(book.started.remote(key, ray.get_runtime_context().get_node_id()))   # booked before it works
+    return piece(*args)
+
+
 def _write_whole(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + '.tmp')
     tmp.write_bytes(data)
@@ -161,8 +183,7 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
         return out
     ray = start_ray(address, workers)
     capacity = max(1, int(ray.cluster_resources().get('CPU', 1)))
-    train_task = ray.remote(num_cpus=1, max_retries=3)(train_piece)
-    eval_task = ray.remote(num_cpus=1, max_retries=3)(evaluate_piece)
+    tasks = _Tasks(ray)
     in_flight: Dict = {}            # object ref -> ('run', RunSpec, wall_s before) or ('eval', EvalSpec)
     queued_runs = list(todo_runs)
     queued_evals = list(todo_evals)
@@ -185,7 +206,8 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
                     log(f'[{label}] {run.name}: no resume.pt, starting it again')
                     for path in stale:
                         path.unlink()
-                in_flight[train_task.remote(run, files, chunk_steps, overrides)] = ('run', run, last_wall_s(folder))
+                in_flight[tasks.submit(train_piece, run, files, chunk_steps, overrides)] = \
+                    ('run', run, last_wall_s(folder))
                 continue
             ev = ready_eval()
             if ev is None:
@@ -195,7 +217,7 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
             if path is not None and not path.exists():
                 out.skipped.append(f"{ev.name}: its run's weights are not here (delete its eval.csv to retrain)")
                 continue
-            in_flight[eval_task.remote(ev, None if path is None else path.read_bytes())] = ('eval', ev)
+            in_flight[tasks.submit(evaluate_piece, ev, None if path is None else path.read_bytes())] = ('eval', ev)
 
     def show() -> None:
         kinds = [v[0] for v in in_flight.values()]
@@ -214,6 +236,10 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
                     ray.cancel(ref, force=True)
                 raise Interrupted(stopped[0])
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.2)
+            for ref, node in tasks.on_lost_nodes(in_flight):
+                what = in_flight.pop(ref)
+                log(f'[{label}] {what[1].name}: node {node} is lost; its piece runs again elsewhere')
+                in_flight[tasks.again(ref)] = what
             if done:
                 _collect(ray, done[0], in_flight.pop(done[0]), results, out, finished_runs, queued_runs)
                 submit()
@@ -221,6 +247,47 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
     for ev in queued_evals:
         out.skipped.append(f'{ev.name}: its training run is not finished')
     return out
+
+
+class _Tasks:
+    """Pieces as Ray tasks that book where they run, and run again those of a node Ray counts dead."""
+
+    CHECK_S = 1.0    # how often the cluster's nodes are looked at
+
+    def __init__(self, ray):
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        self.ray = ray
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.book = ray.remote(num_cpus=0)(PieceBook).options(scheduling_strategy=here).remote()
+        self.task = ray.remote(num_cpus=1, max_retries=3)(_booked)
+        self.keys: Dict = {}        # object ref -> (key, piece, args)
+        self.dead: set = set()
+        self.checked = time.monotonic()
+
+    def submit(self, piece: Callable, *args):
+        key = len(self.keys)
+        ref = self.task.options(name=piece.__name__).remote(self.book, key, piece, *args)   # ray::train_piece
+        self.keys[ref] = (key, piece, args)
+        return ref
+
+    def again(self, ref):
+        _, piece, args = self.keys[ref]
+        self.ray.cancel(ref, force=True)
+        return self.submit(piece, *args)
+
+    def on_lost_nodes(self, in_flight: Dict) -> List:
+        """(ref, node address) of each task in flight that started on a node Ray now counts dead."""
+        if time.monotonic() - self.checked < self.CHECK_S:
+            return []
+        self.checked = time.monotonic()
+        newly = {n['NodeID']: n['NodeManagerAddress'] for n in self.ray.nodes()
+                 if not n['Alive'] and n['NodeID'] not in self.dead}
+        if not newly:
+            return []
+        self.dead |= set(newly)
+        where = self.ray.get(self.book.where.remote())
+        return [(ref, newly[where[self.keys[ref][0]]]) for ref in in_flight
+                if where.get(self.keys[ref][0]) in newly]
 
 
 class Interrupted(Exception):

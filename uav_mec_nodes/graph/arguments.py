@@ -10,6 +10,7 @@ they agree. Errors name the flag (`--users: ...`) or the launch argument
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
@@ -18,6 +19,8 @@ from uav_mec_nodes.graph.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_
                                           PX4_MESSAGE_VERSIONS, VEHICLE_PARAMETERS, ParamSpec)
 from uav_mec_nodes.graph.isolation import DISCOVERY_RANGES, DOMAIN_MAX, parse_domain
 
+GRAPH_PARTS = ('all', 'core', 'uavs')   # --nodes: the whole graph, or one host's part of a split one
+RUN_ID = re.compile(r'[A-Za-z0-9_-]{1,64}')   # quotable in a DDS content filter as it is
 BOOL_WORDS = ('true', 'false')   # what launch takes for a boolean (its choices are compared as text)
 SEED_MAX = 2 ** 31 - 1
 EVERY_NODE = '*'
@@ -163,8 +166,13 @@ RUN_ARGUMENTS = (
                                       'altitude band, speed and acceleration limits, d_safe); it decides, whatever '
                                       'the scenario YAML says (off: the paper\'s dynamics)',
                 flag='--safety', nodes=(EVERY_NODE,)),
-    RunArgument('run_id', str, '', 'the run\'s identity: messages with another are ignored (empty: a new one)',
-                nodes=(EVERY_NODE,)),
+    RunArgument('run_id', str, '', 'the run\'s identity: messages with another are ignored (empty: a new one; '
+                                   'a graph split over hosts: the same one on each, 1-64 of A-Z a-z 0-9 _ -)',
+                flag='--run-id', nodes=(EVERY_NODE,)),
+    RunArgument('nodes', str, 'all', 'the nodes this host starts: all, core (every node but the UAVs\') or uavs '
+                                     '(the UAV nodes; start them first); a graph split over hosts needs the same '
+                                     '--run-id, --domain-id, scenario and seed on each', choices=GRAPH_PARTS,
+                flag='--nodes'),
     RunArgument('failure_mode', str, 'announce', 'how an injected failure shows; px4_termination and px4_motor '
                                                  'go through PX4 (plant px4 only)', choices=INJECTED_FAILURE_MODES,
                 flag='--failure-mode', nodes=('failure_injector', 'recorder')),

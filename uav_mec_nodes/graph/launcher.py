@@ -32,8 +32,8 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import yaml
 
-from uav_mec_nodes.graph.layout import (CORE, FINISHERS, STALL_S, GraphConfig, NodeSpec, graph_scenario, node_specs,
-                                 params_yaml, resolved_num_uavs, timeout_for)
+from uav_mec_nodes.graph.layout import (CORE, STALL_S, GraphConfig, NodeSpec, finishers_of, graph_scenario,
+                                        node_specs, params_yaml, resolved_num_uavs, timeout_for)
 from uav_mec_nodes.graph.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
@@ -177,7 +177,7 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
                     kwargs['namespace'] = spec.namespace
                 nodes[spec.key] = cls(**kwargs)
                 executor.add_node(nodes[spec.key])
-            finishers = [nodes[n] for n in FINISHERS if n in nodes]
+            finishers = [nodes[n] for n in finishers_of(specs) if n in nodes]
             while not all(node.done for node in finishers):
                 try:
                     executor.spin_once(timeout_sec=0.05)
@@ -185,7 +185,8 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
                     result.stopped = f'a node crashed: {type(exc).__name__}: {exc}'.splitlines()[0]
                     result.exit_code, result.detail = EXIT_CRASH, traceback.format_exc()
                     break
-                watch.progress(nodes['channel_sim'].slots_done)
+                watch.progress(nodes['channel_sim'].slots_done if 'channel_sim' in nodes else
+                               max((n.slots_seen for n in finishers), default=0))
                 verdict = watch.verdict(stop)
                 if verdict:
                     result.stopped, result.exit_code = verdict
@@ -202,6 +203,8 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
                 times = nodes['planner'].decision_times
                 result.decision_times_s = times[np.isfinite(times)].tolist()   # the slots it decided
             result.tail_layers_run = sum(getattr(node, 'layers_run', 0) for node in nodes.values())
+            if g.nodes == 'uavs':   # how each UAV node of this host ended (no process of its own to exit)
+                result.returncodes = {k: 0 if n.done else 1 for k, n in nodes.items()}
             for node in nodes.values():
                 executor.remove_node(node)
                 node.destroy_node()
@@ -257,6 +260,8 @@ def stop_processes(processes, grace_s: float = 10.0) -> None:
 
 def _drain(executor, nodes: dict) -> None:
     """No new slot; the slot in progress is accounted and recorded, if it can be within DRAIN_S."""
+    if 'sequencer' not in nodes:   # a host of UAV nodes alone: nothing of its own to account
+        return
     nodes['sequencer'].halted = True
     recorder, sim = nodes.get('recorder'), nodes['channel_sim']
     deadline = time.monotonic() + DRAIN_S
@@ -331,7 +336,7 @@ class MultiProcessRun:
         watch.start = self.start
         result = RunResult(bag_path=Path(self.g.bag_path) if self.g.record else None, num_slots=num_slots,
                            run_id=self.g.run_id, domain_id=self.iso.lease.domain_id, stopped='')
-        finishers = [n for n in FINISHERS if n in self.processes]
+        finishers = [n for n in finishers_of(self.specs) if n in self.processes]
         core = [n for n in CORE if n in self.processes]
         with StopSignals() as stop:
             while any(self.processes[n].poll() is None for n in finishers):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, make_dataclass
 from typing import Dict, List
 
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph.arguments import (BY_NAME, DEFAULT_LEASE_S, EVERY_NODE, RUN_ARGUMENTS,  # noqa: F401
+from uav_mec_nodes.graph.arguments import (BY_NAME, DEFAULT_LEASE_S, EVERY_NODE, RUN_ARGUMENTS, RUN_ID,  # noqa: F401
                                            parameter_defaults)
 from uav_mec_nodes.graph.contract import INJECTED_FAILURE_MODES, PLANTS, PX4_FAILURE_MODES, uav_node_name
 from uav_mec_nodes.graph.isolation import DOMAIN_MAX
@@ -59,6 +59,16 @@ def _validate(self, num_uavs: int, launch: bool = False) -> None:
             parse_homes(self.px4_homes, np.zeros((num_uavs, 3)))
         except UserInputError as exc:   # it names px4_homes: the flag's name instead
             raise UserInputError(f'{name("px4_homes")}: {str(exc).partition(": ")[2]}') from None
+    if self.run_id and not RUN_ID.fullmatch(self.run_id):
+        raise UserInputError(f'{name("run_id")}: must be 1-64 of A-Z a-z 0-9 _ -, got {self.run_id!r}')
+    if self.nodes != 'all':   # each host's part must find the others: one run id, one domain
+        part = name('nodes') if launch else f'--nodes {self.nodes}'
+        if not self.run_id:
+            raise UserInputError(f'{name("run_id")}: {part} needs the run id every host of the split graph '
+                                 'shares (e.g. `--run-id $(openssl rand -hex 8)`)')
+        if self.domain_id is None:
+            raise UserInputError(f'{name("domain_id")}: {part} needs the DDS domain every host of the split '
+                                 f'graph shares (0-{DOMAIN_MAX}), got auto')
     bad = [j for j in self.missing_uavs if not 0 <= j < num_uavs]
     if bad:
         raise UserInputError(f'{name("missing_uavs")}: UAV ids must be in [0, {num_uavs - 1}], got {bad}')
@@ -86,7 +96,11 @@ class NodeSpec:
 
 
 def lease_for(g: GraphConfig, single_process: bool) -> float:
-    return g.lease_s if g.lease_s > 0 else (5.0 if single_process else DEFAULT_LEASE_S)
+    """The heartbeat lease: 5 s where every node shares one process (one busy callback delays the heartbeats),
+    else DEFAULT_LEASE_S; a split graph's hosts must agree, so it takes DEFAULT_LEASE_S either way."""
+    if g.lease_s > 0:
+        return g.lease_s
+    return 5.0 if single_process and g.nodes == 'all' else DEFAULT_LEASE_S
 
 
 def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> List[NodeSpec]:
@@ -113,7 +127,18 @@ def node_specs(g: GraphConfig, num_uavs: int, single_process: bool = False) -> L
                                                            plant=g.plant)))
     if g.plant == 'px4' and not g.px4_external:
         specs += px4_standin_specs(g, num_uavs)
+    if g.nodes == 'uavs':
+        return [s for s in specs if s.module == 'uav']
+    if g.nodes == 'core':
+        return [s for s in specs if s.module != 'uav']
     return specs
+
+
+def finishers_of(specs: List[NodeSpec]) -> List[str]:
+    """The nodes whose ending ends this host's run: FINISHERS, or on a host of UAV nodes alone
+    (--nodes uavs), its UAV nodes (each ends with the episode, or when it fails)."""
+    names = [s.name for s in specs if s.name in FINISHERS]
+    return names or [s.name for s in specs if s.module == 'uav']
 
 
 def px4_standin_specs(g: GraphConfig, num_uavs: int) -> List[NodeSpec]:

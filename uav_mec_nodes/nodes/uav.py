@@ -37,6 +37,7 @@ class UavNode(Node):
         self.silent = False
         self.failed = False
         self.done = False
+        self.slots_seen = 0        # slots whose metrics came (a host of UAV nodes alone counts its progress so)
         self.load_hz = {}          # slot -> CPU given to its tasks; only the last two slots are kept
         self.energy_j = {}
         self.layers_run = 0
@@ -113,6 +114,7 @@ class UavNode(Node):
             self.run_tail_layers(msg.dnn_type, msg.partition_layer)
 
     def on_metrics(self, msg: SlotMetrics) -> None:
+        self.slots_seen = max(self.slots_seen, msg.slot + 1)
         self.done = self.done or c.episode_over(msg, self.cfg)
 
     def run_tail_layers(self, dnn_type: int, partition_layer: int) -> None:
