@@ -82,3 +82,24 @@ def layer_blocks(net: nn.Sequential) -> List[nn.Sequential]:
 
 def input_shape() -> torch.Size:
     return torch.Size((1, 3, 224, 224))
+
+
+class TailRunner:
+    """Runs layers phi..L_k of a DNN on the tensor its head layers 1..phi-1 make of a random image, as a UAV
+    computes an offloaded task. Random weights (no downloads): the point is the real tensor shapes and compute."""
+
+    def __init__(self):
+        self.blocks: dict = {}
+        self.layers_run = 0
+
+    def run(self, name: str, partition_layer: int) -> None:
+        if name not in self.blocks:
+            self.blocks[name] = layer_blocks(build(name))
+        blocks = self.blocks[name]
+        with torch.no_grad():
+            x = torch.randn(input_shape())
+            for block in blocks[:partition_layer - 1]:
+                x = block(x)
+            for block in blocks[partition_layer - 1:]:
+                x = block(x)
+        self.layers_run += len(blocks) - partition_layer + 1

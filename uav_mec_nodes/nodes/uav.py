@@ -9,7 +9,7 @@ can run the real torch tail layers of each task on a random tensor
 (`run_torch_layers`). Failure modes it obeys (FailureEvent for itself):
 ANNOUNCE keeps reporting with alive=false; SILENCE stops reporting and
 beating; KILL ends its own process with SIGKILL when it runs alone (else it
-falls silent). It ends when the last slot's metrics are in.
+falls silent). It ends when the last slot's metrics are in and its plan relayed.
 """
 from __future__ import annotations
 
@@ -38,10 +38,10 @@ class UavNode(Node):
         self.failed = False
         self.done = False
         self.slots_seen = 0        # slots whose metrics came (a host of UAV nodes alone counts its progress so)
+        self.last_plan = -1        # the last slot whose plan it handled
         self.load_hz = {}          # slot -> CPU given to its tasks; only the last two slots are kept
         self.energy_j = {}
-        self.layers_run = 0
-        self._blocks = {}
+        self._tail = None          # the torch tail layers (run_torch_layers)
         topics = c.graph_topics(self.cfg.scenario.num_users, self.cfg.scenario.num_uavs)
         self.state_pub = self.create_publisher(UavState, c.uav_state_topic(self.uav_id),
                                                c.qos(topics[c.uav_state_topic(self.uav_id)].qos))
@@ -104,6 +104,8 @@ class UavNode(Node):
             if cmd.uav_id == self.uav_id:
                 cmd.run_id = self.run_id
                 self.cmd_pub.publish(cmd)
+        self.last_plan = max(self.last_plan, msg.slot)
+        self._check_done()
 
     def on_report(self, msg: TaskReport) -> None:
         if msg.computing_uav != self.uav_id or self.silent:
@@ -115,28 +117,24 @@ class UavNode(Node):
 
     def on_metrics(self, msg: SlotMetrics) -> None:
         self.slots_seen = max(self.slots_seen, msg.slot + 1)
-        self.done = self.done or c.episode_over(msg, self.cfg)
+        self._check_done()
+
+    def _check_done(self) -> None:
+        """Over once the last slot's metrics are in and its plan was relayed: the metrics can overtake the plan
+        (channel_sim accounts the slot from the plan while this node waits its turn), and a node that ended on
+        them first would leave its last command unsent (seen under load: the UAV held in place)."""
+        last = self.cfg.scenario.num_slots - 1
+        self.done = self.done or (self.slots_seen > last and (self.silent or self.last_plan >= last))
+
+    @property
+    def layers_run(self) -> int:
+        return self._tail.layers_run if self._tail is not None else 0
 
     def run_tail_layers(self, dnn_type: int, partition_layer: int) -> None:
-        """Layers phi..L_k on the tensor the user's head layers 1..phi-1 make of a random image.
-
-        Random weights (no downloads): the point is the real tensor shapes and compute.
-        """
-        import torch
-
+        from uav_mec_nodes.model.dnn_networks import TailRunner   # torch: only where the layers really run
         from uav_mec_nodes.model.dnn_profiles import DNN_NAMES
-        from uav_mec_nodes.model.dnn_networks import build, input_shape, layer_blocks
-        name = DNN_NAMES[dnn_type]
-        if name not in self._blocks:
-            self._blocks[name] = layer_blocks(build(name))
-        blocks = self._blocks[name]
-        with torch.no_grad():
-            x = torch.randn(input_shape())
-            for block in blocks[:partition_layer - 1]:
-                x = block(x)
-            for block in blocks[partition_layer - 1:]:
-                x = block(x)
-        self.layers_run += len(blocks) - partition_layer + 1
+        self._tail = self._tail or TailRunner()
+        self._tail.run(DNN_NAMES[dnn_type], partition_layer)
 
 
 def main(args=None) -> None:
