@@ -236,11 +236,12 @@ def sweep_plan(runs: List[RunSpec], evals: List[EvalSpec], results: Path, *, lab
                     ray.cancel(ref, force=True)
                 raise Interrupted(stopped[0])
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.2)
-            for ref, node in tasks.on_lost_nodes(in_flight):
+            for ref, node in tasks.on_lost_nodes([r for r in in_flight if r not in done]):   # a done one stays done
                 what = in_flight.pop(ref)
                 log(f'[{label}] {what[1].name}: node {node} is lost; its piece runs again elsewhere')
                 in_flight[tasks.again(ref)] = what
             if done:
+                tasks.done(done[0])
                 _collect(ray, done[0], in_flight.pop(done[0]), results, out, finished_runs, queued_runs)
                 submit()
                 show()
@@ -260,22 +261,27 @@ class _Tasks:
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self.book = ray.remote(num_cpus=0)(PieceBook).options(scheduling_strategy=here).remote()
         self.task = ray.remote(num_cpus=1, max_retries=3)(_booked)
-        self.keys: Dict = {}        # object ref -> (key, piece, args)
+        self.keys: Dict = {}        # object ref in flight -> (key, piece, args); args hold a run's files
+        self.submitted = 0
         self.dead: set = set()
         self.checked = time.monotonic()
 
     def submit(self, piece: Callable, *args):
-        key = len(self.keys)
+        key, self.submitted = self.submitted, self.submitted + 1
         ref = self.task.options(name=piece.__name__).remote(self.book, key, piece, *args)   # ray::train_piece
         self.keys[ref] = (key, piece, args)
         return ref
 
+    def done(self, ref) -> None:
+        """A finished task's arguments (a run's files as bytes) are not kept for the rest of the sweep."""
+        self.keys.pop(ref, None)
+
     def again(self, ref):
-        _, piece, args = self.keys[ref]
+        _, piece, args = self.keys.pop(ref)
         self.ray.cancel(ref, force=True)
         return self.submit(piece, *args)
 
-    def on_lost_nodes(self, in_flight: Dict) -> List:
+    def on_lost_nodes(self, in_flight: List) -> List:
         """(ref, node address) of each task in flight that started on a node Ray now counts dead."""
         if time.monotonic() - self.checked < self.CHECK_S:
             return []
