@@ -21,7 +21,7 @@ def uav_mec(*args, check=True, timeout=300):
 
 
 def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, users: int = 10, safety=False,
-                uavs: int = 3):
+                uavs: int = 3, lost=None):
     """The Gym env's episode with this policy and seed: (per-slot e_tot, EpisodeLog).
 
     safety=True: through the safety layer, as `uav-mec run` and the graph fly by default.
@@ -32,8 +32,10 @@ def gym_episode(policy: str, seed: int = 0, slots: int = 60, schedule=None, user
     from uav_mec_nodes.policies import make_policy
     cfg = load_scenario().replace(scenario__num_slots=slots, scenario__num_users=users, scenario__num_uavs=uavs,
                                   safety__enabled=safety)
-    if schedule:
-        cfg = cfg.replace(failures__model='schedule', failures__schedule=schedule)
+    if schedule or lost:   # lost: (uav, slot) lost between slot-1 and slot (model.failures)
+        cfg = cfg.replace(failures__model='schedule', failures__schedule=tuple(schedule or ()),
+                          failures__lost_schedule=tuple(lost or ()),
+                          failures__max_failures=max(cfg.failures.max_failures, len(schedule or ()) + len(lost or ())))
     log = run_episode(UavMecEnv(cfg), make_policy(policy), seed)
     return np.array([s['e_tot'] for s in log.slots]), log
 

@@ -116,6 +116,9 @@ class FailureSection:
     num_failures: int = spec(1, 0, 1_000, doc='failures drawn by the uniform model (<= max_failures)')
     hazard_per_slot: float = spec(0.01, 0.0, 1.0, doc='failure probability of a live UAV per slot')
     schedule: Tuple[Tuple[int, int], ...] = spec((), doc='(uav_id, slot) pairs for model=schedule')
+    lost_schedule: Tuple[Tuple[int, int], ...] = spec(
+        (), doc='(uav_id, slot) pairs for model=schedule: the UAV is lost between slot-1 and slot (a frozen or '
+                'cut-off UAV node, noticed by its lease): slot-1 stands as served, down from slot on')
 
 
 @dataclass(frozen=True)
@@ -290,16 +293,19 @@ def _check_consistency(cfg: ScenarioConfig) -> None:
         raise ConfigError(f'failures.num_failures: must be in [0, failures.max_failures={f.max_failures}], '
                           f'got {f.num_failures}')
     if f.model == 'schedule':
-        uavs = [u for u, _ in f.schedule]
-        for uav, slot in f.schedule:
-            if uav >= s.num_uavs or slot >= s.num_slots:
-                raise ConfigError(f'failures.schedule: uav must be in [0, {s.num_uavs - 1}] and slot in '
-                                  f'[0, {s.num_slots - 1}], got uav={uav} slot={slot}')
+        uavs = [u for u, _ in f.schedule + f.lost_schedule]
+        for name in ('schedule', 'lost_schedule'):
+            for uav, slot in getattr(f, name):
+                if uav >= s.num_uavs or slot >= s.num_slots:
+                    raise ConfigError(f'failures.{name}: uav must be in [0, {s.num_uavs - 1}] and slot in '
+                                      f'[0, {s.num_slots - 1}], got uav={uav} slot={slot}')
         if len(set(uavs)) != len(uavs):
-            raise ConfigError('failures.schedule: each UAV may fail at most once (permanent failures)')
+            raise ConfigError('failures.schedule: each UAV may fail or be lost at most once (permanent failures)')
         if len(uavs) > f.max_failures:
             raise ConfigError(f'failures.schedule: {len(uavs)} failures exceed failures.max_failures='
                               f'{f.max_failures} (11)')
+    elif f.lost_schedule:
+        raise ConfigError(f'failures.lost_schedule: only with failures.model=schedule, got model={f.model}')
     if 2 * cfg.safety.margin_m >= s.area_m:
         raise ConfigError(f'safety.margin_m: must be below half of scenario.area_m ({s.area_m / 2:g} m), '
                           f'got {cfg.safety.margin_m}')
@@ -314,7 +320,8 @@ def to_dict(cfg: ScenarioConfig) -> Dict[str, Dict[str, Any]]:
     for sec in dataclasses.fields(cfg):
         values = dataclasses.asdict(getattr(cfg, sec.name))
         if sec.name == 'failures':
-            values['schedule'] = [{'uav': u, 'slot': t} for u, t in values['schedule']]
+            for name in ('schedule', 'lost_schedule'):
+                values[name] = [{'uav': u, 'slot': t} for u, t in values[name]]
         out[sec.name] = values
     return out
 
@@ -365,7 +372,7 @@ def render_yaml(cfg: Optional[ScenarioConfig] = None) -> str:
         lines.append(f'{sec.name}:')
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
-            if f.name == 'schedule':
+            if f.name.endswith('schedule'):
                 text = yaml.safe_dump([{'uav': u, 'slot': t} for u, t in value], default_flow_style=True).strip()
             else:
                 text = yaml.safe_dump(value, default_flow_style=True).strip()

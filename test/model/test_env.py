@@ -51,3 +51,53 @@ def test_bad_action_is_rejected(bad):
         bad = np.full(env.action_space.shape, np.nan, np.float32)
     with pytest.raises(ActionError):
         env.step(bad)
+
+
+def test_a_uav_lost_between_slots_serves_the_slot_before_and_is_down_from_the_next():
+    """failures.lost_schedule (a UAV node the graph finds gone while slot 5 is awaited): slots 0-4 are those of
+    an episode without the failure, nothing migrates, and from slot 5 on UAV 1 is down as if it had failed in
+    slot 4; a failure in slot 4 instead migrates its tasks of slot 4."""
+    from helpers import gym_episode
+    none, log_none = gym_episode('greedy', seed=3, slots=10, lost=[(1, 9)])   # up through slot 8
+    lost, log_lost = gym_episode('greedy', seed=3, slots=10, lost=[(1, 5)])
+    failed, log_failed = gym_episode('greedy', seed=3, slots=10, schedule=[(1, 4)])
+    np.testing.assert_array_equal(lost[:5], none[:5])
+    assert [s['tasks_migrated'] for s in log_lost.slots[:5]] == [s['tasks_migrated'] for s in log_none.slots[:5]]
+    assert log_failed.slots[4]['tasks_migrated'] > log_none.slots[4]['tasks_migrated']
+    assert [bool(log_lost.alive_at_start(t)[1]) for t in range(10)] == [t < 5 for t in range(10)]
+    assert [bool(log_failed.alive_at_start(t)[1]) for t in range(10)] == [t < 5 for t in range(10)]
+    assert all(1 not in serving for serving in log_lost.serving[5:])
+    assert log_lost.summary()['failures'] == [{'uav': 1, 'slot': 5, 'lost': True}]
+    assert log_failed.summary()['failures'] == [{'uav': 1, 'slot': 4}]
+
+
+def test_lost_schedule_is_checked_and_kept_out_of_the_ros_graph(tmp_path):
+    import yaml
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.errors import ConfigError
+    from uav_mec_nodes.graph.layout import GraphConfig, graph_scenario
+    with pytest.raises(ConfigError, match='failures.lost_schedule: only with failures.model=schedule'):
+        load_scenario(None, {'failures.lost_schedule': [[1, 5]]})
+    with pytest.raises(ConfigError, match='each UAV may fail or be lost at most once'):
+        load_scenario(None, {'failures.model': 'schedule', 'failures.max_failures': 2,
+                             'failures.schedule': [[1, 3]], 'failures.lost_schedule': [[1, 5]]})
+    with pytest.raises(ConfigError, match=r'failures.lost_schedule: uav must be in \[0, 2\]'):
+        load_scenario(None, {'failures.model': 'schedule', 'failures.lost_schedule': [[3, 5]]})
+    scenario = tmp_path / 'lost.yaml'
+    scenario.write_text(yaml.safe_dump({'failures': {'model': 'schedule', 'lost_schedule': [{'uav': 1, 'slot': 5}]}}))
+    load_scenario(str(scenario))   # the Gym env takes it
+    with pytest.raises(ConfigError, match='failures.lost_schedule: must be empty in a ROS graph'):
+        graph_scenario(GraphConfig(scenario_file=str(scenario)))
+
+
+def test_the_failure_book_keeps_the_earliest_word_of_either_kind():
+    from uav_mec_nodes.graph.contract import FAILURE_MODES
+    from uav_mec_nodes.graph.failure_book import FailureBook
+    book = FailureBook(3)
+    assert book.record(1, 6, FAILURE_MODES.index('lease lost'))      # lost before slot 6: served slot 5
+    assert book.alive_end(5).tolist() == [True, True, True] and book.alive_start(6).tolist() == [True, False, True]
+    assert not book.fail_during(1, 5)        # down from slot 6 either way: no news
+    assert book.fail_during(1, 4)            # an earlier failure is: its tasks of slot 4 migrate
+    assert book.lost_slots[1] == np.iinfo(np.int64).max and book.fail_slots[1] == 4
+    assert not book.lost_before(1, 5)        # s_1(4) = 0 already
+    assert book.record(2, 2, FAILURE_MODES.index('announce')) and book.alive_end(2).tolist() == [True, True, False]

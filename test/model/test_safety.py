@@ -26,6 +26,31 @@ velocities = st.lists(st.tuples(st.floats(-14, 14), st.floats(-14, 14), st.float
                       min_size=4, max_size=4).map(lambda v: np.clip(np.array(v), -11.5, 11.5))
 
 
+BRAKE = U.a_max_mps2 / np.sqrt(3.0)   # the layer's braking envelope: a_max shared by the three axes
+
+
+def _unstoppable(q, v, tol=1e-6):
+    """(N, 3) per axis, towards the upper and the lower bound: braking at BRAKE cannot stop it before the bound."""
+    up = np.maximum(v, 0) ** 2 > 2 * BRAKE * np.maximum(HI - q, 0) + tol
+    down = np.maximum(-v, 0) ** 2 > 2 * BRAKE * np.maximum(q - LO, 0) + tol
+    return up, down
+
+
+def _viable(q, v, tol=1e-6):
+    """Inside the box, and able to stop inside it braking at BRAKE on every axis at once."""
+    up, down = _unstoppable(q, v, tol)
+    return np.all((q >= LO - tol) & (q <= HI + tol), axis=-1) & ~np.any(up | down, axis=-1)
+
+
+def _assert_kept_inside(q, v, accel, nxt, live):
+    """At any speed up to v_max: a live UAV that can stop inside the box still can after the slot (so it
+    never leaves it), and on an axis where it cannot stop before a bound it never accelerates towards it."""
+    v_next = v + accel * S.slot_s
+    assert np.all((~_viable(q, v) | _viable(nxt, v_next))[live])
+    up, down = _unstoppable(q, v)
+    assert not np.any(((up & (accel > 1e-9)) | (down & (accel < -1e-9)))[live])
+
+
 @settings(max_examples=400, deadline=None)
 @given(q=positions, v=velocities, a=vectors, live=st.lists(st.booleans(), min_size=4, max_size=4).map(np.array))
 def test_any_command_in_a_safe_command_out(q, v, a, live):
@@ -35,12 +60,7 @@ def test_any_command_in_a_safe_command_out(q, v, a, live):
     assert np.all(np.linalg.norm(out.accel, axis=1) <= U.a_max_mps2 * (1 + 1e-9))
     assert np.all(np.linalg.norm(v + out.accel * delta, axis=1)[live] <= U.v_max_mps * (1 + 1e-9))
     nxt = safety.next_position(q, v, out.accel, delta)
-    # never further out of the box than the UAV is, on any axis (within what a_max allows)
-    outside_before = np.maximum(LO - q, 0) + np.maximum(q - HI, 0)
-    outside_after = np.maximum(LO - nxt, 0) + np.maximum(nxt - HI, 0)
-    # whenever a_max can stop its outward motion in one slot, whatever it was commanded
-    stoppable = np.linalg.norm(v, axis=1, keepdims=True) * 2.0 / delta <= U.a_max_mps2
-    assert np.all(((outside_after <= outside_before + 1e-6) | ~stoppable)[live])   # dead UAVs do not move
+    _assert_kept_inside(q, v, out.accel, nxt, live)
     # an unchanged command is reported as such, and a changed one says so
     same = np.all(np.isclose(out.accel, np.asarray(a, float)), axis=1)
     assert np.all((out.interventions == 0) <= same | ~live)
@@ -50,6 +70,30 @@ def test_any_command_in_a_safe_command_out(q, v, a, live):
             gap, gap_next = np.linalg.norm(q[j] - q[k]), np.linalg.norm(nxt[j] - nxt[k])
             if gap_next < U.d_safe_m and gap_next < gap - 1e-9:
                 assert out.interventions[j] & safety.SEPARATION or out.interventions[k] & safety.SEPARATION
+
+
+def test_the_layer_keeps_fast_uavs_inside_at_every_speed_it_draws():
+    """Many states at 0 to v_max (20 m/s), seeded: thousands of them able to stop inside at more than
+    2.5 m/s, every one kept so; among them one whose box corrections alone exceeded a_max (braking down at
+    1.7 m above the floor while the area held its northward acceleration): the braking is kept."""
+    rng = np.random.default_rng(7)
+    n = 4 * 5000
+    q = np.column_stack([rng.uniform(-20, S.area_m + 20, (n, 2)), rng.uniform(S.altitude_min_m - 20,
+                                                                                S.altitude_max_m + 20, n)])
+    d = rng.normal(size=(n, 3))
+    v = d / np.linalg.norm(d, axis=1, keepdims=True) * rng.uniform(0, U.v_max_mps, (n, 1))
+    a = rng.normal(size=(n, 3)) * rng.choice([1.0, 10.0, 1000.0], size=(n, 1))
+    accel = np.concatenate([safety.safe_accelerations(q[k:k + 4], v[k:k + 4], a[k:k + 4], np.ones(4, bool),
+                                                      CFG).accel for k in range(0, n, 4)])
+    fast = np.linalg.norm(v, axis=1) > 2.5
+    assert np.count_nonzero(_viable(q, v) & fast) > 4000
+    _assert_kept_inside(q, v, accel, safety.next_position(q, v, accel, S.slot_s), np.ones(n, bool))
+    q1 = np.array([[230.06647251268848, 415.6764373765051, 101.72921676816902]])
+    v1 = np.array([[-5.140592218854144, 13.505126623435796, -2.7335895990751085]])
+    a1 = np.array([[122.04938824816156, 1318.1085754248788, 128.420722777045]])
+    out = safety.safe_accelerations(q1, v1, a1, np.ones(1, bool), CFG)
+    assert _viable(q1, v1).all() and out.interventions[0] & safety.ALTITUDE
+    _assert_kept_inside(q1, v1, out.accel, safety.next_position(q1, v1, out.accel, S.slot_s), np.ones(1, bool))
 
 
 def test_hovering_uavs_are_never_touched_even_at_the_border():

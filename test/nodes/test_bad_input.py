@@ -42,7 +42,7 @@ def test_channel_sim_rejects_malformed_decisions_and_drops_tasks_of_dead_uavs(co
     sim.publish_slot_inputs()
     sim.on_failure_report(FailureReport(slot=0))
     sim.on_failure_report(FailureReport(slot=1))
-    sim.accounting.book.down_before(2, 0)   # UAV 2 down from the start
+    sim.accounting.book.lost_before(2, 0)   # UAV 2 down from the start
     plan = _plan_for(sim, tx_power_w=float('inf'), partition_layer=999, serving_uav=7, migration_target=42,
                      local_cpu_hz=float('nan'))
     plan.decisions[5].serving_uav = 2   # well formed, but UAV 2 is down: the model drops it

@@ -58,3 +58,43 @@ def test_a_failure_mode_and_model_through_the_graph_equals_the_gym_env(case, tmp
     plans = sorted(bag['/plan'], key=lambda p: p.slot)
     assert [list(p.uav_alive) for p in plans] == \
         [[not any(j == u and s < t for u, s in failed) for j in range(3)] for t in range(SLOTS)]
+
+
+def test_a_frozen_uav_node_is_lost_between_slots_and_stays_down_after_it_resumes(tmp_path):
+    """SIGSTOP of UAV 1's process for three leases, then SIGCONT. The rule (model.failures): the planner finds
+    it gone while slot t is awaited, so it is lost before t: slot t-1 stands as it was served, it is down from
+    t on, for the rest of the episode, though it beats again. The bag says so (mode 'lease lost', slot t), and
+    the Gym env with `failures.lost_schedule` [(1, t)] gives every slot's energy to 1e-12."""
+    import os
+    import signal
+    import time
+
+    from helpers import gym_episode, wait_for_slots
+
+    from uav_mec_nodes.bags.report import summarize
+    slots, lease_s = 24, 1.0
+    g = GraphConfig(seed=SEED, policy='greedy', num_slots=slots, max_failures=0, safety=False, lease_s=lease_s,
+                    real_time_factor=4.0, bag_path=str(tmp_path / 'bag'))
+    with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:
+        uav = run.processes['uav_1']
+        wait_for_slots(tmp_path / 'bag', 8, timeout_s=120, proc=run.processes['recorder'])
+        os.kill(uav.pid, signal.SIGSTOP)
+        time.sleep(3 * lease_s)
+        os.kill(uav.pid, signal.SIGCONT)
+        result = run.wait(timeout_s=240)
+    assert not result.stopped, result.stopped + result.detail
+    assert result.returncodes == {n: 0 for n in result.returncodes}, result.returncodes
+    bag = read_bag(tmp_path / 'bag')
+    summary = summarize(bag, 'greedy', SEED)
+    [lost] = summary['failures']
+    assert (lost['uav'], lost['mode'], lost.get('lost')) == (1, 'lease lost', True), lost
+    assert 8 <= lost['slot'] < slots and 'no heartbeat' in lost['reason'], lost
+    plans = sorted(bag['/plan'], key=lambda p: p.slot)
+    assert [p.uav_alive[1] for p in plans] == [t < lost['slot'] for t in range(slots)]   # down for good
+    expected, log = gym_episode('greedy', seed=SEED, slots=slots, lost=[(1, lost['slot'])])
+    metrics = sorted(bag['/slot_metrics'], key=lambda m: m.slot)
+    np.testing.assert_allclose([m.e_tot for m in metrics], expected, rtol=1e-12, atol=0)
+    gym = log.summary()
+    assert [summary[k] for k in ('tasks_completed', 'tasks_late', 'tasks_dropped', 'tasks_migrated')] == \
+        [gym[k] for k in ('tasks_completed', 'tasks_late', 'tasks_dropped', 'tasks_migrated')]
+    assert_every_task_once(bag, slots)

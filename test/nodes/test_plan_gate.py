@@ -14,7 +14,7 @@ J, LEASE = 3, 0.5
 def _feed(gate: PlanGate, slot: int, down=(), uav_states=range(J), failing=()) -> None:
     """Slot `slot`'s users, channel, the plant's states (UAVs in `down` reported down), the injector's
     report (UAVs in `failing` fail during the slot) and the UAVs' own states."""
-    gate.reports[slot] = {j: slot for j in failing}
+    gate.reports[slot] = {j: (slot, 0) for j in failing}   # mode 0: announced
     gate.users[slot] = Msg(slot=slot)
     gate.channels[slot] = Msg(slot=slot)
     gate.world[slot] = {j: Msg(slot=slot, uav_id=j, alive=j not in down) for j in range(J)}

@@ -44,6 +44,14 @@ def own_run(bag: Dict[str, List]) -> Dict[str, List]:
     return {topic: [m for m in msgs if getattr(m, 'run_id', run) == run] for topic, msgs in bag.items()}
 
 
+def _failure(uav: int, slot: int, mode: int, reason: str) -> dict:
+    name = c.FAILURE_MODES[mode] if mode < len(c.FAILURE_MODES) else str(mode)
+    out = {'uav': uav, 'slot': slot, 'mode': name, 'reason': reason}
+    if name in c.LOST_MODES:   # its slot is the first it is down at the start of
+        out['lost'] = True
+    return out
+
+
 def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
     bag = own_run(bag)
     info = run_info(bag)
@@ -85,8 +93,7 @@ def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
                tasks_migrated=sum(1 for r in reports if r.migrated),
                tasks_with_one_terminal_state=sum(1 for v in per_task.values() if v == 1),
                deadline_miss_rate=(states.get(1, 0) + states.get(2, 0)) / max(tasks, 1),
-               failures=[{'uav': u, 'slot': s, 'mode': c.FAILURE_MODES[m] if m < len(c.FAILURE_MODES) else str(m),
-                          'reason': why} for u, s, m, why in failures],
+               failures=[_failure(u, s, m, why) for u, s, m, why in failures],
                stray_input=dict(sorted(strays.items())))
     if moves:   # the plant's commands were recorded: what the safety layer changed, in UAV-slots by kind
         from uav_mec_nodes.model.safety import count

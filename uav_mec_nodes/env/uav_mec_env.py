@@ -40,7 +40,7 @@ observation); never truncated by the env itself.
 
 ## Info
 `slot`, `e_tot`, the energy parts, task counts by terminal state, migrations,
-`task_state` (I,) per task, `alive` (J,), `fail_slots` (J,), penalties;
+`task_state` (I,) per task, `alive` (J,), `fail_slots` (J,), `lost_slots` (J,) (model.failures), penalties;
 `safety` (J,): what the safety layer changed in each UAV's command (bit flags of
 model.safety; 0 when the scenario's `safety.enabled` is false, the default) and
 `safety_interventions`, the number of UAVs it changed.
@@ -61,7 +61,7 @@ from uav_mec_nodes.model.world import World, slot_info
 
 RATE_SCALE = 10.0
 # the state of the episode lives in a model.World; the env reads and writes these through it
-WORLD_FIELDS = ('dnn_type', 'users', 'uav_pos', 'uav_vel', 'fail_slots', 'mu_uav_gain', 'uav_uav_rate')
+WORLD_FIELDS = ('dnn_type', 'users', 'uav_pos', 'uav_vel', 'fail_slots', 'lost_slots', 'mu_uav_gain', 'uav_uav_rate')
 
 
 def _world_field(name: str) -> property:
@@ -153,7 +153,7 @@ class UavMecEnv(gym.Env):
         m = self.world.finish_slot(result, accel, draw_next_channels)
         reward = -result.e_tot * m.reward_factor
         self.last_result, self.last_decisions, self.last_motion = result, decisions, self.world.last_motion
-        info = slot_info(result, m, self.fail_slots)
+        info = slot_info(result, m, self.fail_slots, self.lost_slots)
         terminated = self.world.t >= self.num_slots
         obs = self._observation() if draw_next_channels else None
         return obs, float(reward), terminated, False, info
@@ -163,7 +163,8 @@ class UavMecEnv(gym.Env):
         self.world.begin_slot(uav_pos, uav_vel)
 
     def _info_reset(self) -> dict:
-        return dict(slot=0, alive=self.alive_start.copy(), fail_slots=self.fail_slots.copy())
+        return dict(slot=0, alive=self.alive_start.copy(), fail_slots=self.fail_slots.copy(),
+                    lost_slots=self.lost_slots.copy())
 
 
 for _name in WORLD_FIELDS:
@@ -192,7 +193,7 @@ def observation(w: World, bounds=None) -> np.ndarray:
     alt = (w.uav_pos[:, 2] - s.altitude_min_m) / max(s.altitude_max_m - s.altitude_min_m, 1e-9)
     uav_pos = np.column_stack([w.uav_pos[:, :2] / s.area_m, alt])
     t = min(w.t, w.num_slots)
-    alive = failures.alive_at_start(w.fail_slots, t).astype(float)
+    alive = failures.alive_at_start(w.fail_slots, t, w.lost_slots).astype(float)
     obs = np.concatenate([
         onehot.ravel(), (w.users.position[:, :2] / s.area_m).ravel(), uav_pos.ravel(),
         (w.uav_vel / cfg.uavs.v_max_mps).ravel(), alive,

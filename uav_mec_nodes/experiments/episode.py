@@ -7,6 +7,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from uav_mec_nodes.env.uav_mec_env import UavMecEnv
+from uav_mec_nodes.model import failures
 from uav_mec_nodes.model.slot import STATE_NAMES
 
 ENERGY_PARTS = ('local_energy_j', 'tx_energy_j', 'flight_energy_j', 'uav_compute_energy_j',
@@ -23,25 +24,32 @@ class EpisodeLog:
     user_positions: List[np.ndarray] = field(default_factory=list)  # (I, 3) at each slot's start
     serving: List[np.ndarray] = field(default_factory=list)         # (I,) each user's serving UAV, per slot
     fail_slots: np.ndarray = None
+    lost_slots: np.ndarray = None   # model.failures: lost between slot-1 and slot (None: none)
+
+    def alive_at_start(self, t: int) -> np.ndarray:
+        return failures.alive_at_start(self.fail_slots, t, self.lost_slots)
 
     def summary(self) -> Dict:
         total = {k: float(sum(s[k] for s in self.slots)) for k in ('e_tot', 'reward') + ENERGY_PARTS}
         counts = {f'tasks_{n}': int(sum(s[f'tasks_{n}'] for s in self.slots)) for n in STATE_NAMES}
         tasks = sum(counts.values())
         failed = [int(j) for j in np.flatnonzero(self.fail_slots < len(self.slots))]
+        lost = [] if self.lost_slots is None else [int(j) for j in np.flatnonzero(self.lost_slots < len(self.slots))]
         return dict(policy=self.policy, seed=self.seed, slots=len(self.slots), tasks=tasks, **total, **counts,
                     tasks_migrated=int(sum(s['tasks_migrated'] for s in self.slots)),
                     ignored_migrations=int(sum(s['ignored_migrations'] for s in self.slots)),
                     safety_interventions=int(sum(s['safety_interventions'] for s in self.slots)),
                     deadline_miss_rate=(counts['tasks_late'] + counts['tasks_dropped']) / max(tasks, 1),
-                    failures=[{'uav': j, 'slot': int(self.fail_slots[j])} for j in failed])
+                    failures=[{'uav': j, 'slot': int(self.fail_slots[j])} for j in failed] +
+                    [{'uav': j, 'slot': int(self.lost_slots[j]), 'lost': True} for j in lost])
 
 
 def run_episode(env: UavMecEnv, policy, seed: int, on_slot: Optional[Callable[[], None]] = None) -> EpisodeLog:
     """One full episode; the policy acts on the env's decoded interface; on_slot() after each slot."""
     env.reset(seed=seed)
     policy.reset(seed)
-    log = EpisodeLog(seed=seed, policy=policy.name, fail_slots=env.fail_slots.copy())
+    log = EpisodeLog(seed=seed, policy=policy.name, fail_slots=env.fail_slots.copy(),
+                     lost_slots=env.lost_slots.copy())
     done = False
     while not done:
         log.uav_positions.append(env.uav_pos.copy())
@@ -83,6 +91,12 @@ def _failure_how(failure: dict) -> str:
     return f" ({failure['mode']}: {failure['reason']})" if detected else f" ({failure['mode']})"
 
 
+def _failure_when(failure: dict) -> str:
+    if failure.get('lost'):   # model.failures: served slot-1 to the end, down from slot on
+        return f"UAV {failure['uav']} lost before slot {failure['slot']}"
+    return f"UAV {failure['uav']} in slot {failure['slot']}"
+
+
 def format_summary(summary: Dict) -> str:
     """A plain-text table of one episode's summary."""
     seed = '-' if summary['seed'] is None else summary['seed']   # a bag of `ros2 bag record` has no /run_info
@@ -102,7 +116,7 @@ def format_summary(summary: Dict) -> str:
             ('  dropped', summary['tasks_dropped']),
             ('  migrated', summary['tasks_migrated']),
             ('deadline-miss rate', f"{summary['deadline_miss_rate']:.2%}"),
-            ('UAV failures', ', '.join(f"UAV {f['uav']} in slot {f['slot']}" + _failure_how(f)
+            ('UAV failures', ', '.join(_failure_when(f) + _failure_how(f)
                                        for f in summary['failures']) or 'none')]
     if isinstance(summary.get('safety_interventions'), dict):
         changed = {k: n for k, n in summary['safety_interventions'].items() if n}

@@ -42,7 +42,7 @@ def measure(log, cfg) -> EpisodeMeasures:
     area = cfg.scenario.area_m
     near, live_slots, distances = 0, 0, []
     for t, (q, users, serving) in enumerate(zip(log.uav_positions, log.user_positions, log.serving)):
-        live = log.fail_slots >= t
+        live = log.alive_at_start(t)
         xy = q[live, :2]
         near += int(np.count_nonzero(np.any((xy < BORDER_M) | (xy > area - BORDER_M), axis=1)))
         live_slots += int(live.sum())

@@ -113,8 +113,8 @@ class SlotAccounting:
         w, t = self.world, self.world.t
         if len(plan.uav_alive) == w.num_uavs:
             for j in np.flatnonzero(~np.array(plan.uav_alive, bool)):
-                self.book.down_before(int(j), t)
-        w.fail_slots = self.book.fail_slots.copy()
+                self.book.lost_before(int(j), t)
+        w.fail_slots, w.lost_slots = self.book.fail_slots.copy(), self.book.lost_slots.copy()
         decisions, accel, rejected = self.decisions_from(plan)
         state, fly = w.slot_inputs()
         result = evaluate_slot(self.cfg, w.arrays, decisions, state, fly)
@@ -124,7 +124,7 @@ class SlotAccounting:
                      'task is dropped' for i in np.flatnonzero(~state.alive_start[decisions.serving_uav])
                      if int(i) not in rejected]
         motion = w.finish_slot(result, accel, draw_next_channels=False)
-        info = slot_info(result, motion, w.fail_slots)
+        info = slot_info(result, motion, w.fail_slots, w.lost_slots)
         info['reward'] = -result.e_tot * motion.reward_factor
         info['rejected'] = rejected
         return Accounted(t, decisions, result, info, state.alive_start, rejected, warnings)

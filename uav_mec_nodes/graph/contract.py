@@ -83,6 +83,10 @@ PLANTS = {'kinematic': 'world', 'px4': 'px4_bridge'}
 # only): flight termination (VEHICLE_CMD_DO_FLIGHTTERMINATION) and a motor failure (VEHICLE_CMD_INJECT_FAILURE,
 # which SIH and gz ignore in PX4 v1.16); the graph learns of those from PX4's own reports alone
 FAILURE_MODES = ('announce', 'silence', 'kill', 'lease lost', 'reported by PX4')
+# a FailureEvent of these modes gives the first slot the UAV is down at the start of: lost between slot-1
+# and slot (its lease lapsed while the slot was awaited), slot-1 served to the end (model.failures);
+# of the others, the slot during which it fails (its tasks of that slot migrate)
+LOST_MODES = ('lease lost',)
 INJECTED_FAILURE_MODES = FAILURE_MODES[:3] + ('px4_termination', 'px4_motor')
 PX4_FAILURE_MODES = ('px4_termination', 'px4_motor')
 PX4_END_ACTIONS = ('land', 'hold')

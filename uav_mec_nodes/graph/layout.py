@@ -162,6 +162,10 @@ def scenario_for(params: Dict[str, object], where: str = 'run'):
         if params[key]:
             overrides[name] = params[key]
     cfg = load_scenario(params['scenario_file'] or None, overrides)
+    if cfg.failures.lost_schedule:
+        from uav_mec_nodes.errors import ConfigError
+        raise ConfigError('failures.lost_schedule: must be empty in a ROS graph, which loses UAVs by their '
+                          'leases only (it is for the Gym env, to replay what a graph recorded)')
     if params['max_failures'] >= 0:
         cfg = cfg.replace(failures__max_failures=params['max_failures'],
                           failures__num_failures=min(cfg.failures.num_failures, params['max_failures']))

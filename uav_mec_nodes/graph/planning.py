@@ -149,7 +149,7 @@ class PlanGate:
         self.leases = LeaseWatch(num_uavs, lease_s, startup_wait_s)
         self.slot = 0
         self.users, self.channels, self.world = {}, {}, {}
-        self.reports: Dict[int, Dict[int, int]] = {}   # slot -> {UAV: its failure slot}, the injector's
+        self.reports: Dict[int, Dict[int, Tuple[int, int]]] = {}   # slot -> {UAV: (slot, mode)}, the injector's
         self.uav_states: Dict[int, dict] = {j: {} for j in range(num_uavs)}
         self.waiting_since: Optional[float] = None
 
@@ -163,11 +163,11 @@ class PlanGate:
         if t not in self.users or t not in self.channels or len(self.world.get(t, ())) < self.num_uavs or \
                 t not in self.reports:
             return False, []
-        for j, failure_slot in self.reports[t].items():
-            self.book.fail_during(j, failure_slot)
+        for j, (failure_slot, mode) in self.reports[t].items():
+            self.book.record(j, failure_slot, mode)
         for j, state in self.world[t].items():
             if not state.alive:   # the plant's states of slot t are report-gated: down at its start
-                self.book.down_before(j, t)
+                self.book.lost_before(j, t)
         if self.waiting_since is None:
             self.waiting_since = now
         waited = now - self.waiting_since
@@ -178,7 +178,7 @@ class PlanGate:
         lost = []
         for j in missing:
             held = 'while holding its lease' if self.leases.held(j, now) else 'and no heartbeat for its lease'
-            if self.book.down_before(j, t):
+            if self.book.lost_before(j, t):
                 lost.append((j, f'no state for slot {t} after {waited:.2f} s {held}'))
         return True, lost
 

@@ -61,9 +61,9 @@ class SlotSequence:
         if slot == self.slot and uav < self.num_uavs:
             self.states[uav] = (np.asarray(position, float), np.asarray(velocity, float))
 
-    def on_failure(self, uav: int, slot: int) -> None:
+    def on_failure(self, uav: int, slot: int, mode: int) -> None:
         if uav < self.num_uavs:
-            self.book.fail_during(uav, slot)
+            self.book.record(uav, slot, mode)
 
     def on_report(self, slot: int) -> None:
         if slot >= self.slot:

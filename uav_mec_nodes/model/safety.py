@@ -75,6 +75,17 @@ def _max_accel_towards(gap, w, delta: float, a_brake: float):
     return np.maximum(away, towards)
 
 
+def _shrink_to(a, need, a_max: float):
+    """Per row, the point on the segment from `need` to `a` furthest towards `a` within norm a_max (need
+    itself where even it is longer: a state the layer cannot save in one slot, flown as far as (7) allows)."""
+    d = a - need
+    qa, qb = np.sum(d * d, axis=-1), 2.0 * np.sum(need * d, axis=-1)
+    qc = np.sum(need * need, axis=-1) - a_max ** 2
+    root = (-qb + np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))) / (2.0 * np.maximum(qa, 1e-300))
+    s = np.where(qc > 0, 0.0, np.clip(root, 0.0, 1.0))
+    return need + s[:, None] * d
+
+
 def _inside(q, v, a, cfg, flags):
     """(7), then the box per axis with a braking envelope, then (7) again.
 
@@ -82,7 +93,10 @@ def _inside(q, v, a, cfg, flags):
     is now (it is never commanded further out). Per axis, the acceleration is limited so
     that after the slot the UAV can still stop inside the box braking at a_max / sqrt(3)
     on every axis at once. A box correction has priority: when the corrected command
-    exceeds a_max, the axes the box did not touch give way first.
+    exceeds a_max, the axes the box did not touch give way first, and when the box's
+    corrections alone exceed it, what each needs to brake in time is kept and only
+    the rest of them gives way (so a UAV that can stop inside stays able to, at any
+    speed).
     """
     delta, a_max = cfg.scenario.slot_s, cfg.uavs.a_max_mps2
     a = _limit(q, v, a, cfg, flags)
@@ -97,6 +111,9 @@ def _inside(q, v, a, cfg, flags):
     flags |= np.where(moved[..., :2].any(axis=-1), AREA, 0) | np.where(moved[..., 2], ALTITUDE, 0)
     fixed = np.where(moved, bounded, 0.0)
     free = np.where(moved, 0.0, a)
+    over = np.sum(fixed ** 2, axis=-1) > a_max ** 2 * (1 + 1e-12)
+    if over.any():   # the box's own corrections exceed a_max: keep what braking needs, shrink the rest
+        fixed[over] = _shrink_to(fixed[over], np.where(moved, np.clip(0.0, lower, upper), 0.0)[over], a_max)
     room = np.sqrt(np.maximum(a_max ** 2 - np.sum(fixed ** 2, axis=-1, keepdims=True), 0.0))
     free_norm = np.linalg.norm(free, axis=-1, keepdims=True)
     a = fixed + free * np.minimum(1.0, room / np.maximum(free_norm, 1e-300))

@@ -63,13 +63,14 @@ class World:
         self.uav_pos = mobility.init_uavs(j, cfg, rng)
         self.uav_vel = np.zeros((j, 3))
         self.fail_slots = failures.draw_failure_slots(j, self.num_slots, cfg, rng)
+        self.lost_slots = failures.lost_slots_of(j, self.num_slots, cfg)   # no draw: the order stays
         self.t = 0
         self.draw_channels()
         return self
 
     @classmethod
     def view(cls, cfg: ScenarioConfig, arrays: ProfileArrays, slot: int, dnn_type, user_pos, uav_pos, uav_vel,
-             mu_uav_gain, uav_uav_rate, fail_slots) -> 'World':
+             mu_uav_gain, uav_uav_rate, fail_slots, lost_slots=None) -> 'World':
         """Slot `slot` as someone else saw it (the planner's topics, a bag): no draws, no episode behind it."""
         w = cls(cfg, arrays)
         w.t = int(slot)
@@ -81,6 +82,8 @@ class World:
         w.mu_uav_gain = np.asarray(mu_uav_gain, float).reshape(w.num_users, w.num_uavs)
         w.uav_uav_rate = np.asarray(uav_uav_rate, float).reshape(w.num_uavs, w.num_uavs)
         w.fail_slots = np.asarray(fail_slots, np.int64).copy()
+        w.lost_slots = np.full(w.num_uavs, failures.NEVER, np.int64) if lost_slots is None else \
+            np.asarray(lost_slots, np.int64).copy()
         return w
 
     def draw_channels(self) -> None:
@@ -96,7 +99,11 @@ class World:
 
     @property
     def alive_start(self) -> np.ndarray:
-        return failures.alive_at_start(self.fail_slots, self.t)
+        return failures.alive_at_start(self.fail_slots, self.t, self.lost_slots)
+
+    @property
+    def alive_end(self) -> np.ndarray:
+        return failures.alive_at_end(self.fail_slots, self.t, self.lost_slots)
 
     def mu_uav_rate_bps(self) -> np.ndarray:
         """r_ij at p_max (the rate part of the state (29))."""
@@ -112,8 +119,7 @@ class World:
         if self.t >= self.num_slots:
             raise RuntimeError('episode is over: call reset()')
         t = self.t
-        alive_start = failures.alive_at_start(self.fail_slots, t)
-        alive_end = failures.alive_at_end(self.fail_slots, t)
+        alive_start, alive_end = self.alive_start, self.alive_end
         fly = propulsion.slot_flight_energy_j(self.uav_vel, alive_start, self.cfg)
         return SlotState(self.dnn_type, self.mu_uav_gain, self.uav_uav_rate, alive_start, alive_end), fly
 
@@ -121,7 +127,7 @@ class World:
         """After an evaluated slot: the UAVs fly it (through the safety layer if enabled), the users move,
         the next slot begins (its channels drawn, unless the UAVs' kinematics come from outside)."""
         cfg, t = self.cfg, self.t
-        alive_end = failures.alive_at_end(self.fail_slots, t)
+        alive_end = self.alive_end
         accel = np.asarray(accel, float)
         interventions = np.zeros(self.num_uavs, np.int64)
         if cfg.safety.enabled:   # the same layer every plant of the ROS graph flies through
@@ -148,11 +154,11 @@ class World:
         self.draw_channels()
 
 
-def slot_info(result, motion: SlotMotion, fail_slots: np.ndarray) -> dict:
+def slot_info(result, motion: SlotMotion, fail_slots: np.ndarray, lost_slots: np.ndarray) -> dict:
     """The Gym env's info of a slot (its docstring's list), for the env and channel_sim alike."""
     return dict(slot=motion.slot, reward_factor=motion.reward_factor, collision=motion.collision,
                 out_of_bounds=motion.out_of_bounds, timeout=motion.timeout, task_state=result.state.copy(),
-                alive=motion.alive_end.copy(), fail_slots=fail_slots.copy(),
+                alive=motion.alive_end.copy(), fail_slots=fail_slots.copy(), lost_slots=lost_slots.copy(),
                 failed_in_slot=np.flatnonzero(failures.failing_in(fail_slots, motion.slot)).tolist(),
                 safety=motion.interventions, safety_interventions=int(np.count_nonzero(motion.interventions)),
                 **result.totals())

@@ -8,7 +8,6 @@ the run's own messages from the topic's owners (see `_guard.InputGuard`).
 from __future__ import annotations
 
 import math
-import re
 from types import SimpleNamespace
 from typing import Callable, Optional
 
@@ -27,7 +26,7 @@ from uav_mec_nodes.graph.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAIL
                                     HEARTBEATS_PER_LEASE, graph_topics, reader_qos, uav_cmd_topic,
                                     uav_heartbeat_topic, uav_state_topic)
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph.arguments import DEFAULT_LEASE_S, parameters_of
+from uav_mec_nodes.graph.arguments import DEFAULT_LEASE_S, RUN_ID, parameters_of
 from uav_mec_nodes.graph.layout import scenario_for
 from uav_mec_nodes.nodes._guard import UNKNOWN, InputGuard
 
@@ -111,14 +110,10 @@ def declare_node(node: Node, module: str):
 
 
 # --- guarded input ---------------------------------------------------------------------------------
-# run ids the DDS content filter can quote as they are (a generated one always is)
-_FILTERABLE_RUN_ID = re.compile(r'[A-Za-z0-9_.:-]{1,128}')
-
-
 def run_filter(run_id: str):
     """A DDS content filter passing only this run's messages (None if the id cannot be quoted as it is)."""
     from rclpy.subscription_content_filter_options import ContentFilterOptions
-    if not _FILTERABLE_RUN_ID.fullmatch(run_id):
+    if not RUN_ID.fullmatch(run_id):   # a run id the filter cannot quote as it is (`ros2 run` with any string)
         return None
     return ContentFilterOptions('run_id = %0', [f"'{run_id}'"])
 

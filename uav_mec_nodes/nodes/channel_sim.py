@@ -56,7 +56,7 @@ class ChannelSimNode(Node):
         if msg.uav_id >= self.world.num_uavs:
             self.get_logger().warning(f'rejected failure event: unknown UAV id {msg.uav_id}')
             return
-        self.accounting.book.fail_during(msg.uav_id, msg.slot)
+        self.accounting.book.record(msg.uav_id, msg.slot, msg.mode)
 
     def on_failure_report(self, msg: FailureReport, reported=None) -> None:
         if len(msg.failures) > self.world.num_uavs:

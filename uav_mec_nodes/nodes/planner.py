@@ -84,13 +84,13 @@ class PlannerNode(Node):
         if len(msg.failures) > self.num_uavs or any(f.uav_id >= self.num_uavs for f in msg.failures):
             self.get_logger().warning(f'rejected failure report of slot {msg.slot}: unknown UAV ids')
         elif self.gate.current(msg.slot):
-            self.gate.reports[msg.slot] = {int(f.uav_id): int(f.slot) for f in msg.failures}
+            self.gate.reports[msg.slot] = {int(f.uav_id): (int(f.slot), int(f.mode)) for f in msg.failures}
 
     def on_failure(self, msg: FailureEvent) -> None:
         if msg.uav_id >= self.num_uavs:
             self.get_logger().warning(f'rejected failure event: unknown UAV id {msg.uav_id}')
             return
-        self.gate.book.fail_during(msg.uav_id, msg.slot)
+        self.gate.book.record(msg.uav_id, msg.slot, msg.mode)
 
     # --- deciding -------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -100,7 +100,7 @@ class PlannerNode(Node):
         t = self.gate.slot
         for j, reason in lost:
             self.get_logger().warning(f'UAV {j} marked failed before slot {t}: {reason}')
-            event = FailureEvent(run_id=self.run_id, slot=max(t - 1, 0), uav_id=j,
+            event = FailureEvent(run_id=self.run_id, slot=t, uav_id=j,
                                  mode=FailureEvent.MODE_LIVELINESS_LOST, reason=reason)
             event.header.stamp = c.stamp(t, self.cfg.scenario.slot_s)
             self.failure_pub.publish(event)

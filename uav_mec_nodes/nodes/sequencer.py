@@ -48,7 +48,7 @@ class SequencerNode(Node):
         if self.wait_for_recorder:
             self.inputs.subscribe(RecorderProgress, c.TOPIC_RECORDER_PROGRESS,
                                   lambda m: seq.on_recorded(m.slots_recorded))
-        self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, lambda m: seq.on_failure(m.uav_id, m.slot))
+        self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, lambda m: seq.on_failure(m.uav_id, m.slot, m.mode))
         self.inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
         for j in range(self.num_uavs):
             self.inputs.subscribe(UavCommand, c.uav_cmd_topic(j), self.on_command)
@@ -74,7 +74,7 @@ class SequencerNode(Node):
         if len(msg.failures) > self.num_uavs:
             return
         for event in msg.failures:
-            self.seq.on_failure(event.uav_id, event.slot)
+            self.seq.on_failure(event.uav_id, event.slot, event.mode)
         self.seq.on_report(msg.slot)
 
     def on_command(self, msg: UavCommand) -> None:

@@ -79,7 +79,8 @@ class UavNode(Node):
         if msg.uav_id != self.uav_id or self.failed:
             return
         self.failed = True
-        self.get_logger().warning(f'UAV {self.uav_id} fails in slot {msg.slot} (mode {msg.mode}: {msg.reason})')
+        when = 'is counted lost before' if msg.mode == FailureEvent.MODE_LIVELINESS_LOST else 'fails in'
+        self.get_logger().warning(f'UAV {self.uav_id} {when} slot {msg.slot} (mode {msg.mode}: {msg.reason})')
         if msg.mode == FailureEvent.MODE_KILL and self.own_process:
             os.kill(os.getpid(), signal.SIGKILL)
         if msg.mode in (FailureEvent.MODE_SILENCE, FailureEvent.MODE_KILL):
