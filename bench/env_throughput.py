@@ -13,6 +13,12 @@ For I in {10, 100, 1000} users and J in {3, 10, 30} UAVs it measures
 Before timing, the loop and the vectorised slot must agree on e_tot within 1e-9.
 Ratios are against the loop measured in the same run. Timing is wall clock on
 one thread (OMP/MKL threads pinned to 1).
+
+A second table times the improved-mode env step (the default) with the compiled
+allocation solvers against the numpy solvers they replaced (allocation_reference.py),
+in the same run, at J=3 and I in {10, 100, 1000}: milliseconds a step, the ratio,
+and issue 21's target at I=10 (0.5 ms a step). Before timing, both run the same
+actions for 30 slots and must agree on every slot's e_tot within 1e-12.
 """
 from __future__ import annotations
 
@@ -148,6 +154,39 @@ def _batched_rate(env, seconds):
     return rate(one, seconds) * env.num_envs
 
 
+STEP_TARGET_MS = 0.5   # issue 21: the improved env step at I=10, J=3
+
+
+def improved_vs_reference(num_users: int, seconds: float) -> dict:
+    """ms per improved-mode env step with the compiled solvers and with the numpy ones (same actions)."""
+    from allocation_reference import improved_allocation_reference
+
+    from uav_mec_nodes.model import allocation
+    compiled = allocation.improved_allocation
+    cfg = load_scenario().replace(scenario__num_users=num_users, scenario__num_uavs=3, uavs__d_safe_m=0.0)
+    actions = np.random.default_rng(2).uniform(-1, 1, (30, UavMecEnv(cfg).action_dim)).astype(np.float32)
+    e_tot = {}
+    for name, solver in (('compiled', compiled), ('numpy', improved_allocation_reference)):
+        allocation.improved_allocation = solver
+        try:
+            env = UavMecEnv(cfg)
+            env.reset(seed=3)
+            e_tot[name] = np.array([env.step(a)[4]['e_tot'] for a in actions])
+        finally:
+            allocation.improved_allocation = compiled
+    if not np.allclose(e_tot['compiled'], e_tot['numpy'], rtol=1e-12, atol=0):
+        worst = np.max(np.abs(e_tot['compiled'] / e_tot['numpy'] - 1))
+        raise SystemExit(f'I={num_users}: compiled and numpy solvers differ in e_tot by {worst:.2e} (> 1e-12)')
+    row = dict(users=num_users)
+    for name, solver in (('compiled', compiled), ('numpy', improved_allocation_reference)):
+        allocation.improved_allocation = solver
+        try:
+            row[name] = 1e3 / _env_rate(UavMecEnv(cfg), seconds)
+        finally:
+            allocation.improved_allocation = compiled
+    return row
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=float, default=1.0, help='minimum timing per cell (default 1 s)')
@@ -166,6 +205,16 @@ def main(argv=None) -> int:
         print(f"| {i:>5} | {j:>3} | {r['loop']:8.1f} | {r['vector']:8.1f} | {r['env']:8.1f} | "
               f"{r['batched']:8.1f} | {r['improved']:8.1f} | {r['vector'] / r['loop']:11.1f} | "
               f"{r['env'] / r['loop']:8.2f} | {r['batched'] / r['loop']:12.1f} |", flush=True)
+    print()
+    print(f'improved-mode env step, J=3: compiled allocation solvers against the numpy ones (same run); '
+          f'target at I=10: {STEP_TARGET_MS} ms a step')
+    print(f"| {'I':>5} | {'compiled [ms]':>13} | {'numpy [ms]':>10} | {'numpy/compiled':>14} | {'target met':>10} |")
+    print('|-------|---------------|------------|----------------|------------|')
+    for i in (10,) if args.quick else (10, 100, 1000):
+        r = improved_vs_reference(i, args.seconds)
+        met = ('yes' if r['compiled'] <= STEP_TARGET_MS else 'no') if i == 10 else '-'
+        print(f"| {i:>5} | {r['compiled']:13.3f} | {r['numpy']:10.3f} | {r['numpy'] / r['compiled']:14.1f} | "
+              f"{met:>10} |", flush=True)
     return 0
 
 

@@ -41,13 +41,20 @@ def test_env_throughput_quick_run(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'env_throughput.py'), '--quick', '--seconds',
                           '0.02', '--batch', '2'], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
-    row = [line for line in out.stdout.splitlines() if line.startswith('|') and '10 |' in line]
-    assert len(row) == 1 and len(row[0].split('|')) == 12
+    row = [line for line in out.stdout.splitlines() if line.startswith('|') and '10 |' in line and
+           len(line.split('|')) == 12]
+    assert len(row) == 1
     # measured rates, and ratios that are those rates' (as printed: 1 or 2 decimals)
     i, j, loop, vector, env, batched, improved, *ratios = _cells(row[0])
     assert (i, j) == (10, 3) and min(loop, vector, env, batched, improved) > 0
     for printed, rate, decimals in zip(ratios, (vector, env, batched), (1, 2, 1)):
         assert abs(printed - rate / loop) <= 0.5 * 10 ** -decimals + 1e-9, (printed, rate / loop)
+    # the improved step against the numpy solvers it replaced: same e_tot (checked by the script), both timed
+    row = [line for line in out.stdout.splitlines() if line.startswith('| ') and len(line.split('|')) == 7]
+    assert 'target at I=10: 0.5 ms a step' in out.stdout and len(row) == 2, out.stdout   # header and I=10
+    i, compiled, reference, ratio, met = [c.strip() for c in row[1].strip().strip('|').split('|')]
+    assert i == '10' and float(compiled) > 0 and float(reference) > 0 and met in ('yes', 'no')
+    assert abs(float(ratio) - float(reference) / float(compiled)) <= 0.05 + 0.01 * float(ratio)
 
 
 def test_learner_updates_quick_run(tmp_path):

@@ -1,0 +1,49 @@
+"""The compiled allocation solvers give the numpy solvers' allocation (bench/allocation_reference.py)."""
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.special import lambertw
+
+from uav_mec_nodes.model import allocation_kernels as kernels
+from uav_mec_nodes.model.allocation import improved_allocation, task_energy_j
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'bench'))
+from allocation_reference import improved_allocation_reference  # noqa: E402
+
+KAPPA, W_UAV, B1 = 1e-28, 1e-3, 1e6
+
+
+def _problem(rng):
+    """Random tasks on 1-5 UAVs: some all-local or all-offloaded, noise/gain over six decades, tight budgets."""
+    n, j = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+    return (rng.uniform(0, 5e8, n) * (rng.random(n) < 0.8), rng.uniform(0, 3e9, n) * (rng.random(n) < 0.9),
+            rng.uniform(1e4, 5e6, n) * (rng.random(n) < 0.9), 10 ** rng.uniform(-14, -8, n),
+            rng.uniform(0.05, 1.0, n), rng.integers(0, j, n), j, rng.uniform(2e9, 2e10), 1e9, 0.5, B1, KAPPA, W_UAV)
+
+
+def test_the_compiled_solvers_allocate_as_the_numpy_ones_on_many_problems():
+    rng = np.random.default_rng(1)
+    binding = 0
+    for _ in range(400):
+        args = _problem(rng)
+        ref, ok_ref = improved_allocation_reference(*args)
+        new, ok_new = improved_allocation(*args)
+        np.testing.assert_array_equal(ok_new, ok_ref)
+        e_ref = task_energy_j(*args[:4], ref, B1, KAPPA, W_UAV)
+        e_new = task_energy_j(*args[:4], new, B1, KAPPA, W_UAV)
+        np.testing.assert_allclose(e_new.sum(), e_ref.sum(), rtol=1e-12, atol=0)
+        np.testing.assert_allclose(e_new, e_ref, rtol=1e-9, atol=1e-300)
+        for name in ('local_s', 'tx_s', 'uav_s', 'uav_hz'):
+            np.testing.assert_allclose(getattr(new, name), getattr(ref, name), rtol=1e-9, atol=0, err_msg=name)
+        binding += bool((ref.cpu_price > 0).any())
+    assert binding > 100   # the CPU-price solver was exercised, not only the budgets
+
+
+def test_lambert_w_matches_scipy_over_its_range():
+    near = -np.exp(-1.0) + np.logspace(-12, -1, 40)     # the branch point, where W is sqrt-steep
+    z = np.concatenate([np.linspace(-0.3, 3.0, 80), np.logspace(0, 60, 80)])
+    w = lambda values: np.array([kernels.lambert_w0(float(v)) for v in values])
+    np.testing.assert_allclose(w(z), np.real(lambertw(z)), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(w(near), np.real(lambertw(near)), rtol=0, atol=1e-7)
+    assert kernels.lambert_w0(-1.0) == -1.0 and kernels.lambert_w0(0.0) == 0.0

@@ -1,0 +1,217 @@
+"""The improved allocation's solvers, compiled (numba): one task, one UAV at a time.
+
+Each task's budget multiplier lambda depends only on its own UAV's CPU price mu, so
+the solvers of model/allocation.py become scalar loops here: per task, safeguarded
+Newton in log(lambda); per UAV whose CPU binds, safeguarded Newton in log(mu) with
+its tasks' lambdas solved inside. The iterations, brackets and tolerances are those
+of the numpy versions they replace (kept in bench/allocation_reference.py, which the
+tests compare with). Compiled once per machine and cached beside this file.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+LN2 = math.log(2.0)
+LOG_LAMBDA = (-80.0, 80.0)   # natural-log bracket of lambda [J/s]
+LOG_MU = (-120.0, 40.0)      # natural-log bracket of mu [J/cycle]
+_INV_E = math.exp(-1.0)
+
+
+@njit(cache=True)
+def lambert_w0(z: float) -> float:
+    """The principal branch of Lambert's W for real z >= -1/e (z below is taken as -1/e)."""
+    if z <= -_INV_E:
+        return -1.0
+    if z == 0.0:
+        return 0.0
+    if z > math.e:   # Newton on w + ln w = ln z: no overflow for large z
+        lz = math.log(z)
+        w = lz - math.log(lz)
+        for _ in range(50):
+            step = (w + math.log(w) - lz) / (1.0 + 1.0 / w)
+            w -= step
+            if abs(step) <= 4e-16 * w:
+                break
+        return w
+    if z < -0.25:   # near the branch point: its series in p = sqrt(2 (e z + 1))
+        p = math.sqrt(max(2.0 * (math.e * z + 1.0), 0.0))
+        w = -1.0 + p - p * p / 3.0 + 11.0 / 72.0 * p * p * p
+    else:
+        w = math.log1p(z)
+    for _ in range(50):   # Halley on w e^w = z
+        ew = math.exp(w)
+        f = w * ew - z
+        denom = ew * (w + 1.0) - (w + 2.0) * f / (2.0 * w + 2.0)
+        if denom == 0.0:
+            break
+        step = f / denom
+        w -= step
+        if abs(step) <= 4e-16 * (1.0 + abs(w)):
+            break
+    return w
+
+
+@njit(cache=True)
+def _cbrt(x: float) -> float:
+    return math.copysign(abs(x) ** (1.0 / 3.0), x)
+
+
+@njit(cache=True)
+def _tx_time(lam, a, n, t_min):
+    if a <= 0.0:
+        return 0.0
+    u = lambert_w0(max((lam / n - 1.0) / math.e, -_INV_E))
+    t = a * LN2 / (1.0 + u) if u > -1.0 + 1e-15 else math.inf
+    return max(t, t_min)
+
+
+@njit(cache=True)
+def _local_time(lam, c_loc, kappa, t_min):
+    if c_loc <= 0.0:
+        return 0.0
+    return max(_cbrt(2.0 * kappa * c_loc ** 3 / lam), t_min)
+
+
+@njit(cache=True)
+def _uav_time(lam, mu, c_off, w_uav, kappa):
+    """Positive root of lam t^3 - mu c t - 2 w2 kappa c^3 = 0 (Cardano / trigonometric, Newton-polished)."""
+    if c_off <= 0.0:
+        return 0.0
+    p = -mu * c_off / lam
+    q = -2.0 * w_uav * kappa * c_off ** 3 / lam
+    disc = (q / 2.0) ** 2 + (p / 3.0) ** 3
+    if disc >= 0.0:
+        sq = math.sqrt(disc)
+        t = _cbrt(-q / 2.0 + sq) + _cbrt(-q / 2.0 - sq)
+    else:
+        r = math.sqrt(max(-p / 3.0, 1e-300))
+        t = 2.0 * r * math.cos(math.acos(min(max(3.0 * q / (2.0 * p) / r, -1.0), 1.0)) / 3.0)
+    for _ in range(2):
+        f = lam * t ** 3 - mu * c_off * t - 2.0 * w_uav * kappa * c_off ** 3
+        df = 3.0 * lam * t ** 2 - mu * c_off
+        if df > 0.0:
+            t -= f / df
+    return t
+
+
+@njit(cache=True)
+def _total_and_slope(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav):
+    """The task's three times summed, and the sum's derivative in log(lambda) (0 for a term at its bound)."""
+    t_loc = _local_time(lam, c_loc, kappa, t_loc_min)
+    t_tr = _tx_time(lam, a, n, t_tr_min)
+    t_off = _uav_time(lam, mu, c_off, w_uav, kappa)
+    slope = 0.0
+    if c_loc > 0.0 and t_loc > t_loc_min:
+        slope -= t_loc / 3.0
+    if a > 0.0 and t_tr > t_tr_min and math.isfinite(t_tr):
+        e2 = n * 2.0 ** (a / t_tr) * (a * LN2) ** 2 / t_tr ** 3      # e_tr''(t)
+        slope -= lam / e2
+    if c_off > 0.0:
+        slope -= lam * t_off ** 3 / (3.0 * lam * t_off ** 2 - mu * c_off)
+    return t_loc + t_tr + t_off, slope
+
+
+@njit(cache=True)
+def solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0, tol=1e-12,
+                 max_iter=200):
+    """log(lambda) with t_loc + t_tr + t_off = budget (within tol relative); safeguarded Newton from x0
+    (NaN: the compute terms' closed form)."""
+    lo, hi = LOG_LAMBDA
+    if math.isnan(x0):
+        x0 = 0.0
+        if budget > 0.0:
+            s = c_loc + _cbrt(w_uav) * c_off
+            if s > 0.0:
+                x0 = math.log(2.0 * kappa * s ** 3 / budget ** 3)
+    x = min(max(x0, lo + 1.0), hi - 1.0)
+    f = math.inf
+    for _ in range(max_iter):
+        total, slope = _total_and_slope(math.exp(x), mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav)
+        f = total - budget
+        if f > 0.0:
+            lo = x
+        else:
+            hi = x
+        done = abs(f) <= tol * budget
+        if done or hi - lo < 1e-14:
+            break
+        newton = x - f / slope if slope != 0.0 else math.nan
+        x = newton if (math.isfinite(newton) and lo < newton < hi) else 0.5 * (lo + hi)
+    return x if abs(f) <= tol * budget else hi   # bracket collapsed: keep the side within budget
+
+
+@njit(cache=True)
+def solve_lambdas(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0):
+    out = np.empty(len(budget))
+    for i in range(len(budget)):
+        out[i] = solve_lambda(mu[i], budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i], t_tr_min[i],
+                              kappa, w_uav, x0[i])
+    return out
+
+
+@njit(cache=True)
+def times_of(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav):
+    """(t_loc, t_tr, t_off) of every task for given multipliers."""
+    m = len(lam)
+    t_loc, t_tr, t_off = np.empty(m), np.empty(m), np.empty(m)
+    for i in range(m):
+        t_loc[i] = _local_time(lam[i], c_loc[i], kappa, t_loc_min[i])
+        t_tr[i] = _tx_time(lam[i], a[i], n[i], t_tr_min[i])
+        t_off[i] = _uav_time(lam[i], mu[i], c_off[i], w_uav, kappa)
+    return t_loc, t_tr, t_off
+
+
+@njit(cache=True)
+def _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz):
+    """g(y) = log(used / F) of one UAV at mu = e^y, and dg/dy with each lambda keeping its budget."""
+    mu = math.exp(y)
+    used, d_used = 0.0, 0.0
+    for i in tasks:
+        x_warm[i] = solve_lambda(mu, budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i], t_tr_min[i],
+                                 kappa, w_uav, x_warm[i])
+        if c_off[i] <= 0.0:
+            continue
+        lam = math.exp(x_warm[i])
+        _, slope = _total_and_slope(lam, mu, c_loc[i], c_off[i], a[i], n[i], t_loc_min[i], t_tr_min[i], kappa,
+                                    w_uav)
+        t_off = _uav_time(lam, mu, c_off[i], w_uav, kappa)
+        denom = 3.0 * lam * t_off ** 2 - mu * c_off[i]
+        q = mu * c_off[i] * t_off / denom             # dt_off/dy at fixed lambda
+        d_off = -lam * t_off ** 3 / denom              # dt_off/dx at fixed mu
+        dt_dy = q - d_off * q / (slope if slope < 0.0 else -math.inf)
+        f = c_off[i] / max(t_off, 1e-300)
+        used += f
+        d_used += -f / t_off * dt_dy
+    return math.log(max(used, 1e-300) / cpu_hz), d_used / used
+
+
+@njit(cache=True)
+def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
+             tol=1e-11, max_iter=100):
+    """Per UAV whose CPU binds, mu with sum c_off / t_off = F (within tol relative); 0 elsewhere."""
+    num_uavs = len(binding)
+    mu = np.zeros(num_uavs)
+    x_warm = np.full(len(budget), math.nan)
+    for k in range(num_uavs):
+        if not binding[k]:
+            continue
+        tasks = np.flatnonzero(uav_of_task == k)
+        lo, hi = LOG_MU
+        y = math.log(1e-20)   # J/cycle: the order of w2 kappa f^2 at GHz speeds
+        g = math.inf
+        for _ in range(max_iter):
+            g, dg = _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav,
+                             cpu_hz[k])
+            if g > 0.0:
+                lo = y
+            else:
+                hi = y
+            if abs(g) <= tol or hi - lo <= 1e-13:
+                break
+            newton = y - g / dg if dg != 0.0 else math.nan
+            y = newton if (math.isfinite(newton) and lo < newton < hi) else 0.5 * (lo + hi)
+        mu[k] = math.exp(y if abs(g) <= tol else hi)
+    return mu
