@@ -4,10 +4,12 @@ Kept as the reference that bench/env_throughput.py times against in the same run
 test/model/test_allocation_kernels.py compares with on many slots (equal energies to 1e-12).
 Not used by the package.
 """
+import sys
+
 import numpy as np
 from scipy.special import lambertw
 
-from uav_mec_nodes.model.allocation import TaskTimes, _admit, min_uav_hz
+from uav_mec_nodes.model.allocation import improved_allocation
 
 LN2 = np.log(2.0)
 _LOG_LAMBDA = (-80.0, 80.0)   # natural-log bracket of lambda [J/s]
@@ -141,46 +143,21 @@ def _solve_mu(binding, k, budget, sub, cpu_uav_hz, num_uavs, tol=1e-11, max_iter
     return np.where(binding, np.exp(y), 0.0)
 
 
-def improved_allocation_reference(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs,
-                        cpu_uav_hz, cpu_max_hz, p_max_w, bandwidth_hz, kappa, w_uav):
-    """Exact time split for the active tasks (all arrays (N,), computing_uav in 0..J-1).
+# the interface of model/allocation_kernels.py, on the numpy solvers above
+def solve_lambdas(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0):
+    args = (c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav)
+    return _solve_lambda(mu, budget, args, x0=None if np.isnan(x0).all() else x0)[1]
 
-    cpu_uav_hz is F_j, one for every UAV or (J,). Returns (TaskTimes, feasible (N,) bool): feasible is False for the tasks
-    made late by the admission of `_admit` (full local speed, p_max, their
-    proportional CPU share).
-    """
-    n_tasks = len(c_loc)
-    a = bits / bandwidth_hz
-    t_loc_min, t_tr_min, need = min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w,
-                                           bandwidth_hz)
-    cpu_uav_hz = np.broadcast_to(np.asarray(cpu_uav_hz, float), (num_uavs,))
-    late, capacity = _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz) if n_tasks else \
-        (np.zeros(0, bool), cpu_uav_hz)
-    ok = ~late
-    args = (c_loc, c_off, a, noise_over_gain, t_loc_min, t_tr_min)
 
-    t_loc, t_tr, t_off = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks)
-    price = np.zeros(n_tasks)
-    if ok.any():
-        sub = tuple(x[ok] for x in args) + (kappa, w_uav)
-        k = computing_uav[ok]
-        lam, _ = _solve_lambda(np.zeros(ok.sum()), budget_s[ok], sub)
-        times = _times(lam, 0.0, *sub)
-        used = np.bincount(k, weights=np.where(sub[1] > 0, sub[1] / np.maximum(times[2], 1e-300), 0.0),
-                           minlength=num_uavs)
-        binding = used > capacity
-        if binding.any():
-            mu = _solve_mu(binding, k, budget_s[ok], sub, capacity, num_uavs)
-            lam, _ = _solve_lambda(mu[k], budget_s[ok], sub)
-            times = _times(lam, mu[k], *sub)
-            price[ok] = mu[k]
-        t_loc[ok], t_tr[ok], t_off[ok] = times
-    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
-        f_off = np.where(c_off > 0, c_off / np.maximum(t_off, 1e-300), 0.0)
-    if late.any():
-        queued = np.bincount(computing_uav[late], weights=c_off[late], minlength=num_uavs)
-        on = computing_uav[late]
-        f_off[late] = cpu_uav_hz[on] * c_off[late] / np.maximum(queued[on], 1e-300)
-        wait = np.maximum(budget_s[late] - t_loc[late] - t_tr[late], 0.0)
-        t_off[late] = np.where(c_off[late] > 0, wait + c_off[late] / np.maximum(f_off[late], 1e-300), 0.0)
-    return TaskTimes(t_loc, t_tr, t_off, f_off, price), ok
+def times_of(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav):
+    return _times(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav)
+
+
+def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz):
+    args = (c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav)
+    return _solve_mu(binding, uav_of_task, budget, args, cpu_hz, len(binding))
+
+
+def improved_allocation_reference(*args):
+    """model.allocation.improved_allocation on these solvers."""
+    return improved_allocation(*args, solvers=sys.modules[__name__])

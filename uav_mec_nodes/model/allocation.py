@@ -72,12 +72,13 @@ def min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_
 
 
 def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs,
-                        cpu_uav_hz, cpu_max_hz, p_max_w, bandwidth_hz, kappa, w_uav):
+                        cpu_uav_hz, cpu_max_hz, p_max_w, bandwidth_hz, kappa, w_uav, solvers=None):
     """Exact time split for the active tasks (all arrays (N,), computing_uav in 0..J-1).
 
     cpu_uav_hz is F_j, one for every UAV or (J,). Returns (TaskTimes, feasible (N,) bool): feasible is False for the tasks
     made late by the admission of `_admit` (full local speed, p_max, their
-    proportional CPU share).
+    proportional CPU share). `solvers`: a module with solve_lambdas, times_of and
+    solve_mu as in model/allocation_kernels.py (the default; the benchmark passes its reference).
     """
     n_tasks = len(c_loc)
     a = bits / bandwidth_hz
@@ -92,21 +93,22 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     t_loc, t_tr, t_off = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks)
     price = np.zeros(n_tasks)
     if ok.any():
-        from uav_mec_nodes.model import allocation_kernels as kernels   # numba loads only where slots are evaluated
+        if solvers is None:   # numba loads only where slots are evaluated
+            from uav_mec_nodes.model import allocation_kernels as solvers
         sub = tuple(np.ascontiguousarray(x[ok], dtype=float) for x in args) + (float(kappa), float(w_uav))
         k, budget, m = computing_uav[ok].astype(np.int64), np.ascontiguousarray(budget_s[ok], dtype=float), ok.sum()
         start = np.full(m, np.nan)   # each lambda from the compute terms' closed form
         mu_task = np.zeros(m)
-        lam = np.exp(kernels.solve_lambdas(mu_task, budget, *sub, start))
-        times = kernels.times_of(lam, mu_task, *sub)
+        lam = np.exp(solvers.solve_lambdas(mu_task, budget, *sub, start))
+        times = solvers.times_of(lam, mu_task, *sub)
         used = np.bincount(k, weights=np.where(sub[1] > 0, sub[1] / np.maximum(times[2], 1e-300), 0.0),
                            minlength=num_uavs)
         binding = used > capacity
         if binding.any():
-            mu = kernels.solve_mu(binding, k, budget, *sub, np.ascontiguousarray(capacity, dtype=float))
+            mu = solvers.solve_mu(binding, k, budget, *sub, np.ascontiguousarray(capacity, dtype=float))
             mu_task = mu[k]
-            lam = np.exp(kernels.solve_lambdas(mu_task, budget, *sub, start))
-            times = kernels.times_of(lam, mu_task, *sub)
+            lam = np.exp(solvers.solve_lambdas(mu_task, budget, *sub, start))
+            times = solvers.times_of(lam, mu_task, *sub)
             price[ok] = mu_task
         t_loc[ok], t_tr[ok], t_off[ok] = times
     with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
