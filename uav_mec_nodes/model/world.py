@@ -70,7 +70,7 @@ class World:
 
     @classmethod
     def view(cls, cfg: ScenarioConfig, arrays: ProfileArrays, slot: int, dnn_type, user_pos, uav_pos, uav_vel,
-             mu_uav_gain, uav_uav_rate, fail_slots, lost_slots=None) -> 'World':
+             mu_uav_gain, uav_uav_rate, fail_slots) -> 'World':
         """Slot `slot` as someone else saw it (the planner's topics, a bag): no draws, no episode behind it."""
         w = cls(cfg, arrays)
         w.t = int(slot)
@@ -82,8 +82,7 @@ class World:
         w.mu_uav_gain = np.asarray(mu_uav_gain, float).reshape(w.num_users, w.num_uavs)
         w.uav_uav_rate = np.asarray(uav_uav_rate, float).reshape(w.num_uavs, w.num_uavs)
         w.fail_slots = np.asarray(fail_slots, np.int64).copy()
-        w.lost_slots = np.full(w.num_uavs, failures.NEVER, np.int64) if lost_slots is None else \
-            np.asarray(lost_slots, np.int64).copy()
+        w.lost_slots = np.full(w.num_uavs, failures.NEVER, np.int64)   # a view's down UAVs are in fail_slots
         return w
 
     def draw_channels(self) -> None:
