@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.special import lambertw
 
 from uav_mec_nodes.model import allocation_kernels as kernels
@@ -47,3 +48,37 @@ def test_lambert_w_matches_scipy_over_its_range():
     np.testing.assert_allclose(w(z), np.real(lambertw(z)), rtol=1e-13, atol=0)
     np.testing.assert_allclose(w(near), np.real(lambertw(near)), rtol=0, atol=1e-7)
     assert kernels.lambert_w0(-1.0) == -1.0 and kernels.lambert_w0(0.0) == 0.0
+
+
+def test_greedy_and_the_flying_reference_decide_as_with_the_numpy_solvers():
+    """Every decision of greedy and flying-greedy (the flying reference), 20 slots each with a failure, and
+    every slot's e_tot, are those made with the numpy solvers."""
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.env import UavMecEnv
+    from uav_mec_nodes.model import allocation
+    from uav_mec_nodes.policies import make_policy
+    cfg = load_scenario().replace(scenario__num_slots=20, failures__model='schedule', failures__schedule=((1, 7),))
+    compiled = allocation.improved_allocation
+
+    def episode(policy_name, seed):
+        env, policy = UavMecEnv(cfg), make_policy(policy_name)
+        env.reset(seed=seed)
+        policy.reset(seed)
+        out = []
+        for _ in range(cfg.scenario.num_slots):
+            d, accel = policy.act(env)
+            info = env.step_decisions(d, accel)[4]
+            out.append((d.partition_layer.tolist(), d.serving_uav.tolist(), d.migration_target.tolist(),
+                        np.asarray(accel).tolist(), info['e_tot']))
+        return out
+
+    for name, seed in (('greedy', 5), ('flying-greedy', 6)):
+        new = episode(name, seed)
+        allocation.improved_allocation = improved_allocation_reference
+        try:
+            ref = episode(name, seed)
+        finally:
+            allocation.improved_allocation = compiled
+        for t, (a, b) in enumerate(zip(new, ref)):
+            assert a[:4] == b[:4], (name, t)
+            assert a[4] == pytest.approx(b[4], rel=1e-12, abs=0), (name, t)
