@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field, make_dataclass
 from typing import Dict, List
 
-from uav_mec_nodes.errors import UserInputError
+from uav_mec_nodes.errors import ConfigError, UserInputError
 from uav_mec_nodes.graph.arguments import (BY_NAME, DEFAULT_LEASE_S, EVERY_NODE, RUN_ARGUMENTS, RUN_ID,  # noqa: F401
                                            parameter_defaults)
 from uav_mec_nodes.graph.contract import INJECTED_FAILURE_MODES, PLANTS, PX4_FAILURE_MODES, uav_node_name
@@ -163,7 +163,6 @@ def scenario_for(params: Dict[str, object], where: str = 'run'):
             overrides[name] = params[key]
     cfg = load_scenario(params['scenario_file'] or None, overrides)
     if cfg.failures.lost_schedule:
-        from uav_mec_nodes.errors import ConfigError
         raise ConfigError('failures.lost_schedule: must be empty in a ROS graph, which loses UAVs by their '
                           'leases only (it is for the Gym env, to replay what a graph recorded)')
     if params['max_failures'] >= 0:
