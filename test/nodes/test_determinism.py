@@ -32,6 +32,10 @@ def test_multi_process_equals_single_process_equals_gym(tmp_path, seed, policy_k
                          log_dir=tmp_path / 'logs') as run:
         multi = run.wait()
     assert not multi.stopped, multi.stopped + multi.detail
+    # the launcher followed the run through the nodes' progress files (it holds no DDS participant)
+    assert multi.slots_done == 60 and all(code == 0 for code in multi.returncodes.values()), multi.returncodes
+    assert [(tmp_path / 'logs' / f'{name}.progress').read_text() for name in ('slots_done', 'slots_recorded')] \
+        == ['60', '60']
     bags = [read_bag(tmp_path / name) for name in ('single', 'multi')]
     for bag in bags:
         np.testing.assert_allclose([m.e_tot for m in _by_slot(bag, '/slot_metrics')], expected, rtol=1e-12, atol=0)

@@ -49,3 +49,14 @@ def test_runs_forced_onto_one_domain_ignore_each_other(tmp_path, ros_domain_id):
         assert 'is also used by another uav-mec run' in err
         # they did meet: each counted the other's messages and used none
         assert sum(summary['stray_input'].values()) > 0, summary['stray_input']
+
+
+def test_a_process_never_starts_a_run_on_the_domain_its_last_run_just_left():
+    """A run's participants may still be leaving its domain when the next run of the process starts."""
+    from uav_mec_nodes.graph.isolation import AUTO_DOMAINS, acquire_domain
+    seen = []
+    for k in range(3):
+        with acquire_domain(None, f'rotation-{k}') as lease:
+            assert lease.exclusive and lease.domain_id in AUTO_DOMAINS
+            seen.append(lease.domain_id)
+    assert seen[0] != seen[1] != seen[2], seen

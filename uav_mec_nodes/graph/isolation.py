@@ -88,6 +88,9 @@ def _holder(domain: int) -> str:
         return ''
 
 
+_last_auto: list = [None]   # index into AUTO_DOMAINS of this process's last automatic domain
+
+
 def acquire_domain(requested: Optional[int], run_id: str) -> DomainLease:
     """The run's domain: `requested`, or (None) the first free one of AUTO_DOMAINS.
 
@@ -101,13 +104,16 @@ def acquire_domain(requested: Optional[int], run_id: str) -> DomainLease:
         if fd is None:
             return DomainLease(requested, exclusive=False, holder=_holder(requested))
         return DomainLease(requested, exclusive=True, _fd=fd)
-    # start at a pid-dependent place so simultaneous starts rarely try the same file first
-    first = os.getpid() % len(AUTO_DOMAINS)
+    # start at a pid-dependent place so simultaneous starts rarely try the same file first, and
+    # after this process's last domain: a run never follows another of the same process on its
+    # domain, where the last one's participants may still be saying goodbye
+    first = os.getpid() % len(AUTO_DOMAINS) if _last_auto[0] is None else _last_auto[0] + 1
     for k in range(len(AUTO_DOMAINS)):
-        domain = AUTO_DOMAINS[(first + k) % len(AUTO_DOMAINS)]
-        fd = _try_lock(domain, run_id)
+        index = (first + k) % len(AUTO_DOMAINS)
+        fd = _try_lock(AUTO_DOMAINS[index], run_id)
         if fd is not None:
-            return DomainLease(domain, exclusive=True, _fd=fd)
+            _last_auto[0] = index
+            return DomainLease(AUTO_DOMAINS[index], exclusive=True, _fd=fd)
     raise UserInputError(f'--domain-id: every automatic domain ({AUTO_DOMAINS.start}-{AUTO_DOMAINS.stop - 1}) '
                          'is held by another uav-mec run on this host; pass --domain-id N')
 

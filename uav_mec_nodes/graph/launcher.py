@@ -35,6 +35,7 @@ import yaml
 from uav_mec_nodes.graph.layout import (CORE, STALL_S, GraphConfig, NodeSpec, finishers_of, graph_scenario,
                                         node_specs, params_yaml, resolved_num_uavs, timeout_for)
 from uav_mec_nodes.graph.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
+from uav_mec_nodes.graph.progress import PROGRESS_ENV, SLOTS_DONE, SLOTS_RECORDED, ProgressFiles
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
 NODE_MODULES = tuple(sorted(p.stem for p in (Path(__file__).parents[1] / 'nodes').glob('[a-z]*.py')))
@@ -315,13 +316,10 @@ class MultiProcessRun:
         self.params_file.write_text(yaml.safe_dump(params))
         self.processes: Dict[str, subprocess.Popen] = {}
         self.start = time.monotonic()
-        self.monitor = None
+        self.progress = ProgressFiles(self.log_dir)   # no DDS participant here (graph/progress.py says why)
 
     def __enter__(self) -> 'MultiProcessRun':
-        from uav_mec_nodes.nodes._monitor import RunMonitor
-        env = dict(os.environ, **self.iso.env, **{PARENT_ENV: str(os.getpid())})
-        with self.iso.environment():
-            self.monitor = RunMonitor(self.g, self.iso.lease.domain_id)
+        env = dict(os.environ, **self.iso.env, **{PARENT_ENV: str(os.getpid()), PROGRESS_ENV: str(self.log_dir)})
         # the UAVs, the injector and the recorder first, so the sequencer finds them at start-up
         order = sorted(self.specs, key=lambda s: s.module in ('sequencer', 'planner', 'channel_sim'))
         for spec in order:
@@ -340,8 +338,8 @@ class MultiProcessRun:
         core = [n for n in CORE if n in self.processes]
         with StopSignals() as stop:
             while any(self.processes[n].poll() is None for n in finishers):
-                self.monitor.spin(0.1)
-                watch.progress(self.monitor.slots_done)
+                time.sleep(0.1)
+                watch.progress(self.progress.read(SLOTS_DONE))
                 dead = [n for n in core if self.processes[n].poll() not in (None, 0)]
                 if dead:
                     name = dead[0]
@@ -361,7 +359,7 @@ class MultiProcessRun:
                 self.stop_all()
             else:
                 self.end_stragglers()
-            watch.progress(self.monitor.slots_done)
+            watch.progress(self.progress.read(SLOTS_DONE))
         result.slots_done = watch.slots_done
         result.wall_s = time.monotonic() - self.start
         result.returncodes = {n: p.returncode for n, p in self.processes.items()}
@@ -372,7 +370,7 @@ class MultiProcessRun:
         deadline = time.monotonic() + self.END_GRACE_S
         nodes = {n: p for n, p in self.processes.items() if n not in self.vehicles}
         while any(p.poll() is None for p in nodes.values()) and time.monotonic() < deadline:
-            self.monitor.spin(0.1)
+            time.sleep(0.1)
         late = [n for n, p in nodes.items() if p.poll() is None]
         if late:
             self.say(f'note: {", ".join(late)} did not end with the episode; stopped')
@@ -387,8 +385,8 @@ class MultiProcessRun:
         deadline = time.monotonic() + DRAIN_S
         last, quiet_since = None, time.monotonic()
         while time.monotonic() < deadline and self.processes['recorder'].poll() is None:
-            self.monitor.spin(0.05)
-            state = (self.monitor.slots_done, self.monitor.slots_recorded)
+            time.sleep(0.05)
+            state = (self.progress.read(SLOTS_DONE), self.progress.read(SLOTS_RECORDED))
             if state != last:
                 last, quiet_since = state, time.monotonic()
             elif state[1] >= state[0] and time.monotonic() - quiet_since > 0.5:
@@ -415,8 +413,6 @@ class MultiProcessRun:
     def __exit__(self, *exc) -> None:
         if any(p.poll() is None for p in self.processes.values()):
             self.stop_all()
-        if self.monitor is not None:
-            self.monitor.close()
         self.iso.close()
 
 

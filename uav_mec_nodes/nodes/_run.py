@@ -2,7 +2,8 @@
 
 The process ends when its node's episode is over (`node.done`), or on SIGINT or
 SIGTERM: the signal only sets a flag, the loop then closes what the node holds
-(the recorder's bag) and exits with 128 + the signal's number. A second signal
+(the recorder's bag) and exits with 128 + the signal's number, without tearing
+down its DDS entities (see the end of run_single). A second signal
 during that close is ignored, so it cannot cut the bag short. Started by the
 package's launcher, the process also ends when the launcher dies (Linux's
 parent-death signal), so no node outlives its run.
@@ -129,9 +130,12 @@ def run_single(node_class, args=None) -> None:
             code = 1
         finally:
             stop.ignore_more()
-            if node is not None:
-                if hasattr(node, 'close'):
-                    node.close()
-                node.destroy_node()
-            rclpy.try_shutdown()
-    sys.exit(code)
+            if node is not None and hasattr(node, 'close'):
+                node.close()
+    # No DDS teardown: destroying a node's entities while its peers leave too can deadlock inside
+    # Fast DDS 3.2 (eProsima/Fast-DDS#6502, seen here at the end of a run), and the process would
+    # hang with nothing left to do. What it owes is delivered (flush_publishers) or written and
+    # closed (the recorder's bag); its peers drop it when its lease lapses; the kernel frees the rest.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

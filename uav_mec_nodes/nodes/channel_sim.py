@@ -15,6 +15,7 @@ from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
 from uav_mec_nodes.graph.accounting import SlotAccounting
+from uav_mec_nodes.graph.progress import SLOTS_DONE, ProgressFiles
 from uav_mec_nodes.msg import ChannelState, FailureEvent, FailureReport, Plan, SlotMetrics, TaskReport, UavState, \
     UserStates
 from uav_mec_nodes.nodes import _common as c
@@ -30,10 +31,10 @@ class ChannelSimNode(Node):
         self.run_id = p.run_id
         self.accounting = SlotAccounting(self.cfg, p.seed)
         self.world = self.accounting.world
-        self.world_states, self.published_slot, self.done = {}, -1, False
+        self.world_states, self.published_slot, self.done, self.slots_done = {}, -1, False, 0
         # per slot: the Gym env's info dict of the slot (tests and the single-process summary read it)
         self.records = deque(maxlen=self.RECORDS_KEPT)
-        self.slots_done = 0
+        self.progress = ProgressFiles.from_environment()   # the launcher's view of the run
         inputs = c.GuardedInput(self, self.run_id, self.cfg)
         publisher = lambda msg_type, topic: self.create_publisher(msg_type, topic, c.qos(inputs.topics[topic].qos))
         self.users_pub = publisher(UserStates, c.TOPIC_USERS)
@@ -133,6 +134,7 @@ class ChannelSimNode(Node):
         for report in task_reports(self.run_id, stamp, done, dnn_type):
             self.report_pub.publish(report)
         self.metrics_pub.publish(slot_metrics(self.run_id, stamp, done.slot, done.info))
+        self.progress.write(SLOTS_DONE, self.slots_done)
         self.world_states = {}
         if self.accounting.over:
             self.done = True

@@ -22,6 +22,7 @@ from rclpy.node import Node
 from uav_mec_nodes.bags.recording import Recording
 from uav_mec_nodes.config import render_yaml
 from uav_mec_nodes.graph.contract import px4_topics, reader_qos, recorded_topics
+from uav_mec_nodes.graph.progress import SLOTS_RECORDED, ProgressFiles
 from uav_mec_nodes.msg import RecorderProgress
 from uav_mec_nodes.nodes import _common as c
 
@@ -46,6 +47,7 @@ class RecorderNode(Node):
         # unfiltered: other runs' messages on the domain are counted as stray input in the bag
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg, filter_foreign_runs=False)
         self.inputs.on_stray = self.recording.stray
+        self.progress = ProgressFiles.from_environment()   # the launcher's view of the run
         self.progress_pub = self.create_publisher(RecorderProgress, c.TOPIC_RECORDER_PROGRESS,
                                                   c.qos(self.inputs.topics[c.TOPIC_RECORDER_PROGRESS].qos))
         for topic, spec in topics.items():
@@ -74,6 +76,7 @@ class RecorderNode(Node):
             # the world waits for this before the next slot, so no reader queue grows without bound
             self.progress_pub.publish(RecorderProgress(run_id=self.run_id,
                                                        slots_recorded=self.recording.slots_recorded))
+            self.progress.write(SLOTS_RECORDED, self.recording.slots_recorded)
 
     def drain(self, spin, quiet_s: float = 0.3, limit_s: float = 2.0) -> None:
         """Stopped by a signal: take in what is still in flight (until quiet_s without a message)."""
