@@ -144,6 +144,19 @@ def _solve_mu(binding, k, budget, sub, cpu_uav_hz, num_uavs, tol=1e-11, max_iter
 
 
 # the interface of model/allocation_kernels.py, on the numpy solvers above
+def admit(need, computing_uav, num_uavs, cpu_uav_hz):
+    """Deadline-first admission per UAV: late (N,) bool (a search per late UAV, as before the kernel)."""
+    late = ~np.isfinite(need)
+    load = np.bincount(computing_uav, weights=np.where(late, 0.0, need), minlength=num_uavs)
+    for k in np.flatnonzero(load > cpu_uav_hz * (1 - 1e-12)):
+        members = np.flatnonzero((computing_uav == k) & ~late)
+        order = members[np.argsort(-need[members], kind='stable')]
+        fits = np.cumsum(need[order][::-1])[::-1] <= cpu_uav_hz[k] * (1 - 1e-12)  # fits[m]: order[m:] fits
+        m = int(np.argmax(fits)) if fits.any() else len(order)
+        late[order[:m]] = True
+    return late
+
+
 def solve_lambdas(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0):
     args = (c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav)
     return _solve_lambda(mu, budget, args, x0=None if np.isnan(x0).all() else x0)[1]

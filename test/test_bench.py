@@ -57,6 +57,23 @@ def test_env_throughput_quick_run(tmp_path):
     assert abs(float(ratio) - float(reference) / float(compiled)) <= 0.05 + 0.01 * float(ratio)
 
 
+def test_greedy_latency_quick_run(tmp_path):
+    """Same decisions as the greedy it replaced on every slot (the script exits otherwise), both timed."""
+    out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'greedy_latency.py'), '--quick', '--slots', '3'],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [_row(line) for line in out.stdout.splitlines() if line.startswith('| ') and 'policy' not in line]
+    assert [r[:3] for r in rows] == [['greedy', '10', '3'], ['flying-greedy', '10', '3']], out.stdout
+    for name, _, _, new, reference, ratio, met in rows:
+        assert float(new) > 0 and float(reference) > 0
+        assert abs(float(ratio) - float(reference) / float(new)) <= 0.05 + 0.01 * float(ratio)
+        assert met == (('yes' if float(new) <= 5.0 else 'no') if name == 'greedy' else '-')
+
+
+def _row(line: str) -> list:
+    return [c.strip() for c in line.strip().strip('|').split('|')]
+
+
 def test_learner_updates_quick_run(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'learner_updates.py'), '--updates', '3', '--fill',
                           '300'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
@@ -69,7 +86,7 @@ def test_optimal_slot_quick_run(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
     row = [line for line in out.stdout.splitlines() if line.startswith('| 4 |')]
-    assert len(row) == 1 and len(row[0].split('|')) == 10
+    assert len(row) == 1 and len(row[0].split('|')) == 12
     cells = [c.strip() for c in row[0].strip('|').split('|')]
     solve_median, solve_max = (float(x) for x in cells[1].split('/'))
     greedy_median, ratio = float(cells[2]), float(cells[3])
@@ -79,6 +96,7 @@ def test_optimal_slot_quick_run(tmp_path):
     hi = (solve_median + 0.005) / max(greedy_median - 0.005, 1e-9)
     assert lo - 0.05 <= ratio <= hi + 0.05, (ratio, lo, hi)
     assert all(float(x) > 0 for x in cells[7].split('/'))
+    assert cells[8:] == ['0', '-']   # never worse than greedy (it starts from greedy's decisions)
 
 
 def test_ray_sweep_quick_run(tmp_path):

@@ -82,3 +82,40 @@ def test_greedy_and_the_flying_reference_decide_as_with_the_numpy_solvers():
         for t, (a, b) in enumerate(zip(new, ref)):
             assert a[:4] == b[:4], (name, t)
             assert a[4] == pytest.approx(b[4], rel=1e-12, abs=0), (name, t)
+
+
+def test_greedy_decides_as_todays_greedy_on_many_slots():
+    """Greedy with its group energies kept between moves and the compiled solvers makes, slot by slot, the
+    decisions of the greedy it replaced (bench/greedy_reference.py: every group solved anew, numpy solvers),
+    at three sizes, through failures."""
+    from greedy_reference import reference_act
+
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.env import UavMecEnv
+    from uav_mec_nodes.model import allocation
+    from uav_mec_nodes.policies.greedy import GreedyOptimum
+    compiled = allocation.improved_allocation
+    slots = 0
+    # the last: two UAVs for 14 users, overloaded (tasks queued late), where the search's bounds differ
+    cases = ((10, 3, 11, ((1, 9),), 20), (10, 3, 12, ((0, 3), (2, 14)), 20), (20, 4, 13, ((3, 5),), 20),
+             (6, 2, 14, ((1, 10),), 20), (14, 2, 15, ((1, 4),), 6))
+    for num_users, num_uavs, seed, failures, num_slots in cases:
+        cfg = load_scenario().replace(scenario__num_slots=num_slots, scenario__num_users=num_users,
+                                      scenario__num_uavs=num_uavs, failures__model='schedule',
+                                      failures__max_failures=len(failures), failures__schedule=failures)
+        env, policy = UavMecEnv(cfg), GreedyOptimum()
+        env.reset(seed=seed)
+        policy.reset(seed)
+        for t in range(cfg.scenario.num_slots):
+            new, accel = policy.act(env)
+            allocation.improved_allocation = improved_allocation_reference
+            try:
+                ref, accel_ref = reference_act(env)
+            finally:
+                allocation.improved_allocation = compiled
+            for field in ('partition_layer', 'serving_uav', 'migration_target'):
+                assert getattr(new, field).tolist() == getattr(ref, field).tolist(), (num_users, seed, t, field)
+            np.testing.assert_array_equal(accel, accel_ref)
+            env.step_decisions(new, accel)
+            slots += 1
+    assert slots == 86

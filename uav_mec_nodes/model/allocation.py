@@ -38,27 +38,6 @@ class TaskTimes:
     cpu_price: np.ndarray = None  # mu of the task's UAV [J/Hz]: the energy one more Hz of it would save (0: slack)
 
 
-def _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz: np.ndarray):
-    """Deadline-first admission per UAV; returns (late (N,) bool, capacity left for the rest (J,)).
-
-    A task that cannot meet its deadline even alone (need = inf) is late. While a
-    UAV's admitted tasks need more than it has, the one needing most becomes
-    late (queued). Admitted tasks split the whole CPU exactly within the slot;
-    queued tasks run after the slot's budget on the full CPU, shared in
-    proportion to their cycles, so they finish late but finish.
-    """
-    late = ~np.isfinite(need)
-    load = np.bincount(computing_uav, weights=np.where(late, 0.0, need), minlength=num_uavs)
-    late_k = np.flatnonzero(load > cpu_uav_hz * (1 - 1e-12))
-    for k in late_k:
-        members = np.flatnonzero((computing_uav == k) & ~late)
-        order = members[np.argsort(-need[members], kind='stable')]
-        fits = np.cumsum(need[order][::-1])[::-1] <= cpu_uav_hz[k] * (1 - 1e-12)  # fits[m]: order[m:] fits
-        m = int(np.argmax(fits)) if fits.any() else len(order)
-        late[order[:m]] = True
-    return late, cpu_uav_hz
-
-
 def min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w, bandwidth_hz):
     """(t_loc_min, t_tr_min, need): the fastest local and upload times, and the least UAV frequency
     that still meets the budget with them (inf where even those leave no time)."""
@@ -76,25 +55,30 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     """Exact time split for the active tasks (all arrays (N,), computing_uav in 0..J-1).
 
     cpu_uav_hz is F_j, one for every UAV or (J,). Returns (TaskTimes, feasible (N,) bool): feasible is False for the tasks
-    made late by the admission of `_admit` (full local speed, p_max, their
-    proportional CPU share). `solvers`: a module with solve_lambdas, times_of and
-    solve_mu as in model/allocation_kernels.py (the default; the benchmark passes its reference).
+    made late by the admission (full local speed, p_max, their proportional CPU share).
+    `solvers`: a module with admit, solve_lambdas, times_of and solve_mu as in
+    model/allocation_kernels.py (the default; the benchmark passes its reference).
     """
     n_tasks = len(c_loc)
     a = bits / bandwidth_hz
     t_loc_min, t_tr_min, need = min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w,
                                            bandwidth_hz)
     cpu_uav_hz = np.broadcast_to(np.asarray(cpu_uav_hz, float), (num_uavs,))
-    late, capacity = _admit(need, c_off, computing_uav, num_uavs, cpu_uav_hz) if n_tasks else \
-        (np.zeros(0, bool), cpu_uav_hz)
+    if solvers is None:   # numba loads only where slots are evaluated
+        from uav_mec_nodes.model import allocation_kernels as solvers
+    # deadline-first admission per UAV: a task that cannot meet its deadline even alone is late; while a
+    # UAV's admitted tasks need more than it has, the one needing most is queued (late). Admitted tasks
+    # split the whole CPU within the slot; queued ones run after the budget on the full CPU, shared in
+    # proportion to their cycles, so they finish late but finish.
+    late = solvers.admit(need, computing_uav.astype(np.int64), num_uavs, np.ascontiguousarray(cpu_uav_hz)) \
+        if n_tasks else np.zeros(0, bool)
+    capacity = cpu_uav_hz
     ok = ~late
     args = (c_loc, c_off, a, noise_over_gain, t_loc_min, t_tr_min)
 
     t_loc, t_tr, t_off = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks)
     price = np.zeros(n_tasks)
     if ok.any():
-        if solvers is None:   # numba loads only where slots are evaluated
-            from uav_mec_nodes.model import allocation_kernels as solvers
         sub = tuple(np.ascontiguousarray(x[ok], dtype=float) for x in args) + (float(kappa), float(w_uav))
         k, budget, m = computing_uav[ok].astype(np.int64), np.ascontiguousarray(budget_s[ok], dtype=float), ok.sum()
         start = np.full(m, np.nan)   # each lambda from the compute terms' closed form
@@ -120,6 +104,31 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
         wait = np.maximum(budget_s[late] - t_loc[late] - t_tr[late], 0.0)
         t_off[late] = np.where(c_off[late] > 0, wait + c_off[late] / np.maximum(f_off[late], 1e-300), 0.0)
     return TaskTimes(t_loc, t_tr, t_off, f_off, price), ok
+
+
+def priced_task_energy_j(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_price, cpu_max_hz, p_max_w,
+                         bandwidth_hz, kappa, w_uav):
+    """Each task alone with its UAV's CPU priced at cpu_price [J/Hz] instead of capped: least weighted energy
+    plus cpu_price times its UAV frequency (the task's term of the dual of the CPU constraint).
+
+    By weak duality a UAV whose tasks' optimum has price mu gains at least this (at mu) from one more
+    task, however the CPU is then shared: the greedy's local search bounds its moves with it.
+    Tasks that cannot meet the budget at all get inf.
+    """
+    from uav_mec_nodes.model import allocation_kernels as solvers
+    a = bits / bandwidth_hz
+    t_loc_min, t_tr_min, need = min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w,
+                                           bandwidth_hz)
+    sub = tuple(np.ascontiguousarray(x, dtype=float) for x in (c_loc, c_off, a, noise_over_gain, t_loc_min,
+                                                                 t_tr_min)) + (float(kappa), float(w_uav))
+    price = np.ascontiguousarray(cpu_price, dtype=float)
+    budget = np.ascontiguousarray(budget_s, dtype=float)
+    lam = np.exp(solvers.solve_lambdas(price, budget, *sub, np.full(len(budget), np.nan)))
+    times = TaskTimes(*solvers.times_of(lam, price, *sub))
+    with np.errstate(divide='ignore', invalid='ignore', over='ignore'):
+        f_off = np.where(c_off > 0, c_off / np.maximum(times.uav_s, 1e-300), 0.0)
+    value = task_energy_j(c_loc, c_off, bits, noise_over_gain, times, bandwidth_hz, kappa, w_uav) + price * f_off
+    return np.where(np.isfinite(need), value, np.inf)
 
 
 def task_energy_j(c_loc, c_off, bits, noise_over_gain, times: TaskTimes, bandwidth_hz, kappa, w_uav):

@@ -165,6 +165,56 @@ def times_of(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav):
 
 
 @njit(cache=True)
+def _tasks_by_uav(uav_of_task, num_uavs):
+    """Task indices grouped by UAV, ascending within each, and where each UAV's run starts
+    (by_uav[first[k]:first[k + 1]]): one pass, where a search per UAV costs UAVs x tasks."""
+    by_uav = np.argsort(uav_of_task, kind='mergesort')   # stable: ascending task order per UAV
+    first = np.zeros(num_uavs + 1, np.int64)
+    for i in range(len(uav_of_task)):
+        first[uav_of_task[i] + 1] += 1
+    for k in range(num_uavs):
+        first[k + 1] += first[k]
+    return by_uav, first
+
+
+@njit(cache=True)
+def admit(need, computing_uav, num_uavs, cpu_uav_hz):
+    """Deadline-first admission per UAV (model/allocation.py's improved_allocation): late (N,) bool.
+
+    A task that cannot meet its deadline even alone (need = inf) is late. While a UAV's
+    admitted tasks need more than it has, the one needing most becomes late (queued).
+    """
+    n = len(need)
+    late = np.empty(n, np.bool_)
+    load = np.zeros(num_uavs)
+    for i in range(n):
+        late[i] = not math.isfinite(need[i])
+        if not late[i]:
+            load[computing_uav[i]] += need[i]
+    by_uav, first = _tasks_by_uav(computing_uav, num_uavs)
+    for k in range(num_uavs):
+        cap = cpu_uav_hz[k] * (1 - 1e-12)
+        if not load[k] > cap:
+            continue
+        members = np.array([i for i in by_uav[first[k]:first[k + 1]] if not late[i]], np.int64)
+        order = members[np.argsort(-need[members], kind='mergesort')]   # most demanding first, stable
+        # the fewest most demanding tasks to queue so that the rest fits: the first m whose suffix fits
+        suffix = np.empty(len(order))
+        acc = 0.0
+        for q in range(len(order) - 1, -1, -1):
+            acc += need[order[q]]
+            suffix[q] = acc
+        m = len(order)
+        for q in range(len(order)):
+            if suffix[q] <= cap:
+                m = q
+                break
+        for q in range(m):
+            late[order[q]] = True
+    return late
+
+
+@njit(cache=True)
 def _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz):
     """g(y) = log(used / F) of one UAV at mu = e^y, and dg/dy with each lambda keeping its budget."""
     mu = math.exp(y)
@@ -195,10 +245,11 @@ def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_m
     num_uavs = len(binding)
     mu = np.zeros(num_uavs)
     x_warm = np.full(len(budget), math.nan)
+    by_uav, first = _tasks_by_uav(uav_of_task, num_uavs)
     for k in range(num_uavs):
         if not binding[k]:
             continue
-        tasks = np.flatnonzero(uav_of_task == k)
+        tasks = by_uav[first[k]:first[k + 1]]
         lo, hi = LOG_MU
         y = math.log(1e-20)   # J/cycle: the order of w2 kappa f^2 at GHz speeds
         g = math.inf

@@ -18,7 +18,9 @@ of future failures), it picks each user's partition layer and serving UAV:
    other layer) scored by the exact joint energy of the two UAVs involved;
    the best improving move is applied until none improves. Scores count a
    task that would miss its deadline as `LATE_PENALTY_J`, so deadlines come
-   first.
+   first. Each group's energy is solved once a slot, and a move is scored
+   only where a bound on its gain (weak duality on the UAVs' CPU prices)
+   says it could improve: the moves taken are those of scoring every move.
 
 The migration target is the live UAV, other than the serving one, with the
 most capacity left (f_uav minus the `need` of its users; ties: the faster UAV-UAV link), so a
@@ -86,6 +88,11 @@ class SlotProblem:
 
     def group_energy(self, c_loc, c_off, bits, nog, group):
         """Exact joint energy of tasks sharing a UAV, per task; group ids are virtual UAVs."""
+        energy, ok, _ = self.group_solution(c_loc, c_off, bits, nog, group)
+        return energy, ok
+
+    def group_solution(self, c_loc, c_off, bits, nog, group):
+        """group_energy, and the allocation's times (with each task's CPU price)."""
         cfg = self.cfg
         n_groups = int(group.max()) + 1 if group.size else 0
         times, ok = allocation.improved_allocation(
@@ -94,7 +101,16 @@ class SlotProblem:
             cfg.compute.kappa, cfg.energy.w_uav)
         energy = allocation.task_energy_j(c_loc, c_off, bits, nog, times, cfg.channel.bandwidth_mu_uav_hz,
                                           cfg.compute.kappa, cfg.energy.w_uav)
-        return energy, ok
+        return energy, ok, times
+
+    def priced_energy(self, users, uavs, layers, cpu_price):
+        """allocation.priced_task_energy_j of user i at layer phi on UAV j, its CPU at cpu_price."""
+        cfg, l_idx = self.cfg, layers - 1
+        return allocation.priced_task_energy_j(
+            self.c_loc[users, l_idx], self.c_off[users, l_idx], self.bits[users, l_idx],
+            self.noise_over_gain[users, uavs], np.full(len(users), cfg.scenario.slot_s), cpu_price,
+            cfg.users.cpu_max_hz, cfg.users.tx_power_max_w, cfg.channel.bandwidth_mu_uav_hz, cfg.compute.kappa,
+            cfg.energy.w_uav)
 
 
 def greedy_assignment(problem: SlotProblem):
@@ -119,53 +135,149 @@ def greedy_assignment(problem: SlotProblem):
     return serving, layer, remaining
 
 
+def polish_order(flat_energy: np.ndarray, top_k: int) -> np.ndarray:
+    """Each user's alone-cheapest (UAV, layer) pairs, as flat indices into (J, L): the moves step 3 tries."""
+    return np.argsort(flat_energy, axis=1)[:, :top_k]
+
+
 def polish(problem: SlotProblem, serving, layer, max_moves: int, top_k: int = 6):
-    """Step 3: best-improvement single-user moves, scored by exact two-UAV energies."""
-    energy, _, _ = problem.candidates()
+    """Step 3: best-improvement single-user moves, scored by exact two-UAV energies.
+
+    The move taken is the first of those with the largest gain, as if every move were scored; but a
+    move is scored only where an upper bound on its gain (MoveBounds) reaches the threshold of an
+    improvement, and a group's energy, which depends only on the group, is solved once a slot
+    (GroupEnergies).
+    """
+    energy, need, _ = problem.candidates()
     n_users, n_uavs, lmax = problem.shape
     flat_energy = energy.reshape(n_users, -1)
-    order = np.argsort(flat_energy, axis=1)[:, :top_k]  # each user's alone-cheapest (UAV, layer) pairs
+    tries = np.array([(i, int(flat) // lmax, int(flat) % lmax + 1)
+                      for i, row in enumerate(polish_order(flat_energy, top_k)) for flat in row
+                      if np.isfinite(flat_energy[i, flat])], np.int64).reshape(-1, 3)   # (user, uav, layer)
+    book = GroupEnergies(problem)
+    bounds = MoveBounds(problem, tries, flat_energy[tries[:, 0], tries[:, 1] * lmax + tries[:, 2] - 1],
+                        need[tries[:, 0], tries[:, 1], tries[:, 2] - 1])
     serving, layer = serving.copy(), layer.copy()
-    users = np.arange(n_users)
     for _ in range(max_moves):
-        current = _groups_energy(problem, [(j, users[serving == j], layer[serving == j]) for j in range(n_uavs)])
-        moves, groups, group_move = [], [], []
-        for i in range(n_users):
-            for flat in order[i]:
-                j2, l2 = divmod(int(flat), lmax)
-                if not np.isfinite(flat_energy[i, flat]) or (j2 == serving[i] and l2 + 1 == layer[i]):
-                    continue
-                s2, p2 = serving.copy(), layer.copy()
-                s2[i], p2[i] = j2, l2 + 1
-                for j in {int(serving[i]), j2}:
-                    groups.append((j, users[s2 == j], p2[s2 == j]))
-                    group_move.append(len(moves))
-                moves.append((i, j2, l2 + 1))
-        if not moves:
+        keep = ~((tries[:, 1] == serving[tries[:, 0]]) & (tries[:, 2] == layer[tries[:, 0]]))
+        moves = tries[keep]
+        if not len(moves):
             break
-        scores = _groups_energy(problem, groups)
-        gain = np.bincount(group_move, weights=[current[g[0]] - e for g, e in zip(groups, scores)],
-                           minlength=len(moves))
-        best = int(np.argmax(gain))
-        if gain[best] <= 1e-12 * max(1.0, float(current.sum())):
+        now = book.current(serving, layer)
+        current = np.array([book.energy[g] for g in now])
+        threshold = 1e-12 * max(1.0, float(current.sum()))
+        # only a move above the threshold is taken: score, in one batch, those whose bound reaches it
+        scored = np.flatnonzero(bounds.gains(keep, serving, layer, book, now) >= threshold)
+        gain = np.full(len(moves), -np.inf)
+        if len(scored):
+            groups = [_move_groups(now, *moves[m]) for m in scored]
+            book.solve([g for pair in groups for g in pair])
+            gain[scored] = [sum(current[g[0]] - book.energy[g] for g in pair) for pair in groups]
+        best = int(np.argmax(gain))   # the first of the best, as over all moves
+        if gain[best] <= threshold:
             break
         i, serving[i], layer[i] = moves[best]
     return serving, layer
 
 
-def _groups_energy(problem: SlotProblem, groups) -> np.ndarray:
-    """Exact energy of each group (uav, users, layers) sharing that UAV; late tasks penalised."""
-    sizes = np.array([len(g[1]) for g in groups], np.int64)
-    if sizes.sum() == 0:
-        return np.zeros(len(groups))
-    users = np.concatenate([g[1] for g in groups]).astype(np.int64)
-    l_idx = np.concatenate([g[2] for g in groups]).astype(np.int64) - 1
-    uavs = np.repeat([g[0] for g in groups], sizes)
-    group = np.repeat(np.arange(len(groups)), sizes)
-    e, ok = problem.group_energy(problem.c_loc[users, l_idx], problem.c_off[users, l_idx],
-                                 problem.bits[users, l_idx], problem.noise_over_gain[users, uavs], group)
-    e = e + np.where(ok, 0.0, LATE_PENALTY_J)
-    return np.bincount(group, weights=e, minlength=len(groups))
+def _move_groups(now, i, j2, layer2):
+    """The groups of the UAVs a move of user i to (j2, layer2) changes, as they are after it."""
+    j1 = next(j for j, members in now if any(u == i for u, _ in members))
+    if j2 == j1:   # another layer on the same UAV
+        return ((j1, tuple((u, int(layer2) if u == i else lu) for u, lu in now[j1][1])),)
+    return ((j1, tuple(m for m in now[j1][1] if m[0] != i)),
+            (int(j2), tuple(sorted(now[j2][1] + ((int(i), int(layer2)),)))))
+
+
+class GroupEnergies:
+    """Exact energy of groups of tasks sharing a UAV, late tasks penalised, each group solved once.
+
+    A group is (uav, ((user, layer), ...)) with users ascending: the key and the order the tasks are
+    summed in. For the UAVs' groups as they are (`current`) it also keeps what MoveBounds needs.
+    """
+
+    def __init__(self, problem: SlotProblem):
+        self.problem = problem
+        self.energy = {}
+        self.detail = {}   # group -> (any task late, price, {user: energy + price * frequency})
+
+    def current(self, serving, layer) -> list:
+        members = [[] for _ in range(self.problem.shape[1])]
+        for i in range(len(serving)):
+            members[serving[i]].append((i, int(layer[i])))
+        now = [(j, tuple(m)) for j, m in enumerate(members)]
+        self.solve(now, detail=True)
+        return now
+
+    def solve(self, groups, detail: bool = False) -> None:
+        new = list(dict.fromkeys(g for g in groups if g not in self.energy or (detail and g not in self.detail)))
+        if not new:
+            return
+        sizes = np.array([len(g[1]) for g in new], np.int64)
+        if sizes.sum() == 0:
+            self.energy.update((g, 0.0) for g in new)
+            self.detail.update((g, (False, 0.0, {})) for g in new)
+            return
+        pairs = np.array([m for g in new for m in g[1]], np.int64).reshape(-1, 2)
+        users, l_idx = pairs[:, 0], pairs[:, 1] - 1
+        uavs = np.repeat([g[0] for g in new], sizes)
+        group = np.repeat(np.arange(len(new)), sizes)
+        p = self.problem
+        e, ok, times = p.group_solution(p.c_loc[users, l_idx], p.c_off[users, l_idx], p.bits[users, l_idx],
+                                        p.noise_over_gain[users, uavs], group)
+        self.energy.update(zip(new, np.bincount(group, weights=e + np.where(ok, 0.0, LATE_PENALTY_J),
+                                                 minlength=len(new)).tolist()))
+        if detail:
+            dual = e + times.cpu_price * times.uav_hz
+            for g, lo, hi in zip(new, np.cumsum(sizes) - sizes, np.cumsum(sizes)):
+                price = float(times.cpu_price[lo]) if hi > lo else 0.0
+                self.detail[g] = (not ok[lo:hi].all(), price, dict(zip(users[lo:hi].tolist(), dual[lo:hi])))
+
+
+class MoveBounds:
+    """Upper bounds on the gain of each move of user i to (j2, phi), from the groups as they are.
+
+    With no task late: leaving j1 saves at most i's energy plus j1's price times its frequency (weak
+    duality), and joining costs at least i's energy alone on j2 (full CPU) and at least its priced energy
+    at j2's price. A move after which the tasks' needs exceed the CPU queues one (LATE_PENALTY_J); energies
+    are never negative. Any other move where a task is or could become late is not bounded (inf).
+    """
+    MARGIN = 1e-8   # of the slot's energy: what the solvers' tolerances could make a bound miss by
+
+    def __init__(self, problem: SlotProblem, tries, alone_j, need_hz):
+        self.problem, self.tries, self.alone_j, self.need_hz = problem, tries, alone_j, need_hz
+        self.cpu_hz = problem.cfg.uavs.cpu_hz
+
+    def gains(self, keep, serving, layer, book: GroupEnergies, now) -> np.ndarray:
+        users, uavs, layers = self.tries[keep].T
+        j1 = serving[users]
+        late, price, saved = zip(*(book.detail[g] for g in now))
+        late, price = np.array(late), np.array(price)
+        _, need, _ = self.problem.candidates()
+        # the needs on each UAV after the move: finite ones summed, infinite ones (always late) counted
+        need_now, need_new = need[np.arange(len(serving)), serving, layer - 1], self.need_hz[keep]
+        finite_now, finite_new = np.isfinite(need_now), np.isfinite(need_new)
+        load = np.bincount(serving, weights=np.where(finite_now, need_now, 0.0), minlength=len(now))
+        unmet = np.bincount(serving, weights=~finite_now, minlength=len(now))
+        same = uavs == j1
+        mine = np.where(finite_now[users], need_now[users], 0.0)
+        after = np.where(same, load[j1] - mine, load[uavs]) + np.where(finite_new, need_new, 0.0)
+        after_unmet = np.where(same, unmet[j1] - ~finite_now[users], unmet[uavs]) + ~finite_new
+        leave = np.array([saved[j].get(i, np.inf) for i, j in zip(users.tolist(), j1.tolist())])
+        on_time = ~late[j1] & ~late[uavs] & (after_unmet == 0) & (after <= self.cpu_hz * (1 - 1e-9)) & \
+            np.isfinite(leave)
+        # admission queues a task once the needs exceed the CPU: then the move pays LATE_PENALTY_J at least,
+        # and saves at most what both groups cost now
+        queues = (after_unmet > 0) | (after > self.cpu_hz * (1 - 1e-12) * (1 + 1e-9))
+        join = self.alone_j[keep].copy()
+        cross = on_time & ~same & (price[uavs] > 0)
+        if cross.any():
+            join[cross] = np.maximum(join[cross], self.problem.priced_energy(users[cross], uavs[cross],
+                                                                             layers[cross], price[uavs[cross]]))
+        energy = np.array([book.energy[g] for g in now])
+        margin = self.MARGIN * max(1.0, float(energy.sum()))
+        most = energy[j1] + np.where(same, 0.0, energy[uavs]) - LATE_PENALTY_J
+        return np.where(on_time, leave - join, np.where(queues, most, np.inf)) + margin
 
 
 class GreedyOptimum(Policy):

@@ -32,7 +32,8 @@ env's own slot model (model/allocation.py):
    (the joint KKT split): an upper bound. Tangents at the shares it chose
    are added and 2-3 repeat until the two meet (relative gap 1e-4) or
    `ROUNDS` pass; single moves scored exactly (greedy's local search)
-   polish the best.
+   polish the best. Greedy's own decisions are the first incumbent, so the
+   result is never worse than greedy's (exact evaluation, lexicographic).
 
 `SlotOptimum.gap` is what is left between the bounds. Both are for the slot
 as planned: a UAV that fails during it drops or migrates its tasks, which
@@ -56,7 +57,7 @@ from scipy.sparse import coo_matrix
 from uav_mec_nodes.model import allocation
 from uav_mec_nodes.model.slot import SlotDecisions, evaluate_slot
 from uav_mec_nodes.policies.base import Policy, hover
-from uav_mec_nodes.policies.greedy import SlotProblem, migration_targets, polish
+from uav_mec_nodes.policies.greedy import SlotProblem, greedy_assignment, migration_targets, polish, polished_decisions
 
 POINTS = 32            # K: tangents of E(f) per (user, UAV, layer) to start with
 ROUNDS = 3             # outer-approximation rounds at most
@@ -294,13 +295,15 @@ def slot_optimum(env, points: int = POINTS, rounds: int = ROUNDS, time_limit_s: 
     if not alive.any():   # nothing to offload to: every decision drops every task alike
         (late, energy), decisions = exactly(np.zeros(env.num_users, np.int64), np.ones(env.num_users, np.int64))
         return SlotOptimum(decisions, late, energy, late, energy, 0, time.perf_counter() - start)
+    # greedy's decisions (its migration targets too) are the first incumbent: never worse than greedy
+    greedy = polished_decisions(env, problem, *greedy_assignment(problem)[:2], 2 * env.num_users)
+    best, bound = (evaluate_tasks(env, greedy), greedy), -np.inf
     late_tasks = least_late(curves, alive, time_limit_s)
     tangents = curves.grid(points)
-    best, bound = None, -np.inf
     for done in range(1, rounds + 1):
         choice = least_energy(curves, tangents, alive, late_tasks, time_limit_s)
         bound = max(bound, choice.bound_j)    # more tangents never lower it; the max guards the solver's tolerance
-        best = min([exactly(*c) for c in _candidates(choice, alive)] + ([best] if best else []), key=lambda r: r[0])
+        best = min([best] + [exactly(*c) for c in _candidates(choice, alive)], key=lambda r: r[0])
         (late, energy), _ = best
         if late == late_tasks and energy - bound <= TOLERANCE * energy:
             break
