@@ -98,8 +98,8 @@ def _uav_time(lam, mu, c_off, w_uav, kappa):
 
 
 @njit(cache=True)
-def _total_and_slope(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav):
-    """The task's three times summed, and the sum's derivative in log(lambda) (0 for a term at its bound)."""
+def _times_and_slope(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav):
+    """The task's three times, and their sum's derivative in log(lambda) (0 for a term at its bound)."""
     t_loc = _local_time(lam, c_loc, kappa, t_loc_min)
     t_tr = _tx_time(lam, a, n, t_tr_min)
     t_off = _uav_time(lam, mu, c_off, w_uav, kappa)
@@ -111,14 +111,13 @@ def _total_and_slope(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_
         slope -= lam / e2
     if c_off > 0.0:
         slope -= lam * t_off ** 3 / (3.0 * lam * t_off ** 2 - mu * c_off)
-    return t_loc + t_tr + t_off, slope
+    return t_loc, t_tr, t_off, slope
 
 
 @njit(cache=True)
-def solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0, tol=1e-12,
-                 max_iter=200):
-    """log(lambda) with t_loc + t_tr + t_off = budget (within tol relative); safeguarded Newton from x0
-    (NaN: the compute terms' closed form)."""
+def _solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0, tol, max_iter):
+    """solve_lambda, with t_off and the slope at the returned log(lambda) (the CPU-price solver needs them:
+    they come from the last evaluation instead of a second one)."""
     lo, hi = LOG_LAMBDA
     if math.isnan(x0):
         x0 = 0.0
@@ -127,10 +126,11 @@ def solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_u
             if s > 0.0:
                 x0 = math.log(2.0 * kappa * s ** 3 / budget ** 3)
     x = min(max(x0, lo + 1.0), hi - 1.0)
-    f = math.inf
+    f, slope, t_off = math.inf, 0.0, 0.0
     for _ in range(max_iter):
-        total, slope = _total_and_slope(math.exp(x), mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav)
-        f = total - budget
+        t_loc, t_tr, t_off, slope = _times_and_slope(math.exp(x), mu, c_loc, c_off, a, n, t_loc_min, t_tr_min,
+                                                     kappa, w_uav)
+        f = t_loc + t_tr + t_off - budget
         if f > 0.0:
             lo = x
         else:
@@ -140,7 +140,19 @@ def solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_u
             break
         newton = x - f / slope if slope != 0.0 else math.nan
         x = newton if (math.isfinite(newton) and lo < newton < hi) else 0.5 * (lo + hi)
-    return x if abs(f) <= tol * budget else hi   # bracket collapsed: keep the side within budget
+    if abs(f) <= tol * budget:
+        return x, slope, t_off
+    # bracket collapsed: keep the side within budget
+    _, _, t_off, slope = _times_and_slope(math.exp(hi), mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav)
+    return hi, slope, t_off
+
+
+@njit(cache=True)
+def solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0, tol=1e-12,
+                 max_iter=200):
+    """log(lambda) with t_loc + t_tr + t_off = budget (within tol relative); safeguarded Newton from x0
+    (NaN: the compute terms' closed form)."""
+    return _solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0, tol, max_iter)[0]
 
 
 @njit(cache=True)
@@ -220,14 +232,11 @@ def _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, 
     mu = math.exp(y)
     used, d_used = 0.0, 0.0
     for i in tasks:
-        x_warm[i] = solve_lambda(mu, budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i], t_tr_min[i],
-                                 kappa, w_uav, x_warm[i])
+        x_warm[i], slope, t_off = _solve_lambda(mu, budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i],
+                                                t_tr_min[i], kappa, w_uav, x_warm[i], 1e-12, 200)
         if c_off[i] <= 0.0:
             continue
         lam = math.exp(x_warm[i])
-        _, slope = _total_and_slope(lam, mu, c_loc[i], c_off[i], a[i], n[i], t_loc_min[i], t_tr_min[i], kappa,
-                                    w_uav)
-        t_off = _uav_time(lam, mu, c_off[i], w_uav, kappa)
         denom = 3.0 * lam * t_off ** 2 - mu * c_off[i]
         q = mu * c_off[i] * t_off / denom             # dt_off/dy at fixed lambda
         d_off = -lam * t_off ** 3 / denom              # dt_off/dx at fixed mu

@@ -193,7 +193,7 @@ class GroupEnergies:
     """Exact energy of groups of tasks sharing a UAV, late tasks penalised, each group solved once.
 
     A group is (uav, ((user, layer), ...)) with users ascending: the key and the order the tasks are
-    summed in. For the UAVs' groups as they are (`current`) it also keeps what MoveBounds needs.
+    summed in. For each it also keeps what MoveBounds needs of the UAVs' groups as they are.
     """
 
     def __init__(self, problem: SlotProblem):
@@ -206,11 +206,11 @@ class GroupEnergies:
         for i in range(len(serving)):
             members[serving[i]].append((i, int(layer[i])))
         now = [(j, tuple(m)) for j, m in enumerate(members)]
-        self.solve(now, detail=True)
+        self.solve(now)
         return now
 
-    def solve(self, groups, detail: bool = False) -> None:
-        new = list(dict.fromkeys(g for g in groups if g not in self.energy or (detail and g not in self.detail)))
+    def solve(self, groups) -> None:
+        new = list(dict.fromkeys(g for g in groups if g not in self.energy))
         if not new:
             return
         sizes = np.array([len(g[1]) for g in new], np.int64)
@@ -227,22 +227,23 @@ class GroupEnergies:
                                         p.noise_over_gain[users, uavs], group)
         self.energy.update(zip(new, np.bincount(group, weights=e + np.where(ok, 0.0, LATE_PENALTY_J),
                                                  minlength=len(new)).tolist()))
-        if detail:
-            dual = e + times.cpu_price * times.uav_hz
-            for g, lo, hi in zip(new, np.cumsum(sizes) - sizes, np.cumsum(sizes)):
-                price = float(times.cpu_price[lo]) if hi > lo else 0.0
-                self.detail[g] = (not ok[lo:hi].all(), price, dict(zip(users[lo:hi].tolist(), dual[lo:hi])))
+        # kept for every group: after a move, the groups it scored are the UAVs' groups as they are
+        dual = (e + times.cpu_price * times.uav_hz).tolist()
+        late, price, users = (~ok).tolist(), times.cpu_price.tolist(), users.tolist()
+        for g, lo, hi in zip(new, (np.cumsum(sizes) - sizes).tolist(), np.cumsum(sizes).tolist()):
+            self.detail[g] = (any(late[lo:hi]), price[lo] if hi > lo else 0.0, dict(zip(users[lo:hi], dual[lo:hi])))
 
 
 class MoveBounds:
     """Upper bounds on the gain of each move of user i to (j2, phi), from the groups as they are.
 
     With no task late: leaving j1 saves at most i's energy plus j1's price times its frequency (weak
-    duality), and joining costs at least i's energy alone on j2 (full CPU) and at least its priced energy
-    at j2's price. A move after which the tasks' needs exceed the CPU queues one (LATE_PENALTY_J); energies
+    duality), and at most what j1 costs less its other tasks' energies alone (none costs less than alone
+    on the full CPU); joining costs at least i's energy alone on j2 and at least its priced energy at j2's
+    price (another layer on j1: the duality at j1's price bounds the whole move). A move after which the tasks' needs exceed the CPU queues one (LATE_PENALTY_J); energies
     are never negative. Any other move where a task is or could become late is not bounded (inf).
     """
-    MARGIN = 1e-8   # of the slot's energy: what the solvers' tolerances could make a bound miss by
+    MARGIN = 1e-9   # relative: what the solvers' tolerances (1e-11, 1e-12) could make a bound miss by, 100 times
 
     def __init__(self, problem: SlotProblem, tries, alone_j, need_hz):
         self.problem, self.tries, self.alone_j, self.need_hz = problem, tries, alone_j, need_hz
@@ -253,7 +254,7 @@ class MoveBounds:
         j1 = serving[users]
         late, price, saved = zip(*(book.detail[g] for g in now))
         late, price = np.array(late), np.array(price)
-        _, need, _ = self.problem.candidates()
+        energy_alone, need, _ = self.problem.candidates()
         # the needs on each UAV after the move: finite ones summed, infinite ones (always late) counted
         need_now, need_new = need[np.arange(len(serving)), serving, layer - 1], self.need_hz[keep]
         finite_now, finite_new = np.isfinite(need_now), np.isfinite(need_new)
@@ -269,15 +270,25 @@ class MoveBounds:
         # admission queues a task once the needs exceed the CPU: then the move pays LATE_PENALTY_J at least,
         # and saves at most what both groups cost now
         queues = (after_unmet > 0) | (after > self.cpu_hz * (1 - 1e-12) * (1 + 1e-9))
-        join = self.alone_j[keep].copy()
-        cross = on_time & ~same & (price[uavs] > 0)
-        if cross.any():
-            join[cross] = np.maximum(join[cross], self.problem.priced_energy(users[cross], uavs[cross],
-                                                                             layers[cross], price[uavs[cross]]))
+        alone = self.alone_j[keep]
+        priced = np.full(len(users), -np.inf)   # i's priced energy at the price of the UAV it goes to
+        at_price = on_time & (price[uavs] > 0)
+        if at_price.any():
+            priced[at_price] = self.problem.priced_energy(users[at_price], uavs[at_price], layers[at_price],
+                                                          price[uavs[at_price]])
         energy = np.array([book.energy[g] for g in now])
-        margin = self.MARGIN * max(1.0, float(energy.sum()))
+        # what j1 costs now less what its other tasks cost at least (each alone on the full CPU)
+        energy_now = energy_alone[np.arange(len(serving)), serving, layer - 1]
+        others = np.bincount(serving, weights=energy_now, minlength=len(now))[j1] - energy_now[users]
+        emptied = np.where(np.isfinite(others), energy[j1] - others, np.inf)
+        cross = np.minimum(leave, emptied) - np.maximum(alone, priced)
+        # another layer on j1: duality at j1's price bounds the whole move, the rest its two halves
+        same_uav = np.minimum(leave - np.maximum(alone, priced), emptied - alone)
+        # relative to the sizes the bounds are made of: energies, and prices times the CPU
+        margin = self.MARGIN * (float(energy.sum()) + float(price.sum()) * self.cpu_hz) + 1e-300
         most = energy[j1] + np.where(same, 0.0, energy[uavs]) - LATE_PENALTY_J
-        return np.where(on_time, leave - join, np.where(queues, most, np.inf)) + margin
+        bound = np.where(same, same_uav, cross)
+        return np.where(on_time, bound, np.where(queues, most, np.inf)) + margin
 
 
 class GreedyOptimum(Policy):
