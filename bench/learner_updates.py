@@ -10,7 +10,12 @@ the priorities). REDQ's row times its own updates (ten critics, the actor
 every second one), for the cost of a REDQ run, not as a like-for-like ratio.
 SB3 runs `SAC.train(gradient_steps=N)`. Then the replay
 alone: sample 256 + priority update of our prioritized buffer against our
-uniform buffer's sample, on a buffer of 100000 transitions.
+uniform buffer's sample, on a buffer of 100000 transitions. Then the whole
+training loop (env steps, replay and updates, one update a step after the
+same random-action steps): our trainer (`uav-mec train`'s, one evaluation
+episode at the end, checkpoints written) against SB3's `SAC.learn()` on the
+same env, steps per second over the whole run; issue 21's targets: SAC-PER
+1.5x and REDQ 1.0x SB3's updates, the loop 2x SB3's learn().
 """
 from __future__ import annotations
 
@@ -72,6 +77,31 @@ def sb3(env_factory, fill: int, updates: int) -> float:
     return updates / (time.perf_counter() - start)
 
 
+def loop_rate_ours(algo: str, fill: int, steps: int) -> float:
+    import tempfile
+
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.learners.sac import LearnerConfig
+    from uav_mec_nodes.learners.trainer import TrainSettings, train
+    learner = LearnerConfig.for_algo(algo, learning_starts=fill)
+    settings = TrainSettings(steps=fill + steps, eval_every=10 ** 9, eval_episodes=1, checkpoint_every=10 ** 9,
+                             progress=False)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        train(learner, load_scenario(), settings, out)
+    return (fill + steps) / (time.perf_counter() - start)
+
+
+def loop_rate_sb3(env_factory, fill: int, steps: int) -> float:
+    from stable_baselines3 import SAC
+    model = SAC('MlpPolicy', env_factory(), policy_kwargs=dict(net_arch=[256, 256]), batch_size=256,
+                buffer_size=100_000, learning_starts=fill, train_freq=1, gradient_steps=1, ent_coef='auto',
+                device='cpu', seed=0, verbose=0)
+    start = time.perf_counter()
+    model.learn(total_timesteps=fill + steps)
+    return (fill + steps) / (time.perf_counter() - start)
+
+
 def replay_rates(reps: int = 2000) -> tuple[float, float]:
     from uav_mec_nodes.learners.buffers import PrioritizedReplayBuffer, ReplayBuffer
     n, obs_dim, act_dim = 100_000, 111, 79
@@ -99,6 +129,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--updates', type=int, default=300, help='timed gradient updates (default 300)')
     parser.add_argument('--fill', type=int, default=2000, help='random env steps in the buffers (default 2000)')
+    parser.add_argument('--loop-steps', type=int, default=600,
+                        help='learning steps of the training-loop comparison, after --fill random ones (default 600)')
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     transitions = fill_transitions(UavMecEnv(), args.fill)
@@ -119,6 +151,16 @@ def main(argv=None) -> int:
     print('|---|---|---|')
     print(f'| uniform: sample | {t_uni * 1e3:.3f} | 1.00 |')
     print(f'| prioritized: sample + priority update | {t_per * 1e3:.3f} | {t_per / t_uni:.2f} |')
+    print()
+    print(f'training loop, steps per second over {args.fill} random + {args.loop_steps} learning steps '
+          f'(one update a step); target: 2x SB3 learn()')
+    loops = {"SB3 SAC learn()": loop_rate_sb3(UavMecEnv, args.fill, args.loop_steps),
+             'our SAC': loop_rate_ours('sac', args.fill, args.loop_steps),
+             'our SAC-PER': loop_rate_ours('sac-per', args.fill, args.loop_steps)}
+    print('| loop | steps/s | ratio to SB3 learn() |')
+    print('|---|---|---|')
+    for name, rate in loops.items():
+        print(f'| {name} | {rate:.1f} | {rate / loops["SB3 SAC learn()"]:.2f} |')
     return 0
 
 

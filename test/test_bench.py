@@ -76,9 +76,15 @@ def _row(line: str) -> list:
 
 def test_learner_updates_quick_run(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'learner_updates.py'), '--updates', '3', '--fill',
-                          '300'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+                          '300', '--loop-steps', '20'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     assert '| our SAC-PER |' in out.stdout and '| SB3 SAC | ' in out.stdout and '| our REDQ' in out.stdout
+    # the training loops: each ratio is of the rates printed beside it
+    loops = [_row(line) for line in out.stdout.split('training loop', 1)[1].splitlines() if line.startswith('| ')
+             and 'steps/s' not in line]
+    assert [r[0] for r in loops] == ['SB3 SAC learn()', 'our SAC', 'our SAC-PER'], out.stdout
+    for name, rate, ratio in loops:
+        assert float(rate) > 0 and abs(float(ratio) - float(rate) / float(loops[0][1])) <= 0.01
 
 
 def test_optimal_slot_quick_run(tmp_path):
