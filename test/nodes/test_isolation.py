@@ -60,3 +60,21 @@ def test_a_process_never_starts_a_run_on_the_domain_its_last_run_just_left():
             assert lease.exclusive and lease.domain_id in AUTO_DOMAINS
             seen.append(lease.domain_id)
     assert seen[0] != seen[1] != seen[2], seen
+
+
+def test_the_launchers_progress_files_are_whole_counts_or_nothing(tmp_path):
+    """What the launcher reads instead of a DDS participant: the last count written, 0 before any or for a
+    garbled file, nothing left of an earlier run after clear(); a node not started by it writes nowhere."""
+    from uav_mec_nodes.graph.progress import SLOTS_DONE, SLOTS_RECORDED, ProgressFiles
+    files = ProgressFiles(tmp_path)
+    assert files.read(SLOTS_DONE) == 0
+    for k in (1, 2, 60):
+        files.write(SLOTS_DONE, k)
+    assert files.read(SLOTS_DONE) == 60 and [p.name for p in tmp_path.iterdir()] == ['slots_done.progress']
+    (tmp_path / 'slots_recorded.progress').write_text('6o')
+    assert files.read(SLOTS_RECORDED) == 0
+    files.clear()
+    assert files.read(SLOTS_DONE) == 0 and not list(tmp_path.iterdir())
+    nowhere = ProgressFiles(None)
+    nowhere.write(SLOTS_DONE, 5)
+    assert nowhere.read(SLOTS_DONE) == 0

@@ -317,6 +317,7 @@ class MultiProcessRun:
         self.processes: Dict[str, subprocess.Popen] = {}
         self.start = time.monotonic()
         self.progress = ProgressFiles(self.log_dir)   # no DDS participant here (graph/progress.py says why)
+        self.progress.clear()
 
     def __enter__(self) -> 'MultiProcessRun':
         env = dict(os.environ, **self.iso.env, **{PARENT_ENV: str(os.getpid()), PROGRESS_ENV: str(self.log_dir)})

@@ -3,7 +3,7 @@
 The launcher holds no DDS participant of its own: one that lives while the
 nodes' processes end can deadlock inside Fast DDS 3.2 (a remote writer removed
 on the receive thread while the event thread announces the participant,
-eProsima/Fast-DDS#6502), and no Python watchdog can reach a thread stuck in C++.
+github.com/eprosima/Fast-DDS/issues/6502), and no Python watchdog can reach a thread stuck in C++.
 So channel_sim and the recorder, started by the launcher, also write their
 counters to small files (replaced whole, never half-written) that it reads.
 """
@@ -26,6 +26,11 @@ class ProgressFiles:
     def from_environment(cls) -> 'ProgressFiles':
         """The launcher's folder; none for a node started otherwise (ros2 launch, ros2 run)."""
         return cls(os.environ.get(PROGRESS_ENV))
+
+    def clear(self) -> None:
+        """Forget an earlier run's counts (a log folder used again)."""
+        for name in (SLOTS_DONE, SLOTS_RECORDED):
+            (self.folder / f'{name}.progress').unlink(missing_ok=True)
 
     def write(self, name: str, count: int) -> None:
         if self.folder is None:

@@ -54,8 +54,8 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
                         cpu_uav_hz, cpu_max_hz, p_max_w, bandwidth_hz, kappa, w_uav, solvers=None):
     """Exact time split for the active tasks (all arrays (N,), computing_uav in 0..J-1).
 
-    cpu_uav_hz is F_j, one for every UAV or (J,). Returns (TaskTimes, feasible (N,) bool): feasible is False for the tasks
-    made late by the admission (full local speed, p_max, their proportional CPU share).
+    cpu_uav_hz is F_j, one for every UAV or (J,). Returns (TaskTimes, feasible (N,) bool): feasible is
+    False for the tasks made late by the admission (full local speed, p_max, their proportional CPU share).
     `solvers`: a module with admit, solve_lambdas, times_of and solve_mu as in
     model/allocation_kernels.py (the default; the benchmark passes its reference).
     """
@@ -72,7 +72,6 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     # proportion to their cycles, so they finish late but finish.
     late = solvers.admit(need, computing_uav.astype(np.int64), num_uavs, np.ascontiguousarray(cpu_uav_hz)) \
         if n_tasks else np.zeros(0, bool)
-    capacity = cpu_uav_hz
     ok = ~late
     args = (c_loc, c_off, a, noise_over_gain, t_loc_min, t_tr_min)
 
@@ -87,9 +86,9 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
         times = solvers.times_of(lam, mu_task, *sub)
         used = np.bincount(k, weights=np.where(sub[1] > 0, sub[1] / np.maximum(times[2], 1e-300), 0.0),
                            minlength=num_uavs)
-        binding = used > capacity
+        binding = used > cpu_uav_hz
         if binding.any():
-            mu = solvers.solve_mu(binding, k, budget, *sub, np.ascontiguousarray(capacity, dtype=float))
+            mu = solvers.solve_mu(binding, k, budget, *sub, np.ascontiguousarray(cpu_uav_hz, dtype=float))
             mu_task = mu[k]
             lam = np.exp(solvers.solve_lambdas(mu_task, budget, *sub, start))
             times = solvers.times_of(lam, mu_task, *sub)

@@ -133,9 +133,10 @@ def run_single(node_class, args=None) -> None:
             if node is not None and hasattr(node, 'close'):
                 node.close()
     # No DDS teardown: destroying a node's entities while its peers leave too can deadlock inside
-    # Fast DDS 3.2 (eProsima/Fast-DDS#6502, seen here at the end of a run), and the process would
-    # hang with nothing left to do. What it owes is delivered (flush_publishers) or written and
-    # closed (the recorder's bag); its peers drop it when its lease lapses; the kernel frees the rest.
+    # Fast DDS 3.2 (github.com/eprosima/Fast-DDS/issues/6502, seen here at the end of a run), and
+    # the process would hang with nothing left to do. What it owes is delivered (flush_publishers)
+    # or written and closed (the recorder's bag); its peers drop it when its lease lapses; the
+    # kernel frees the rest.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -240,8 +240,9 @@ class MoveBounds:
     With no task late: leaving j1 saves at most i's energy plus j1's price times its frequency (weak
     duality), and at most what j1 costs less its other tasks' energies alone (none costs less than alone
     on the full CPU); joining costs at least i's energy alone on j2 and at least its priced energy at j2's
-    price (another layer on j1: the duality at j1's price bounds the whole move). A move after which the tasks' needs exceed the CPU queues one (LATE_PENALTY_J); energies
-    are never negative. Any other move where a task is or could become late is not bounded (inf).
+    price (another layer on j1: the duality at j1's price bounds the whole move). A move after which the
+    tasks' needs exceed the CPU queues one (LATE_PENALTY_J); energies are never negative. Any other move
+    where a task is or could become late is not bounded (inf).
     """
     MARGIN = 1e-9   # relative: what the solvers' tolerances (1e-11, 1e-12) could make a bound miss by, 100 times
 
