@@ -65,7 +65,7 @@ def test_a_process_never_starts_a_run_on_the_domain_its_last_run_just_left():
 def test_the_launchers_progress_files_are_whole_counts_or_nothing(tmp_path):
     """What the launcher reads instead of a DDS participant: the last count written, 0 before any or for a
     garbled file, nothing left of an earlier run after clear(); a node not started by it writes nowhere."""
-    from uav_mec_nodes.graph.progress import SLOTS_DONE, SLOTS_RECORDED, ProgressFiles
+    from uav_mec_nodes.graph.progress import SLOTS_DONE, SLOTS_RECORDED, SLOTS_SEEN, ProgressFiles
     files = ProgressFiles(tmp_path)
     assert files.read(SLOTS_DONE) == 0
     for k in (1, 2, 60):
@@ -73,8 +73,12 @@ def test_the_launchers_progress_files_are_whole_counts_or_nothing(tmp_path):
     assert files.read(SLOTS_DONE) == 60 and [p.name for p in tmp_path.iterdir()] == ['slots_done.progress']
     (tmp_path / 'slots_recorded.progress').write_text('6o')
     assert files.read(SLOTS_RECORDED) == 0
+    # a host of UAV nodes alone: the most any of its UAV nodes has seen
+    files.write(f'{SLOTS_SEEN}.uav_0', 16)
+    files.write(f'{SLOTS_SEEN}.uav_2', 15)
+    assert files.read_most(SLOTS_SEEN) == 16
     files.clear()
-    assert files.read(SLOTS_DONE) == 0 and not list(tmp_path.iterdir())
+    assert files.read(SLOTS_DONE) == 0 and files.read_most(SLOTS_SEEN) == 0 and not list(tmp_path.iterdir())
     nowhere = ProgressFiles(None)
     nowhere.write(SLOTS_DONE, 5)
     assert nowhere.read(SLOTS_DONE) == 0

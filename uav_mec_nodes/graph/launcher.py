@@ -35,7 +35,7 @@ import yaml
 from uav_mec_nodes.graph.layout import (CORE, STALL_S, GraphConfig, NodeSpec, finishers_of, graph_scenario,
                                         node_specs, params_yaml, resolved_num_uavs, timeout_for)
 from uav_mec_nodes.graph.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
-from uav_mec_nodes.graph.progress import PROGRESS_ENV, SLOTS_DONE, SLOTS_RECORDED, ProgressFiles
+from uav_mec_nodes.graph.progress import PROGRESS_ENV, SLOTS_DONE, SLOTS_RECORDED, SLOTS_SEEN, ProgressFiles
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
 NODE_MODULES = tuple(sorted(p.stem for p in (Path(__file__).parents[1] / 'nodes').glob('[a-z]*.py')))
@@ -340,7 +340,7 @@ class MultiProcessRun:
         with StopSignals() as stop:
             while any(self.processes[n].poll() is None for n in finishers):
                 time.sleep(0.1)
-                watch.progress(self.progress.read(SLOTS_DONE))
+                watch.progress(self.slots_done())
                 dead = [n for n in core if self.processes[n].poll() not in (None, 0)]
                 if dead:
                     name = dead[0]
@@ -360,11 +360,17 @@ class MultiProcessRun:
                 self.stop_all()
             else:
                 self.end_stragglers()
-            watch.progress(self.progress.read(SLOTS_DONE))
+            watch.progress(self.slots_done())
         result.slots_done = watch.slots_done
         result.wall_s = time.monotonic() - self.start
         result.returncodes = {n: p.returncode for n, p in self.processes.items()}
         return result
+
+    def slots_done(self) -> int:
+        """Slots accounted by channel_sim; on a host of UAV nodes alone, the most any of them has seen."""
+        if 'channel_sim' in self.processes:
+            return self.progress.read(SLOTS_DONE)
+        return self.progress.read_most(SLOTS_SEEN)
 
     def end_stragglers(self) -> None:
         """After the episode every node ends on its own; one that does not is stopped and named."""

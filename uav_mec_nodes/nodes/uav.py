@@ -20,6 +20,7 @@ import threading
 from rclpy.node import Node
 
 from uav_mec_nodes.graph.contract import uav_node_name
+from uav_mec_nodes.graph.progress import SLOTS_SEEN, ProgressFiles
 from uav_mec_nodes.msg import FailureEvent, Heartbeat, Plan, SlotMetrics, TaskReport, UavCommand, UavState
 from uav_mec_nodes.nodes import _common as c
 
@@ -38,6 +39,7 @@ class UavNode(Node):
         self.failed = False
         self.done = False
         self.slots_seen = 0        # slots whose metrics came (a host of UAV nodes alone counts its progress so)
+        self.progress = ProgressFiles.from_environment()
         self.last_plan = -1        # the last slot whose plan it handled
         self.load_hz = {}          # slot -> CPU given to its tasks; only the last two slots are kept
         self.energy_j = {}
@@ -118,6 +120,7 @@ class UavNode(Node):
 
     def on_metrics(self, msg: SlotMetrics) -> None:
         self.slots_seen = max(self.slots_seen, msg.slot + 1)
+        self.progress.write(f'{SLOTS_SEEN}.{self.get_name()}', self.slots_seen)   # a host of UAV nodes alone
         self._check_done()
 
     def _check_done(self) -> None:
