@@ -30,3 +30,29 @@ def test_every_subcommands_help_renders(capsys):
     for name in cli.SUBCOMMANDS:
         assert cli.main([name, '--help']) == 0, name
         assert name in capsys.readouterr().out
+
+
+HEAVY = ('torch', 'scipy.optimize', 'numba', 'matplotlib', 'rclpy')
+
+
+def test_parsing_the_command_line_imports_nothing_heavy(tmp_path):
+    # every job's flags are built before any job runs: a module they read that imports torch (seconds) would
+    # make every command, `--help` included, wait for it (a policy file's paths and the optimum's defaults did)
+    code = ('import sys\nfrom uav_mec_nodes import cli\ncli.load_subcommands()\ncli.build_parser()\n'
+            f'print(",".join(m for m in {HEAVY!r} if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)   # the installed package, not the source tree
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ''
+
+
+def test_node_modules_import_nothing_heavy(tmp_path):
+    # the nodes that evaluate no slot and run no network start in a fraction of a second (issue 21, item 5)
+    from uav_mec_nodes.graph.launcher import NODE_MODULES
+    code = ('import importlib, sys\n'
+            f'for m in {sorted(NODE_MODULES)!r}:\n    importlib.import_module("uav_mec_nodes.nodes." + m)\n'
+            f'print(",".join(m for m in {HEAVY[:4]!r} if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)   # the installed package, not the source tree
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ''

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from uav_mec_nodes.config import ScenarioConfig, from_dict, to_dict
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.learners.agent import agent_class
@@ -32,6 +30,7 @@ def shipped_set_policy_path() -> Path:
 
 def save_policy(path, agent, learner: LearnerConfig, scenario: ScenarioConfig, step: int) -> None:
     """The small file `uav-mec evaluate --policy PATH` and the ROS planner load (any Agent: its policy_state)."""
+    import torch
     torch.save(dict(format=POLICY_FORMAT, actor=agent.policy_state(), learner=learner.to_dict(),
                     scenario=to_dict(scenario), obs_dim=agent.obs_dim, action_dim=agent.action_dim, step=step),
                Path(path))
@@ -41,6 +40,8 @@ def safe_load(path, flag: str) -> dict:
     """A file of ours, read without unpickling anything but tensors and plain data."""
     import pickle
     import zipfile
+
+    import torch   # here, not at import: the CLI's parser reads this module's paths, and torch takes seconds
     path = Path(path)
     kind = 'policy file' if flag == '--policy' else 'resume file'
     if not path.is_file():
@@ -66,6 +67,7 @@ MAX_HIDDEN = 8192    # wider layers than any policy of ours; a file claiming mor
 
 def load_policy(path) -> dict:
     """A policy file's contents, checked: format, sizes, learner and scenario settings, actor tensors."""
+    import torch
     path = Path(path)
     state = safe_load(path, '--policy')
     if state.get('format') != POLICY_FORMAT:

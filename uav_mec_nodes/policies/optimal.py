@@ -51,8 +51,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_matrix
 
 from uav_mec_nodes.model import allocation
 from uav_mec_nodes.model.slot import SlotDecisions, evaluate_slot
@@ -168,6 +166,8 @@ class _Rows:
 
     def solve(self, cost, integral, upper, time_limit_s: float):
         """(x, proved lower bound of the value)."""
+        from scipy.optimize import Bounds, LinearConstraint, milp   # here: the CLI's parser imports this module
+        from scipy.sparse import coo_matrix
         cat = np.concatenate
         matrix = coo_matrix((cat(self.v), (cat(self.r), cat(self.c))), shape=(self.n, len(cost))).tocsr()
         with _solver_output_to_stderr():
