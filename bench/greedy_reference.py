@@ -6,10 +6,8 @@ Not used by the package.
 """
 import numpy as np
 
-from uav_mec_nodes.model.slot import SlotDecisions
 from uav_mec_nodes.policies.base import Policy, hover
-from uav_mec_nodes.policies.greedy import (LATE_PENALTY_J, SlotProblem, greedy_assignment, migration_targets,
-                                           polish_order)
+from uav_mec_nodes.policies.greedy import LATE_PENALTY_J, SlotProblem, decisions_of, greedy_assignment, polish_order
 
 
 def groups_energy(problem, groups) -> np.ndarray:
@@ -66,10 +64,7 @@ def reference_act(env):
     problem = SlotProblem(env)
     serving, layer, _ = greedy_assignment(problem)
     serving, layer = polish(problem, serving, layer, 2 * env.num_users)
-    _, need, _ = problem.candidates()
-    used = np.bincount(serving, weights=need[np.arange(len(serving)), serving, layer - 1], minlength=env.num_uavs)
-    remaining = np.where(problem.alive, env.cfg.uavs.cpu_hz - used, -np.inf)
-    return SlotDecisions(layer, serving, migration_targets(env, serving, remaining)), hover(env)
+    return decisions_of(env, problem, serving, layer), hover(env)
 
 
 class ReferenceGreedy(Policy):

@@ -155,8 +155,7 @@ def polish(problem: SlotProblem, serving, layer, max_moves: int, top_k: int = 6)
                       for i, row in enumerate(polish_order(flat_energy, top_k)) for flat in row
                       if np.isfinite(flat_energy[i, flat])], np.int64).reshape(-1, 3)   # (user, uav, layer)
     book = GroupEnergies(problem)
-    bounds = MoveBounds(problem, tries, flat_energy[tries[:, 0], tries[:, 1] * lmax + tries[:, 2] - 1],
-                        need[tries[:, 0], tries[:, 1], tries[:, 2] - 1])
+    bounds = MoveBounds(problem, tries)
     serving, layer = serving.copy(), layer.copy()
     for _ in range(max_moves):
         keep = ~((tries[:, 1] == serving[tries[:, 0]]) & (tries[:, 2] == layer[tries[:, 0]]))
@@ -170,7 +169,7 @@ def polish(problem: SlotProblem, serving, layer, max_moves: int, top_k: int = 6)
         scored = np.flatnonzero(bounds.gains(keep, serving, layer, book, now) >= threshold)
         gain = np.full(len(moves), -np.inf)
         if len(scored):
-            groups = [_move_groups(now, *moves[m]) for m in scored]
+            groups = [_move_groups(now, serving, *moves[m]) for m in scored]
             book.solve([g for pair in groups for g in pair])
             gain[scored] = [sum(current[g[0]] - book.energy[g] for g in pair) for pair in groups]
         best = int(np.argmax(gain))   # the first of the best, as over all moves
@@ -180,9 +179,9 @@ def polish(problem: SlotProblem, serving, layer, max_moves: int, top_k: int = 6)
     return serving, layer
 
 
-def _move_groups(now, i, j2, layer2):
+def _move_groups(now, serving, i, j2, layer2):
     """The groups of the UAVs a move of user i to (j2, layer2) changes, as they are after it."""
-    j1 = next(j for j, members in now if any(u == i for u, _ in members))
+    j1 = int(serving[i])
     if j2 == j1:   # another layer on the same UAV
         return ((j1, tuple((u, int(layer2) if u == i else lu) for u, lu in now[j1][1])),)
     return ((j1, tuple(m for m in now[j1][1] if m[0] != i)),
@@ -246,8 +245,8 @@ class MoveBounds:
     """
     MARGIN = 1e-9   # relative: what the solvers' tolerances (1e-11, 1e-12) could make a bound miss by, 100 times
 
-    def __init__(self, problem: SlotProblem, tries, alone_j, need_hz):
-        self.problem, self.tries, self.alone_j, self.need_hz = problem, tries, alone_j, need_hz
+    def __init__(self, problem: SlotProblem, tries):
+        self.problem, self.tries = problem, tries
         self.cpu_hz = problem.cfg.uavs.cpu_hz
 
     def gains(self, keep, serving, layer, book: GroupEnergies, now) -> np.ndarray:
@@ -257,7 +256,7 @@ class MoveBounds:
         late, price = np.array(late), np.array(price)
         energy_alone, need, _ = self.problem.candidates()
         # the needs on each UAV after the move: finite ones summed, infinite ones (always late) counted
-        need_now, need_new = need[np.arange(len(serving)), serving, layer - 1], self.need_hz[keep]
+        need_now, need_new = need[np.arange(len(serving)), serving, layer - 1], need[users, uavs, layers - 1]
         finite_now, finite_new = np.isfinite(need_now), np.isfinite(need_new)
         load = np.bincount(serving, weights=np.where(finite_now, need_now, 0.0), minlength=len(now))
         unmet = np.bincount(serving, weights=~finite_now, minlength=len(now))
@@ -271,7 +270,7 @@ class MoveBounds:
         # admission queues a task once the needs exceed the CPU: then the move pays LATE_PENALTY_J at least,
         # and saves at most what both groups cost now
         queues = (after_unmet > 0) | (after > self.cpu_hz * (1 - 1e-12) * (1 + 1e-9))
-        alone = self.alone_j[keep]
+        alone = energy_alone[users, uavs, layers - 1]
         priced = np.full(len(users), -np.inf)   # i's priced energy at the price of the UAV it goes to
         at_price = on_time & (price[uavs] > 0)
         if at_price.any():
@@ -314,6 +313,11 @@ class GreedyOptimum(Policy):
 def polished_decisions(env, problem: SlotProblem, serving, layer, moves: int) -> SlotDecisions:
     """Step 3 from any starting decisions, and the migration targets for the result."""
     serving, layer = polish(problem, np.asarray(serving), np.asarray(layer), moves)
+    return decisions_of(env, problem, serving, layer)
+
+
+def decisions_of(env, problem: SlotProblem, serving, layer) -> SlotDecisions:
+    """The slot's decisions for these serving UAVs and layers: migration targets where room is left."""
     _, need, _ = problem.candidates()
     used = np.bincount(serving, weights=need[np.arange(len(serving)), serving, layer - 1], minlength=env.num_uavs)
     remaining = np.where(problem.alive, env.cfg.uavs.cpu_hz - used, -np.inf)
