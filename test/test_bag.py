@@ -89,3 +89,40 @@ def test_a_bag_of_an_older_version_reads_with_its_own_definitions(tmp_path):
     assert not hasattr(bag['/slot_metrics'][0], 'run_id')
     summary = summarize(bag, 'old', None)
     assert summary['slots'] == 3 and summary['e_tot'] == 4.5
+
+
+def test_metadata_of_every_checkpoint_is_one_yaml_dump_of_the_whole(tmp_path):
+    # the recorder rewrites metadata.yaml after every slot from each topic's entry kept as text: the file is
+    # what one dump of the whole gives, checkpoint after checkpoint, with the topics' counts of the moment
+    import yaml
+    from rosbags.rosbag2.metadata import dump_qos_v9
+
+    from uav_mec_nodes.bags.io import BagWriter
+    from uav_mec_nodes.graph.contract import QosSpec
+    bag = BagWriter(tmp_path / 'bag', 'sqlite3')
+    conns = [bag.add_topic('/numbers', 'std_msgs/msg/UInt32', QosSpec(depth=16)),
+             bag.add_topic('/more', 'std_msgs/msg/UInt32', QosSpec(depth=1, reliability='best_effort')),
+             bag.add_topic('/none', 'std_msgs/msg/UInt32')]
+    cls = bag.store.types['std_msgs/msg/UInt32']
+    for n in range(7):
+        bag.write(conns[n % 2], 1000 + 10 * n, bag.serialize(cls(data=n), 'std_msgs/msg/UInt32'))
+        bag.checkpoint()
+        counts = [n // 2 + 1, (n + 1) // 2, 0]
+        info = {'version': 9, 'storage_identifier': 'sqlite3', 'relative_file_paths': ['bag.db3'],
+                'duration': {'nanoseconds': 10 * n}, 'starting_time': {'nanoseconds_since_epoch': 1000},
+                'message_count': n + 1,
+                'topics_with_message_count': [
+                    {'topic_metadata': {'name': c.topic, 'type': c.msgtype, 'serialization_format': 'cdr',
+                                        'offered_qos_profiles': dump_qos_v9(c.ext.offered_qos_profiles),
+                                        'type_description_hash': c.digest}, 'message_count': k}
+                    for c, k in zip(conns, counts)],
+                'compression_format': '', 'compression_mode': '',
+                'files': [{'path': 'bag.db3', 'starting_time': {'nanoseconds_since_epoch': 1000},
+                           'duration': {'nanoseconds': 10 * n}, 'message_count': n + 1}],
+                'custom_data': None, 'ros_distro': 'rosbags'}
+        whole = yaml.dump({'rosbag2_bagfile_information': info}, Dumper=yaml.SafeDumper, default_flow_style=False,
+                          sort_keys=False)
+        assert (tmp_path / 'bag' / 'metadata.yaml').read_text() == whole
+    bag.close()
+    from uav_mec_nodes.bags.io import topic_counts
+    assert topic_counts(tmp_path / 'bag') == {'/numbers': 4, '/more': 3, '/none': 0}

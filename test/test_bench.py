@@ -128,3 +128,16 @@ def test_foreign_traffic_quick_run(tmp_path):
     assert quiet and flooded, out.stdout
     assert float(flooded.group(2)) == pytest.approx(float(flooded.group(1)) / float(quiet.group(1)), abs=0.02)
     assert "the flooded run's per-slot e_tot equal the quiet run's" in out.stdout
+
+
+def test_main_job_bench_quick_run(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'planner_latency.py'), '--main-only', '--main-slots',
+                          '3', '--repeats', '1'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = {r[0]: r[1:] for r in (_row(line) for line in out.stdout.splitlines() if line.startswith('| ')
+                                  and not line.startswith('|---') and 'wall time' not in line)}
+    assert len(rows) == 4, out.stdout
+    now, before = float(rows['one process'][0]), float(rows['one process, default QoS event handlers (before)'][0])
+    assert now > 0 and before > 0 and abs(float(rows['one process'][1]) - before / now) <= 0.01
+    assert rows['one process'][2:] == ['2.0', 'yes' if now <= 2.0 else 'no']
+    assert float(rows['one process per node'][0]) > 0 and rows['one process per node'][2] == '5.0'

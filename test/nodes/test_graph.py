@@ -182,3 +182,32 @@ def test_multi_process_run_stops_at_once_with_the_log_of_a_dead_core_node(tmp_pa
     assert result.exit_code == 1 and '--- planner (exit 2)' in result.detail
     assert waited < 60
     assert all(p.poll() is not None for p in run.processes.values())   # nothing of the run is left
+
+
+def test_only_the_recorder_waits_on_qos_events_of_the_contract_topics(tmp_path, ros_domain_id):
+    # rclpy gives every endpoint two QoS event handlers by default, and the executor visits each on every
+    # wait; the graph's endpoints go without (their QoS and types come from one contract), except the
+    # recorder's subscriptions, which keep telling of a foreign endpoint's incompatible QoS or type
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from uav_mec_nodes.nodes.planner import PlannerNode
+    from uav_mec_nodes.nodes.recorder import RecorderNode
+    from uav_mec_nodes.nodes.uav import UavNode
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        nodes = [UavNode(uav_id=1, context=context, parameter_overrides=[Parameter('uav_id', value=1)]),
+                 PlannerNode(context=context, parameter_overrides=[Parameter('policy', value='offload-all')]),
+                 RecorderNode(context=context, parameter_overrides=[Parameter('bag_path', value=str(tmp_path / 'b'))])]
+        own = 2   # every node's /parameter_events publisher, rclpy's own
+        uav, planner, recorder = ({'subs': len(list(n.subscriptions)), 'pubs': len(list(n.publishers)),
+                                   'events': len(list(n.waitables))} for n in nodes)
+        assert uav['subs'] >= 4 and uav['pubs'] >= 4 and uav['events'] == own
+        assert planner['subs'] >= 8 and planner['events'] == own
+        assert recorder['subs'] >= 15 and recorder['events'] == own + 2 * recorder['subs']
+        nodes[2].close()
+        for node in nodes:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)

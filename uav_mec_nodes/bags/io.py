@@ -141,6 +141,7 @@ class BagWriter:
             # write-ahead log: a killed writer leaves the .db3 as of its last checkpoint
             self.writer.storage.conn.execute('PRAGMA journal_mode=WAL')
         self.closed = False
+        self._topic_yaml: dict = {}   # each topic's entry of metadata.yaml (_metadata_text)
 
     def add_topic(self, topic: str, type_name: str, qos: Optional[QosSpec] = None):
         return self.writer.add_connection(topic, type_name, typestore=self.store,
@@ -179,31 +180,58 @@ class BagWriter:
         start = w.min_timestamp if w.max_timestamp else 0
         duration = max(0, w.max_timestamp - w.min_timestamp)
         return _metadata_text(self.storage, name, start, duration,
-                              [(c, w.counts[c.id]) for c in w.connections])
+                              [(c, w.counts[c.id]) for c in w.connections], self._topic_yaml)
 
 
-def _metadata_text(storage: str, file_name: str, start: int, duration: int, connections) -> str:
-    """metadata.yaml of a one-file rosbag2 bag (version 9) from its connections and their counts."""
-    import yaml
-    from rosbags.rosbag2.metadata import dump_qos_v9
+def _metadata_text(storage: str, file_name: str, start: int, duration: int, connections,
+                   topic_cache: Optional[dict] = None) -> str:
+    """metadata.yaml of a one-file rosbag2 bag (version 9) from its connections and their counts.
+
+    `topic_cache` (a dict kept by the caller) holds each topic's entry as YAML, which only its count
+    changes: the recorder rewrites this file after every slot, and dumping every topic's QoS profiles
+    anew cost most of a checkpoint. The text is that of one yaml.dump of the whole (test_bag.py).
+    """
     count = sum(n for _, n in connections)
     info = {
         'version': 9, 'storage_identifier': storage, 'relative_file_paths': [file_name],
         'duration': {'nanoseconds': duration}, 'starting_time': {'nanoseconds_since_epoch': start},
         'message_count': count,
-        'topics_with_message_count': [
-            {'topic_metadata': {'name': c.topic, 'type': c.msgtype, 'serialization_format': 'cdr',
-                                'offered_qos_profiles': dump_qos_v9(c.ext.offered_qos_profiles),
-                                'type_description_hash': c.digest},
-             'message_count': n} for c, n in connections],
+        'topics_with_message_count': _TOPICS_HERE,
         'compression_format': '', 'compression_mode': '',
         'files': [{'path': file_name, 'starting_time': {'nanoseconds_since_epoch': start},
                    'duration': {'nanoseconds': duration}, 'message_count': count}],
         'custom_data': None, 'ros_distro': 'rosbags',
     }
-    dumper = getattr(yaml, 'CSafeDumper', yaml.SafeDumper)   # libyaml: a checkpoint every slot stays cheap
-    return yaml.dump({'rosbag2_bagfile_information': info}, Dumper=dumper, default_flow_style=False,
-                     sort_keys=False)
+    if not connections:
+        info['topics_with_message_count'] = []
+        return _dump({'rosbag2_bagfile_information': info})
+    cache = {} if topic_cache is None else topic_cache
+    topics = ''.join(_topic_entry(c, cache) + f'{n}\n' for c, n in connections)
+    head, tail = _dump({'rosbag2_bagfile_information': info}).split(f'{_TOPICS_HERE}\n')
+    return head.replace('topics_with_message_count: ', 'topics_with_message_count:\n') + topics + tail
+
+
+_TOPICS_HERE = 'TOPICS-WITH-MESSAGE-COUNT'   # where the topics' entries go into the dumped text
+
+
+def _dump(data) -> str:
+    import yaml
+    dumper = getattr(yaml, 'CSafeDumper', yaml.SafeDumper)   # libyaml where installed
+    return yaml.dump(data, Dumper=dumper, default_flow_style=False, sort_keys=False)
+
+
+def _topic_entry(connection, cache: dict) -> str:
+    """A topic's entry in topics_with_message_count, as indented in the file, up to its count."""
+    c = connection
+    if c.id not in cache:
+        from rosbags.rosbag2.metadata import dump_qos_v9
+        entry = [{'topic_metadata': {'name': c.topic, 'type': c.msgtype, 'serialization_format': 'cdr',
+                                     'offered_qos_profiles': dump_qos_v9(c.ext.offered_qos_profiles),
+                                     'type_description_hash': c.digest},
+                  'message_count': 0}]
+        text = ''.join('  ' + line + '\n' for line in _dump(entry).splitlines())
+        cache[c.id] = text[:-len('0\n')]
+    return cache[c.id]
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -36,7 +36,7 @@ class ChannelSimNode(Node):
         self.records = deque(maxlen=self.RECORDS_KEPT)
         self.progress = ProgressFiles.from_environment()   # the launcher's view of the run
         inputs = c.GuardedInput(self, self.run_id, self.cfg)
-        publisher = lambda msg_type, topic: self.create_publisher(msg_type, topic, c.qos(inputs.topics[topic].qos))
+        publisher = lambda msg_type, topic: c.publisher(self, msg_type, topic, inputs.topics)
         self.users_pub = publisher(UserStates, c.TOPIC_USERS)
         self.channel_pub = publisher(ChannelState, c.TOPIC_CHANNEL)
         self.report_pub = publisher(TaskReport, c.TOPIC_TASK_REPORTS)

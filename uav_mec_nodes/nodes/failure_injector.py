@@ -39,9 +39,8 @@ class FailureInjectorNode(Node):
         self.last_reported = -1
         self.done = False
         inputs = c.GuardedInput(self, self.run_id, self.cfg)
-        self.pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.qos(inputs.topics[c.TOPIC_FAILURES].qos))
-        self.report_pub = self.create_publisher(FailureReport, c.TOPIC_FAILURE_REPORT,
-                                                c.qos(inputs.topics[c.TOPIC_FAILURE_REPORT].qos))
+        self.pub = c.publisher(self, FailureEvent, c.TOPIC_FAILURES, inputs.topics)
+        self.report_pub = c.publisher(self, FailureReport, c.TOPIC_FAILURE_REPORT, inputs.topics)
         # the world's per-slot states (reliable, unlike /clock) mark each slot's start
         inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_slot_start)
         inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)

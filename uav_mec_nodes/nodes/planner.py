@@ -39,8 +39,8 @@ class PlannerNode(Node):
         self.done = False
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg)
         topics = self.inputs.topics
-        self.plan_pub = self.create_publisher(Plan, c.TOPIC_PLAN, c.qos(topics[c.TOPIC_PLAN].qos))
-        self.failure_pub = self.create_publisher(FailureEvent, c.TOPIC_FAILURES, c.qos(topics[c.TOPIC_FAILURES].qos))
+        self.plan_pub = c.publisher(self, Plan, c.TOPIC_PLAN, topics)
+        self.failure_pub = c.publisher(self, FailureEvent, c.TOPIC_FAILURES, topics)
         self.inputs.subscribe(UserStates, c.TOPIC_USERS, self.on_users)
         self.inputs.subscribe(ChannelState, c.TOPIC_CHANNEL, self.on_channel)
         self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state)

@@ -50,7 +50,7 @@ class Px4BridgeNode(Node):
                                                   p.stream_before_offboard_s, p.px4_takeoff_timeout_s)
                                       for j, (_, sys_id) in enumerate(ids)])
         inputs = c.GuardedInput(self, self.run_id, self.cfg)
-        publisher = lambda msg_type, topic: self.create_publisher(msg_type, topic, c.qos(inputs.topics[topic].qos))
+        publisher = lambda msg_type, topic: c.publisher(self, msg_type, topic, inputs.topics)
         self.state_pub = publisher(UavState, c.TOPIC_WORLD_UAVS)
         self.failure_pub = publisher(FailureEvent, c.TOPIC_FAILURES)
         self.report_pub = publisher(FailureReport, c.TOPIC_PLANT_REPORT)

@@ -38,9 +38,8 @@ class SequencerNode(Node):
         self.halted = False   # set by a launcher that stops the run: no new slot starts
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg)
         topics = self.inputs.topics
-        self.clock_pub = self.create_publisher(ClockMsg, c.TOPIC_CLOCK, c.qos(topics[c.TOPIC_CLOCK].qos))
-        self.plant_pub = self.create_publisher(PlantCommand, c.TOPIC_PLANT_COMMAND,
-                                               c.qos(topics[c.TOPIC_PLANT_COMMAND].qos))
+        self.clock_pub = c.publisher(self, ClockMsg, c.TOPIC_CLOCK, topics)
+        self.plant_pub = c.publisher(self, PlantCommand, c.TOPIC_PLANT_COMMAND, topics)
         seq = self.seq
         self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_state)
         self.inputs.subscribe(Plan, c.TOPIC_PLAN, lambda m: seq.on_plan(m.slot, m.uav_alive, time.monotonic()))

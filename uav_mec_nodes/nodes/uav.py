@@ -45,12 +45,9 @@ class UavNode(Node):
         self.energy_j = {}
         self._tail = None          # the torch tail layers (run_torch_layers)
         topics = c.graph_topics(self.cfg.scenario.num_users, self.cfg.scenario.num_uavs)
-        self.state_pub = self.create_publisher(UavState, c.uav_state_topic(self.uav_id),
-                                               c.qos(topics[c.uav_state_topic(self.uav_id)].qos))
-        self.cmd_pub = self.create_publisher(UavCommand, c.uav_cmd_topic(self.uav_id),
-                                             c.qos(topics[c.uav_cmd_topic(self.uav_id)].qos))
-        self.heartbeat_pub = self.create_publisher(Heartbeat, c.uav_heartbeat_topic(self.uav_id),
-                                                   c.qos(topics[c.uav_heartbeat_topic(self.uav_id)].qos))
+        self.state_pub = c.publisher(self, UavState, c.uav_state_topic(self.uav_id), topics)
+        self.cmd_pub = c.publisher(self, UavCommand, c.uav_cmd_topic(self.uav_id), topics)
+        self.heartbeat_pub = c.publisher(self, Heartbeat, c.uav_heartbeat_topic(self.uav_id), topics)
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg)
         self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state)
         self.inputs.subscribe(Plan, c.TOPIC_PLAN, self.on_plan)

@@ -29,8 +29,7 @@ class WorldNode(Node):
         self.moved = -1              # the last slot flown
         self.done = False
         inputs = c.GuardedInput(self, self.run_id, self.cfg)
-        self.state_pub = self.create_publisher(UavState, c.TOPIC_WORLD_UAVS,
-                                               c.qos(inputs.topics[c.TOPIC_WORLD_UAVS].qos))
+        self.state_pub = c.publisher(self, UavState, c.TOPIC_WORLD_UAVS, inputs.topics)
         inputs.subscribe(PlantCommand, c.TOPIC_PLANT_COMMAND, self.on_command)
         inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
 
