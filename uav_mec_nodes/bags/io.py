@@ -208,7 +208,7 @@ def _metadata_text(storage: str, file_name: str, start: int, duration: int, conn
     cache = {} if topic_cache is None else topic_cache
     topics = ''.join(_topic_entry(c, cache) + f'{n}\n' for c, n in connections)
     head, tail = _dump({'rosbag2_bagfile_information': info}).split(f'{_TOPICS_HERE}\n')
-    return head.replace('topics_with_message_count: ', 'topics_with_message_count:\n') + topics + tail
+    return head.rstrip(' ') + '\n' + topics + tail   # head ends with the key: 'topics_with_message_count: '
 
 
 _TOPICS_HERE = 'TOPICS-WITH-MESSAGE-COUNT'   # where the topics' entries go into the dumped text

@@ -115,10 +115,11 @@ def publisher(node: Node, msg_type, topic: str, topics: dict):
     """A publisher of a contract topic, with the contract's QoS and without rclpy's default QoS event handlers.
 
     rclpy gives every publisher and subscription two (incompatible QoS, incompatible type), and an executor
-    visits each on every wait: in the single-process graph they were 192 of its 322 entities, a quarter of
-    the run's time. Between the graph's own endpoints they cannot fire (one contract sets both sides' QoS
-    and type); a foreign endpoint's mismatch is still logged by its own side, and by the recorder, which
-    reads every contract topic with the handlers on (GuardedInput's event_warnings).
+    visits each on every wait: in the single-process graph they were 192 of its 322 entities, about a third
+    of the run's time (bench/planner_latency.py). Between the graph's own endpoints they cannot fire (one
+    contract sets both sides' QoS and type); a foreign endpoint's mismatch is still logged by its own side,
+    and by the recorder, which reads every contract topic with the handlers on (GuardedInput's
+    event_warnings).
     """
     return node.create_publisher(msg_type, topic, qos(topics[topic].qos),
                                  event_callbacks=PublisherEventCallbacks(use_default_callbacks=False))
