@@ -15,7 +15,13 @@ training loop (env steps, replay and updates, one update a step after the
 same random-action steps): our trainer (`uav-mec train`'s, one evaluation
 episode at the end, checkpoints written) against SB3's `SAC.learn()` on the
 same env, steps per second over the whole run; issue 21's targets: SAC-PER
-1.5x and REDQ 1.0x SB3's updates, the loop 2x SB3's learn().
+1.5x and REDQ 1.0x SB3's updates, the loop 2x SB3's learn(). Last, the set
+networks of the sweeps' set policies (plans.SET_SETTINGS: width 32, batch 128,
+users 4-12 and UAVs 2-5 padded to 12 and 5), on padded random-action states of
+four sizes: milliseconds an update of each learner, its ratio to our flat
+SAC-PER update measured in the same run, and what the updates alone of one
+set run (plans.SET_STEPS steps) would take, against issue 22's budget for all
+set-policy training (a quarter of 57,899 s).
 """
 from __future__ import annotations
 
@@ -124,6 +130,61 @@ def replay_rates(reps: int = 2000) -> tuple[float, float]:
     return t_uni, t_per
 
 
+SET_BUDGET_S = 57_899 / 4   # issue 22: all set-policy training, a quarter of the per-point runs of Fig. 4 and 5
+
+
+def set_states(layout, seed: int = 0) -> np.ndarray:
+    """Padded states of random-action episodes at four sizes of the set range (orbit motion)."""
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.env import UavMecEnv
+    rng = np.random.default_rng(seed)
+    base = load_scenario().replace(modes__motion_action='orbit')
+    states = []
+    for users, uavs in ((4, 2), (8, 4), (10, 3), (12, 5)):
+        env = UavMecEnv(base.replace(scenario__num_users=users, scenario__num_uavs=uavs))
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            states.append(layout.pad_obs(obs, users, uavs))
+            obs, _, done, _, _ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+    return np.stack(states)
+
+
+def set_update_ms(learner, states: np.ndarray, updates: int) -> float:
+    from uav_mec_nodes.learners.sac import SacAgent
+    agent = SacAgent(learner.layout.obs_dim, learner.layout.action_dim, learner, seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, (len(states), learner.layout.action_dim)).astype(np.float32)
+    n = learner.batch_size
+
+    def one():
+        idx = rng.integers(0, len(states) - 1, n)
+        agent.update(dict(obs=states[idx], action=actions[idx], reward=rng.normal(size=n).astype(np.float32),
+                          next_obs=states[idx + 1], done=np.zeros(n, np.float32)), np.ones(n, np.float32))
+    for _ in range(3):
+        one()
+    start = time.perf_counter()
+    for _ in range(updates):
+        one()
+    return (time.perf_counter() - start) / updates * 1e3
+
+
+def set_table(updates: int, flat_rate: float) -> None:
+    from uav_mec_nodes.experiments.plans import SET, SET_STEPS, RunSpec, run_setup
+    from uav_mec_nodes.learners.agent import AGENTS
+    learners = {algo: run_setup(RunSpec(SET + algo, 10, 3, 0, SET_STEPS))[0] for algo in AGENTS}
+    states = set_states(next(iter(learners.values())).layout)
+    print(f'set networks (width 32, batch 128, I 4-12 and J 2-5 padded to 12 and 5), {updates} updates each; '
+          f'a run: {SET_STEPS} steps; issue 22\'s budget for all set-policy training: {SET_BUDGET_S:.0f} s')
+    print('| learner | ms an update | ratio to our flat SAC-PER update | updates of a run | their time [s] |')
+    print('|---|---|---|---|---|')
+    for algo, learner in learners.items():
+        ms = set_update_ms(learner, states, updates)
+        run_updates = (SET_STEPS - learner.learning_starts) * learner.updates_per_step
+        print(f'| set {algo} | {ms:.1f} | {ms * flat_rate / 1e3:.2f} | {run_updates} | {run_updates * ms / 1e3:.0f} |',
+              flush=True)
+
+
 def main(argv=None) -> int:
     from uav_mec_nodes.env import UavMecEnv
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -131,6 +192,8 @@ def main(argv=None) -> int:
     parser.add_argument('--fill', type=int, default=2000, help='random env steps in the buffers (default 2000)')
     parser.add_argument('--loop-steps', type=int, default=600,
                         help='learning steps of the training-loop comparison, after --fill random ones (default 600)')
+    parser.add_argument('--set-updates', type=int, default=30,
+                        help='timed updates of each set-network learner (default 30)')
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     transitions = fill_transitions(UavMecEnv(), args.fill)
@@ -161,6 +224,8 @@ def main(argv=None) -> int:
     print('|---|---|---|')
     for name, rate in loops.items():
         print(f'| {name} | {rate:.1f} | {rate / loops["SB3 SAC learn()"]:.2f} |')
+    print()
+    set_table(args.set_updates, rates['our SAC-PER'])
     return 0
 
 

@@ -76,15 +76,23 @@ def _row(line: str) -> list:
 
 def test_learner_updates_quick_run(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / 'bench' / 'learner_updates.py'), '--updates', '3', '--fill',
-                          '300', '--loop-steps', '20'], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+                          '300', '--loop-steps', '20', '--set-updates', '2'], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     assert '| our SAC-PER |' in out.stdout and '| SB3 SAC | ' in out.stdout and '| our REDQ' in out.stdout
     # the training loops: each ratio is of the rates printed beside it
-    loops = [_row(line) for line in out.stdout.split('training loop', 1)[1].splitlines() if line.startswith('| ')
-             and 'steps/s' not in line]
+    loop_part, set_part = out.stdout.split('training loop', 1)[1].split('set networks', 1)
+    loops = [_row(line) for line in loop_part.splitlines() if line.startswith('| ') and 'steps/s' not in line]
     assert [r[0] for r in loops] == ['SB3 SAC learn()', 'our SAC', 'our SAC-PER'], out.stdout
     for name, rate, ratio in loops:
         assert float(rate) > 0 and abs(float(ratio) - float(rate) / float(loops[0][1])) <= 0.01
+    # the set networks: every learner, and a run's update time is its updates times the time of one
+    sets = [_row(line) for line in set_part.splitlines() if line.startswith('| set ')]
+    assert [r[0] for r in sets] == ['set sac-per', 'set sac', 'set redq', 'set sac-per-ua'], out.stdout
+    for _, ms, ratio, updates, seconds in sets:
+        assert float(ms) > 0 and float(ratio) > 0
+        assert abs(float(seconds) - int(updates) * float(ms) / 1e3) <= 0.5 + 0.01 * float(seconds)
+    assert int(sets[2][3]) == 2 * int(sets[0][3])   # REDQ: two updates a step
 
 
 def test_optimal_slot_quick_run(tmp_path):
