@@ -63,12 +63,17 @@ def ours(algo: str, transitions, updates: int) -> float:
         batch, idx, w = buf.sample(cfg.batch_size, rng)
         _, td = agent.update(batch, w)
         buf.update_priorities(idx, td)
-    for _ in range(5):
+    return 1.0 / seconds_per_call(one, updates, warmup=5)
+
+
+def seconds_per_call(one, calls: int, warmup: int) -> float:
+    """Wall time of one call of `one`, over `calls` after `warmup` untimed ones."""
+    for _ in range(warmup):
         one()
     start = time.perf_counter()
-    for _ in range(updates):
+    for _ in range(calls):
         one()
-    return updates / (time.perf_counter() - start)
+    return (time.perf_counter() - start) / calls
 
 
 def sb3(env_factory, fill: int, updates: int) -> float:
@@ -137,16 +142,11 @@ def set_states(layout, seed: int = 0) -> np.ndarray:
     """Padded states of random-action episodes at four sizes of the set range (orbit motion)."""
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.env import UavMecEnv
-    rng = np.random.default_rng(seed)
     base = load_scenario().replace(modes__motion_action='orbit')
     states = []
     for users, uavs in ((4, 2), (8, 4), (10, 3), (12, 5)):
         env = UavMecEnv(base.replace(scenario__num_users=users, scenario__num_uavs=uavs))
-        obs, _ = env.reset(seed=seed)
-        done = False
-        while not done:
-            states.append(layout.pad_obs(obs, users, uavs))
-            obs, _, done, _, _ = env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+        states += [layout.pad_obs(t[0], users, uavs) for t in fill_transitions(env, env.num_slots, seed)]
     return np.stack(states)
 
 
@@ -161,12 +161,7 @@ def set_update_ms(learner, states: np.ndarray, updates: int) -> float:
         idx = rng.integers(0, len(states) - 1, n)
         agent.update(dict(obs=states[idx], action=actions[idx], reward=rng.normal(size=n).astype(np.float32),
                           next_obs=states[idx + 1], done=np.zeros(n, np.float32)), np.ones(n, np.float32))
-    for _ in range(3):
-        one()
-    start = time.perf_counter()
-    for _ in range(updates):
-        one()
-    return (time.perf_counter() - start) / updates * 1e3
+    return seconds_per_call(one, updates, warmup=3) * 1e3
 
 
 def set_table(updates: int, flat_rate: float) -> None:

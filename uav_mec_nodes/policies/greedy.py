@@ -148,7 +148,7 @@ def polish(problem: SlotProblem, serving, layer, max_moves: int, top_k: int = 6)
     improvement, and a group's energy, which depends only on the group, is solved once a slot
     (GroupEnergies).
     """
-    energy, need, _ = problem.candidates()
+    energy, _, _ = problem.candidates()
     n_users, n_uavs, lmax = problem.shape
     flat_energy = energy.reshape(n_users, -1)
     tries = np.array([(i, int(flat) // lmax, int(flat) % lmax + 1)
