@@ -18,7 +18,8 @@ def test_plans_cover_the_paper_figures():
     assert {'greedy', 'offload-all', 'flying-greedy'} <= {e.policy for e in evals}
     # held-out test episodes, but for the set policies' second evaluation on the per-point networks' episodes
     assert all(e.seed == 5_000_000 and e.episodes == 30 for e in evals if e.folder == 'evals')
-    assert {e.policy.rsplit('-s', 1)[0] for e in evals if e.folder != 'evals'} == {'set-sac-per', 'set-sac-per-ua'}
+    assert {e.policy.rsplit('-s', 1)[0] for e in evals if e.folder != 'evals'} == \
+        {'set-sac-per', 'set-sac', 'set-redq', 'set-sac-per-ua'}
     _, evals = plan('robustness', seeds=(0,), steps=100)
     assert {e.failures for e in evals} == {0, 1, 2, 3}
     runs, _ = plan('fig5', seeds=(0, 1), steps=100, algos=('sac-per', 'sac-per-ua'))
@@ -30,7 +31,8 @@ def test_a_set_policy_is_one_run_per_seed_evaluated_at_every_point():
     fig4_runs, fig4_evals = plan('fig4', seeds=(0, 1, 2), steps=100, set_steps=50)
     fig5_runs, fig5_evals = plan('fig5', seeds=(0, 1, 2), steps=100, set_steps=50)
     set4 = [r for r in fig4_runs if r.algo.startswith('set-')]
-    assert {r.name for r in set4} == {f'set-{a}-s{s}' for a in ('sac-per', 'sac-per-ua') for s in (0, 1, 2)}
+    assert {r.name for r in set4} == {f'set-{a}-s{s}' for a in ('sac-per', 'sac', 'redq', 'sac-per-ua')
+                                      for s in (0, 1, 2)}
     assert {r.steps for r in set4} == {50} and set(set4) == {r for r in fig5_runs if r.algo.startswith('set-')}
     for evals, points in ((fig4_evals, {(u, 3) for u in (4, 6, 8, 10, 12)}),
                           (fig5_evals, {(10, j) for j in (2, 3, 4, 5)})):
@@ -42,12 +44,12 @@ def test_a_set_policy_is_one_run_per_seed_evaluated_at_every_point():
     assert not [r for r in plan('fig3', seeds=(0,), steps=100)[0] if r.algo.startswith('set-')]
 
 
-def test_robustness_reuses_the_fig3_runs():
-    runs, evals = plan('robustness', seeds=(0, 1, 2), steps=100)
+def test_robustness_reuses_the_fig3_runs_and_the_set_runs():
+    runs, evals = plan('robustness', seeds=(0, 1, 2), steps=100, set_steps=50)
     fig3_runs, _ = plan('fig3', seeds=(0, 1, 2), steps=100)
-    fig4_runs, _ = plan('fig4', seeds=(0, 1, 2), steps=100)
-    assert set(runs) == set(fig3_runs) and len(runs) == 18
-    assert {r for r in fig4_runs if r.users == 10 and not r.algo.startswith('set-')} <= set(runs)
+    fig4_runs, _ = plan('fig4', seeds=(0, 1, 2), steps=100, set_steps=50)
+    assert set(runs) == set(fig3_runs) | {r for r in fig4_runs if r.algo.startswith('set-')} and len(runs) == 30
+    assert {r for r in fig4_runs if r.users == 10} <= set(runs)
     per_level = {f: {e.policy for e in evals if e.failures == f} - {'flying-optimal'} for f in (0, 1, 2, 3)}
     assert all(policies == per_level[0] for policies in per_level.values())
     # the optimum's reference costs about 0.5 s a slot: the default point only
@@ -68,7 +70,8 @@ def test_plan_keeps_only_the_chosen_learners():
     with pytest.raises(UserInputError, match=r"--baselines: must be among .*got \['hover'\]"):
         plan('fig5', baselines=('hover',))
     with pytest.raises(UserInputError, match=r"--algos: must be among \['sac-per', 'sac', 'redq', 'sac-per-ua', "
-                                             r"'orbit-sac-per', 'orbit-sac-per-ua', 'set-sac-per', 'set-sac-per-ua'\], "
+                                             r"'orbit-sac-per', 'orbit-sac-per-ua', 'set-sac-per', 'set-sac', "
+                                             r"'set-redq', 'set-sac-per-ua'\], "
                                              r"got \['ppo'\]"):
         plan('fig4', algos=('sac', 'ppo'))
 
@@ -108,6 +111,40 @@ def test_figures_from_synthetic_results(tmp_path):
     assert '| greedy | 2.000 ± 0.100 | - | - | 6.000 ± 0.100 | - |' in tables   # Fig. 4, I=4..12
     # paired by episode: greedy is 0.2 J above the flying reference in each, so the interval is that point
     assert '| greedy | +0.200 [+0.200, +0.200] | - | - | - | - |' in tables
+    # a learner evaluated at no point of a figure has no row there, and is named under its tables
+    assert '| sac-per (seeds' not in tables and '| set-redq |' not in tables
+    assert '\nNo evaluation on these episodes: sac-per, sac, redq, sac-per-ua (per-point runs' in tables
+    assert '\nNot evaluated yet: set-sac-per, set-sac, set-redq, set-sac-per-ua.\n' in tables
+
+
+def _train_csv(folder, wall_s):
+    folder.mkdir(parents=True)
+    (folder / 'train.csv').write_text(f'step,wall_s\n100,{wall_s / 2}\n200,{wall_s}\n')
+
+
+def test_compute_counts_every_set_run_once_with_the_first_ones_against_issue_22s_budget(tmp_path):
+    from uav_mec_nodes.experiments.figures import compute_cost, results_tables
+    _train_csv(tmp_path / 'runs' / 'sac-per-I4-J3-s0', 3000.0)      # a per-point run of Fig. 4
+    _train_csv(tmp_path / 'runs' / 'sac-per-I10-J2-s0', 1000.0)     # and one of Fig. 5
+    _train_csv(tmp_path / 'runs' / 'set-sac-s1', 250.0)             # a set run: in Fig. 4, 5 and robustness
+    (tmp_path / 'evals').mkdir()
+    (tmp_path / 'evals' / 'set-sac-s1-I10-J3-F2.json').write_text(json.dumps(dict(
+        policy='set-sac-s1', users=10, uavs=3, max_failures=2, energy_mean=5.0, energy_std=0.1,
+        deadline_miss_rate=0.0, episodes=2, energy_per_episode=[4.9, 5.1], cpu_s=7.0)))
+    earlier = tmp_path / 'issue14-set-runs'
+    _train_csv(earlier / 'runs' / 'set-sac-per-s0', 600.0)
+    (earlier / 'evals').mkdir()
+    (earlier / 'evals' / 'set-sac-per-s0-I4-J3-F1.json').write_text(json.dumps(dict(cpu_s=5.0)))
+    rows = {r[0]: r[1:] for r in compute_cost(tmp_path)}
+    assert rows['fig4'][2] == 3000 and rows['fig5'][2] == 1000
+    assert rows['fig4 set'][2] == rows['fig5 set'][2] == rows['robustness set'][2] == 250
+    # Fig. 4: 5 points x 2 episode sets; Fig. 5: 3 more points x 2; robustness: 3 more failure levels
+    assert rows['set: all figures'] == (0, 12, 250, 1, 12 * (10 + 6 + 3), 7)
+    assert rows['set: issue 14'] == (1, 1, 600, 1, 1, 5)
+    assert rows['set: all training'][2:4] == (850, 2)
+    # a quarter of fig4 and fig5's per-point runs: 1000 s, of which 850 s are spent
+    assert 'All set-policy training so far: 850 s of wall time, 85% of issue 22\'s budget (1000 s' \
+        in results_tables(tmp_path)
 
 
 def test_convergence_step_by_hand():

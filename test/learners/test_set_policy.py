@@ -12,7 +12,7 @@ from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.experiments.plans import scenario
 from uav_mec_nodes.learners.sac import LearnerConfig, SacAgent
 from uav_mec_nodes.learners.set_layout import SetLayout, _pad, _split, action_parts, obs_parts
-from uav_mec_nodes.learners.set_networks import SetActor, SetCritic
+from uav_mec_nodes.learners.set_networks import SetActor, SetCritic, SetCriticEnsemble
 from uav_mec_nodes.learners.trainer import Sizes
 from uav_mec_nodes.policies.files import load_policy
 from uav_mec_nodes.policies import make_policy
@@ -116,6 +116,43 @@ def test_log_probability_and_target_entropy_count_only_the_entries_that_exist():
     learner = LearnerConfig.for_algo('sac-per', network='set', set_width=16)
     agent = SacAgent(LAYOUT.obs_dim, LAYOUT.action_dim, learner)
     assert float(agent.target_entropies(obs)) == -float(actor.action_dims(obs))
+
+
+def _mixed_batch():
+    """Padded states of four sizes, one of them with a dead UAV, and random padded actions."""
+    sizes = ((4, 2, ()), (12, 5, ()), (7, 3, (1,)), (10, 4, ()))
+    obs = np.stack([LAYOUT.pad_obs(_observation(u, j, seed=4, dead=dead), u, j) for u, j, dead in sizes])
+    action = np.random.default_rng(0).uniform(-1, 1, (len(sizes), LAYOUT.action_dim)).astype(np.float32)
+    return torch.as_tensor(obs), torch.as_tensor(action)
+
+
+def test_a_batch_of_mixed_sizes_gives_each_state_what_it_gets_alone():
+    # the networks pack the pairs that exist across the batch: no state may see another's
+    torch.manual_seed(4)
+    actor, critics = SetActor(LAYOUT, 16), SetCriticEnsemble(LAYOUT, 3, 16)
+    obs, action = _mixed_batch()
+    with torch.no_grad():
+        together, q = actor(obs, deterministic=True)[0], critics(obs, action)
+        for k in range(len(obs)):
+            np.testing.assert_allclose(actor(obs[k:k + 1], deterministic=True)[0][0], together[k], atol=1e-6)
+            np.testing.assert_allclose(critics(obs[k:k + 1], action[k:k + 1])[:, 0], q[:, k], atol=1e-6)
+    assert len({round(float(v), 6) for v in q[0]}) == len(obs)     # a check that could fail: states differ
+
+
+def test_the_critic_ensemble_is_its_members_drawn_in_turn_and_one_matmul_a_layer():
+    torch.manual_seed(5)
+    members = [SetCritic(LAYOUT, 16) for _ in range(4)]
+    torch.manual_seed(5)
+    critics = SetCriticEnsemble(LAYOUT, 4, 16)
+    assert sum(p.numel() for p in critics.parameters()) == 4 * sum(p.numel() for p in members[0].parameters())
+    assert all(p.shape[0] == 4 for p in critics.parameters())      # stacked: no per-member module left
+    obs, action = _mixed_batch()
+    with torch.no_grad():
+        alone = torch.stack([m(obs, action) for m in members])
+        np.testing.assert_allclose(critics(obs, action), alone, atol=1e-6)
+        # REDQ's target: a subset of the members, in the order asked
+        np.testing.assert_allclose(critics(obs, action, members=torch.tensor([3, 1])), alone[[3, 1]], atol=1e-6)
+    assert critics.stacked.value[0].members is None                # the subset does not outlive its call
 
 
 def test_one_policy_file_serves_every_size_of_its_range_and_refuses_others(tmp_path):

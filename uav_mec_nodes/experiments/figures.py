@@ -15,22 +15,23 @@ import numpy as np
 
 from uav_mec_nodes.experiments.evaluation import TEST_EPISODES, TEST_SEED, paired_difference
 from uav_mec_nodes.experiments.plans import (DEFAULT_SEEDS, FAILURES_ROBUSTNESS, FIGURE_LEARNERS, LEARNERS,
-                                             NAMED_POLICIES, SET, TRAIN_EVAL_EPISODES, UAVS_FIG5, USERS_FIG4,
-                                             iter_evals, last_wall_s)
+                                             NAMED_POLICIES, PAPER_LEARNERS, SET, TRAIN_EVAL_EPISODES, UAVS_FIG5,
+                                             USERS_FIG4, iter_evals, last_wall_s)
 
 LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC-PER, uniform actor batch (ours)',
           'orbit-sac-per': 'SAC-PER, orbit motion', 'orbit-sac-per-ua': 'SAC-PER-UA, orbit motion (ours)',
           'offload-all': 'offload all', 'random-partition': 'random partitioning',
           'greedy': 'per-slot greedy, hovering', 'flying-greedy': 'flying reference (greedy, cruising)',
           'flying-optimal': 'flying reference with the per-slot optimum',
-          'set-sac-per': 'SAC-PER, set policy (one for all I, J)',
-          'set-sac-per-ua': 'SAC-PER-UA, set policy (ours, one for all I, J)'}
+          'set-sac-per': 'SAC-PER, set policy (one for all I, J)', 'set-sac': 'SAC, set policy',
+          'set-redq': 'REDQ, set policy', 'set-sac-per-ua': 'SAC-PER-UA, set policy (ours, one for all I, J)'}
 STYLE = {'greedy': dict(color='black', linestyle='--'), 'flying-greedy': dict(color='black', linestyle='-'),
          'flying-optimal': dict(color='black', marker='*', markersize=12, linestyle='none'),
          'offload-all': dict(color='tab:gray'), 'random-partition': dict(color='tab:brown'),
          'sac-per': dict(color='tab:blue'), 'sac': dict(color='tab:orange'), 'redq': dict(color='tab:green'),
          'sac-per-ua': dict(color='tab:purple'), 'orbit-sac-per': dict(color='tab:cyan'),
          'orbit-sac-per-ua': dict(color='tab:pink'), 'set-sac-per': dict(color='tab:blue', linestyle=':'),
+         'set-sac': dict(color='tab:orange', linestyle=':'), 'set-redq': dict(color='tab:green', linestyle=':'),
          'set-sac-per-ua': dict(color='tab:purple', linestyle=':')}
 REFERENCE = 'flying-greedy'   # the bar every table's differences are taken to
 
@@ -186,19 +187,24 @@ def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='ener
     return notes
 
 
+ISSUE14_SET_RUNS = 'issue14-set-runs'   # the first set runs (12,000 steps; weights not kept), counted in the budget
+SET_BUDGET_SHARE = 4                     # issue 22: all set-policy training at most a quarter of Fig. 4 and 5's runs
+
+
 def compute_cost(results: Path) -> List[tuple]:
     """cpu_time.csv: per figure, the training wall time of its runs so far (finished or not; one
     thread each) and the CPU time of its evaluations, from what the sweep wrote (a run counts in
     every figure that uses it). The set policies' runs and evaluations have rows of their own
-    ('<figure> set'), and 'fig4+fig5 set' counts each of their runs once."""
+    ('<figure> set'); 'set: all figures' counts each of their runs once, 'set: issue 14' the first set
+    runs (kept under issue14-set-runs/), and 'set: all training' both, for issue 22's budget."""
     import json
 
     from uav_mec_nodes.experiments.plans import FIGURES, plan, run_finished
 
-    def row(label, runs, evals):
-        train_s = sum(last_wall_s(results / 'runs' / r.name) for r in runs)
-        done = sum(run_finished(results / 'runs' / r.name, r.steps) for r in runs)
-        paths = [results / e.folder / f'{e.name}.json' for e in evals]
+    def row(label, runs, evals, base=results):
+        train_s = sum(last_wall_s(base / 'runs' / r.name) for r in runs)
+        done = sum(run_finished(base / 'runs' / r.name, r.steps) for r in runs)
+        paths = [base / e.folder / f'{e.name}.json' for e in evals]
         eval_s = sum(json.loads(p.read_text()).get('cpu_s', 0.0) for p in paths if p.exists())
         return (label, done, len(runs), round(train_s), sum(p.exists() for p in paths), len(paths), round(eval_s))
 
@@ -214,8 +220,30 @@ def compute_cost(results: Path) -> List[tuple]:
             rows.append(row(f'{figure} set', mine, theirs))
             set_runs.update({r.name: r for r in mine})
             set_evals.update({(e.folder, e.name): e for e in theirs})
-    rows.append(row('fig4+fig5 set', list(set_runs.values()), list(set_evals.values())))
+    rows.append(row('set: all figures', list(set_runs.values()), list(set_evals.values())))
+    earlier = results / ISSUE14_SET_RUNS
+    if earlier.is_dir():   # every run and evaluation there is finished: what its files say
+        runs = sorted((earlier / 'runs').glob('set-*'))
+        evals = sorted(earlier.glob('evals*/*.json'))
+        rows.append(('set: issue 14', len(runs), len(runs), round(sum(last_wall_s(r) for r in runs)), len(evals),
+                     len(evals), round(sum(json.loads(p.read_text()).get('cpu_s', 0.0) for p in evals))))
+        rows.append(('set: all training',) + tuple(a + b for a, b in zip(rows[-2][1:], rows[-1][1:])))
     return rows
+
+
+def _budget_line(rows: List[tuple]) -> str:
+    spent = {r[0]: r[3] for r in rows}.get('set: all training')
+    budget = set_budget_s(rows)
+    if spent is None or budget <= 0:
+        return ''
+    return (f'\nAll set-policy training so far: {spent} s of wall time, {100 * spent / budget:.0f}% of issue 22\'s '
+            f'budget ({budget:.0f} s: a quarter of the fig4 and fig5 per-point runs).\n')
+
+
+def set_budget_s(rows: List[tuple]) -> float:
+    """Issue 22's budget for all set-policy training: a quarter of the per-point runs of Fig. 4 and 5."""
+    per_point = {r[0]: r[3] for r in rows}
+    return (per_point.get('fig4', 0) + per_point.get('fig5', 0)) / SET_BUDGET_SHARE
 
 
 COST_HEADER = ('figure', 'runs_done', 'runs_planned', 'train_wall_s', 'evals_done', 'evals_planned', 'eval_cpu_s')
@@ -323,7 +351,7 @@ def final_evaluations(results: Path) -> List[tuple]:
     return rows
 
 
-SET_PAIRS = (('set-sac-per', 'sac-per'), ('set-sac-per-ua', 'sac-per-ua'))
+SET_PAIRS = tuple((SET + algo, algo) for algo in PAPER_LEARNERS)
 PREVIOUS_EVALS = 'previous-protocol-evals'   # the per-point networks' evaluations on seeds 0-9 (first protocol)
 TARGET_RELATIVE = 0.05                        # issue 14: the set policy within 5% of the per-point networks
 
@@ -367,18 +395,32 @@ SET_HEADER = ('point', 'learners', 'episodes', 'per-point [J]', 'set [J]', 'set 
 
 
 def _point_tables(results: Path, x_key: str, xs, fixed: Dict[str, int], kinds) -> List[str]:
-    """Energy, deadline misses and the paired difference to the reference, at each point of one figure."""
-    return [_grid(results, x_key, xs, fixed, kinds, 'energy_mean'),
-            '\n' + _grid(results, x_key, xs, fixed, kinds, 'deadline_miss_rate'),
-            '\n' + _difference_grid(results, x_key, xs, fixed, kinds)]
+    """Energy, deadline misses and the paired difference to the reference, at each point of one figure.
+    A learner with no evaluation at any point has no row: it is said under the tables (the per-point
+    networks of the first protocol, whose weights were not kept, are in previous-protocol.md)."""
+    data = _points(results, x_key, fixed)
+    absent = [k for k in kinds if k in LEARNERS and not any(data.get(k, {}).get(x) for x in xs)]
+    kinds = [k for k in kinds if k not in absent]
+    parts = [_grid(results, x_key, xs, fixed, kinds, 'energy_mean'),
+             '\n' + _grid(results, x_key, xs, fixed, kinds, 'deadline_miss_rate'),
+             '\n' + _difference_grid(results, x_key, xs, fixed, kinds)]
+    gone = [k for k in absent if k in PAPER_LEARNERS]
+    if gone:
+        parts.append(f'\nNo evaluation on these episodes: {", ".join(gone)} (per-point runs of the first '
+                     'protocol, weights not kept: docs/results/previous-protocol.md).\n')
+    if len(gone) < len(absent):
+        parts.append(f'\nNot evaluated yet: {", ".join(k for k in absent if k not in gone)}.\n')
+    return parts
 
 
 def results_tables(results: Path) -> str:
     """Every number the README quotes from the sweeps, as markdown, from the files under `results`."""
+    cost = compute_cost(results)
     parts = [
         '**Compute so far** (`cpu_time.csv`; training: wall time of one-thread runs, a run counted in every '
         'figure that uses it):\n\n',
-        _md_table(COST_HEADER, compute_cost(results)),
+        _md_table(COST_HEADER, cost),
+        _budget_line(cost),
         '\n**Fig. 3 convergence** (seed-mean reward smoothed over 3 evaluations, within 20% of the final):\n\n',
         _md_table(('learner', 'convergence step', 'final reward (mean of last 3 evaluations)', 'seeds'),
                   [(a, c, f'{r:.2f}', n) for a, c, r, n in convergence_rows(fig3_curves(results))]),

@@ -4,7 +4,8 @@ Layout under the results folder (default docs/results/):
   runs/<algo>-I<I>-J<J>-s<seed>/   one training run of fixed-size networks (train.csv, eval.csv, run.json;
                                   *.pt not in git)
   runs/set-<algo>-s<seed>/        one training run of a set policy, trained on every I and J of Fig. 4
-                                  and Fig. 5 and evaluated at each of their points without retraining
+                                  and Fig. 5 and evaluated at each of their points and of the robustness
+                                  figure without retraining
   evals/<policy>-I<I>-J<J>-F<F>.json  `uav-mec evaluate --json` output of one policy at one point, on the
                                   held-out test episodes (evaluation.py: seeds 5000000.., 30 episodes); a
                                   learner is its run's best.pt (its best validation evaluation)
@@ -27,12 +28,13 @@ from uav_mec_nodes.learners.agent import AGENTS
 ORBIT = 'orbit-'   # a learner whose motion action is the orbit guidance (modes.motion_action = orbit)
 SET = 'set-'       # a set policy (learners/set_networks.py) with the orbit motion, for every I and J of its range
 PAPER_LEARNERS = tuple(AGENTS)   # every registered learner (learners/agent.py); sac-per-ua: ours
-SET_LEARNERS = (SET + 'sac-per', SET + 'sac-per-ua')
+SET_LEARNERS = tuple(SET + a for a in PAPER_LEARNERS)   # the paper's four learners as set policies
 LEARNERS = PAPER_LEARNERS + (ORBIT + 'sac-per', ORBIT + 'sac-per-ua') + SET_LEARNERS
 # a set network's settings in the sweeps: its pair tokens (B x I_max x J_max) make an update cost
-# about 3x a flat one's at these sizes, so it trains on half the batch and for fewer steps
+# about 3x a flat one's at these sizes, so it trains on half the batch and for fewer steps: the six
+# 12,000-step runs of issue 14 (docs/results/issue14-set-runs/) gained little on validation after 6,000
 SET_SETTINGS = dict(batch_size=128, set_width=32, set_users=(4, 12), set_uavs=(2, 5))
-SET_STEPS = 12_000
+SET_STEPS = 6_000
 BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy', 'flying-greedy')
 # the flying reference with the per-slot optimum's offloading: about 0.5 s a slot at I=10, so the sweeps
 # evaluate it at the default point (I=10, J=3, one failure) only
@@ -41,10 +43,10 @@ OPTIMUM_POINT = (10, 3, 1)
 NAMED_POLICIES = BASELINE_POLICIES + OPTIMUM_POLICIES   # evaluated by name, no training run
 FIGURES = ('fig3', 'fig4', 'fig5', 'robustness')
 # learners per figure: Fig. 5 retrains per J, so only the paper's SAC-PER and ours; the robustness
-# figure re-evaluates the I=10, J=3 runs of Fig. 3 under more failures, so it costs no training; the
-# orbit learners are trained at I=10, J=3 only
+# figure re-evaluates the I=10, J=3 runs of Fig. 3 and the set runs under more failures, so it costs no
+# training; the orbit learners are trained at I=10, J=3 only
 FIGURE_LEARNERS = dict(fig3=LEARNERS[:-len(SET_LEARNERS)], fig4=PAPER_LEARNERS + SET_LEARNERS,
-                       fig5=('sac-per', 'sac-per-ua') + SET_LEARNERS, robustness=LEARNERS[:-len(SET_LEARNERS)])
+                       fig5=('sac-per', 'sac-per-ua') + SET_LEARNERS, robustness=LEARNERS)
 TRAIN_EVAL_EPISODES = 5   # validation episodes per training-time evaluation (runs before issue 13 used 3)
 USERS_FIG4 = (4, 6, 8, 10, 12)
 UAVS_FIG5 = (2, 3, 4, 5)
@@ -140,10 +142,13 @@ def plan(figure: str, seeds=DEFAULT_SEEDS, steps: int = 20_000, algos=LEARNERS,
             evals += [EvalSpec(p, users, uavs, 1) for p in BASELINE_POLICIES]
         runs += shared
     elif figure == 'robustness':
-        point = [RunSpec(a, 10, 3, s, steps) for a in FIGURE_LEARNERS[figure] for s in seeds]
-        runs = point
+        point = [RunSpec(a, 10, 3, s, steps) for a in FIGURE_LEARNERS[figure] if not a.startswith(SET)
+                 for s in seeds]
+        shared = [RunSpec(a, 10, 3, s, set_steps) for a in FIGURE_LEARNERS[figure] if a.startswith(SET)
+                  for s in seeds]
+        runs = point + shared
         for f in FAILURES_ROBUSTNESS:
-            evals += [EvalSpec(r.name, 10, 3, f) for r in point]
+            evals += [EvalSpec(r.name, 10, 3, f) for r in runs]
             evals += [EvalSpec(p, 10, 3, f) for p in BASELINE_POLICIES]
     else:
         raise UserInputError(f'--figure: must be one of {list(FIGURES)}, got {figure!r}')

@@ -6,7 +6,11 @@ through a third that sees both embeddings and the pair's channel rate and
 offset; users then pool over the live UAVs and UAVs over the present users
 (masked means), so nothing depends on the order of users or of UAVs, absent
 users and UAVs are ignored, and dead UAVs (alive flag 0 at the slot's start)
-drop out of every user's context. The actor's heads are shared per user
+drop out of every user's context. Only the pairs that exist (present user,
+present UAV) are computed, packed across the batch (`Pairs`): the sizes of a
+set run's range average under half the padded I_max x J_max. The critic
+ensemble stacks its N critics' weights, so each layer is one batched matmul
+for all N. The actor's heads are shared per user
 (partition), per pair (association and migration scores) and per UAV
 (motion); entries of absent users and of absent or dead UAVs are zero and
 carry no log-probability, so the temperature's target entropy counts the
@@ -52,6 +56,7 @@ class _Parse(nn.Module):
         rate = o['mu_uav_rate']
         best = rate.masked_fill(o['live'].unsqueeze(1) < 0.5, -1.0).amax(-1, keepdim=True)
         o['relative_rate'] = (rate - best) * o['live'].unsqueeze(1)
+        o['pairs'] = Pairs(o['user_mask'], o['uav_mask'])
         return o
 
     def action(self, action: torch.Tensor) -> dict:
@@ -62,6 +67,63 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
     """Mean of x over `dim` where mask is 1 (x: (..., n, ..., d), mask broadcastable without d)."""
     m = mask.unsqueeze(-1)
     return (x * m).sum(dim) / m.sum(dim).clamp_min(1.0)
+
+
+class Pairs:
+    """The (user, UAV) pairs that exist (present user, present UAV), packed: the padded layout has
+    I_max x J_max of them a state, while the sizes of a set run's range average under half that, and
+    the pair tokens are most of an update's memory traffic. Rows in (state, user, UAV) order; every
+    method takes and gives tokens on the second-to-last dim, after any leading (member) dims."""
+
+    def __init__(self, user_mask: torch.Tensor, uav_mask: torch.Tensor):
+        b, i = user_mask.shape
+        j = uav_mask.shape[-1]
+        self.shape = (b, i, j)
+        self.index = ((user_mask.unsqueeze(2) * uav_mask.unsqueeze(1)) > 0.5).flatten().nonzero().squeeze(1)
+        self.state = torch.div(self.index, i * j, rounding_mode='floor')
+        self.user = torch.div(self.index, j, rounding_mode='floor')          # its row of (B * I)
+        self.uav = self.state * j + self.index % j                            # its row of (B * J)
+        self.uav_count = torch.zeros(b * j).index_add_(0, self.uav, torch.ones(len(self.index))).clamp_min_(1.0)
+
+    @staticmethod
+    def _rows(x: torch.Tensor, dims: int, rows: torch.Tensor) -> torch.Tensor:
+        """x (..., <dims dims>, k) -> (..., len(rows), k)"""
+        return x.reshape(x.shape[:-dims - 1] + (-1, x.shape[-1])).index_select(-2, rows)
+
+    def of_pair(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., B, I, J, k) -> (..., P, k)"""
+        return self._rows(x, 3, self.index)
+
+    def of_user(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., B, I, k) -> (..., P, k): each pair's user's row"""
+        return self._rows(x, 2, self.user)
+
+    def of_uav(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., B, J, k) -> (..., P, k): each pair's UAV's row"""
+        return self._rows(x, 2, self.uav)
+
+    def padded(self, x: torch.Tensor) -> torch.Tensor:
+        """(P,) -> (B, I, J), zero where no pair exists"""
+        return x.new_zeros(math.prod(self.shape)).index_copy(0, self.index, x).reshape(self.shape)
+
+    def user_mean(self, e: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """(..., P, d) -> (..., B, I, d): each user's mean over its pairs of weight 1 (weight (P,) of 0 or 1)"""
+        b, i, _ = self.shape
+        total = e.new_zeros(e.shape[:-2] + (b * i, e.shape[-1])).index_add(-2, self.user, e * weight.unsqueeze(-1))
+        count = weight.new_zeros(b * i).index_add(0, self.user, weight).clamp_min(1.0)
+        return (total / count.unsqueeze(-1)).reshape(e.shape[:-2] + (b, i, e.shape[-1]))
+
+    def uav_mean(self, e: torch.Tensor) -> torch.Tensor:
+        """(..., P, d) -> (..., B, J, d): each UAV's mean over its pairs (its present users)"""
+        b, _, j = self.shape
+        total = e.new_zeros(e.shape[:-2] + (b * j, e.shape[-1])).index_add(-2, self.uav, e)
+        return (total / self.uav_count.unsqueeze(-1)).reshape(e.shape[:-2] + (b, j, e.shape[-1]))
+
+
+def _cat(parts) -> torch.Tensor:
+    """torch.cat on the last dim of tensors whose leading dims broadcast (the critics' and the state's)."""
+    lead = torch.broadcast_shapes(*(p.shape[:-1] for p in parts))
+    return torch.cat([p.expand(lead + p.shape[-1:]) for p in parts], -1)
 
 
 class SetEncoder(nn.Module):
@@ -84,24 +146,28 @@ class SetEncoder(nn.Module):
         self.pair_out = nn.Linear(d, d) if pair_layers > 1 else None
         self.glob = mlp((2 * d + 3, d, d))
 
-    def forward(self, o: dict, user_extra=None, uav_extra=None, pair_extra=None):
+    def forward(self, o: dict, user_extra=None, uav_extra=None, pair_extra=None, lift=lambda x: x):
+        """Token embeddings and contexts; `lift` gives the state's features the critic ensemble's member
+        dimension (its layers map (1, ...) inputs to (N, ...) outputs), so every dim below counts from the end."""
         lay = self.layout
         user_in = torch.cat([o['dnn_type'], o['user_xy']] + ([user_extra] if user_extra is not None else []), -1)
         uav_in = torch.cat([o['uav_position'], o['uav_velocity'], o['alive'].unsqueeze(-1)]
                            + ([uav_extra] if uav_extra is not None else []), -1)
-        hu = F.relu(self.user(user_in))                       # (B, I, d)
-        hv = F.relu(self.uav(uav_in))                         # (B, J, d)
-        offset = o['user_xy'].unsqueeze(2) - o['uav_position'][..., :2].unsqueeze(1)   # (B, I, J, 2)
+        hu = F.relu(self.user(lift(user_in)))                 # (B, I, d)
+        hv = F.relu(self.uav(lift(uav_in)))                   # (B, J, d)
+        pairs = o['pairs']
+        offset = pairs.of_user(o['user_xy']) - pairs.of_uav(o['uav_position'][..., :2])   # (P, 2)
         # the rate against the user's best live UAV: which UAV is near is a comparison across the set
-        pair_in = torch.cat([o['mu_uav_rate'].unsqueeze(-1), o['relative_rate'].unsqueeze(-1), offset]
-                            + ([pair_extra] if pair_extra is not None else []), -1)
-        e = F.relu(self.pair_user(hu).unsqueeze(2) + self.pair_uav(hv).unsqueeze(1) + self.pair_own(pair_in))
+        rates = torch.stack([o['mu_uav_rate'], o['relative_rate']], -1)                 # (B, I, J, 2)
+        pair_in = torch.cat([pairs.of_pair(rates), offset]
+                            + ([pairs.of_pair(pair_extra)] if pair_extra is not None else []), -1)
+        e = F.relu(pairs.of_user(self.pair_user(hu)) + pairs.of_uav(self.pair_uav(hv)) + self.pair_own(lift(pair_in)))
         if self.pair_out is not None:
-            e = F.relu(self.pair_out(e))                      # (B, I, J, d)
-        user_ctx = _masked_mean(e, o['live'].unsqueeze(1), dim=2)            # over live UAVs: (B, I, d)
-        uav_ctx = _masked_mean(e, o['user_mask'].unsqueeze(2), dim=1)        # over present users: (B, J, d)
+            e = F.relu(self.pair_out(e))                      # (P, d)
+        user_ctx = pairs.user_mean(e, pairs.of_uav(o['live'].unsqueeze(-1)).squeeze(-1))   # over live UAVs: (B, I, d)
+        uav_ctx = pairs.uav_mean(e)                           # over present users: (B, J, d)
         counts = torch.stack([o['user_mask'].sum(-1) / lay.max_users, o['uav_mask'].sum(-1) / lay.max_uavs], -1)
-        g = torch.cat([_masked_mean(hu, o['user_mask'], 1), _masked_mean(hv, o['live'], 1), o['time'], counts], -1)
+        g = _cat([_masked_mean(hu, o['user_mask'], -2), _masked_mean(hv, o['live'], -2), o['time'], counts])
         return hu, hv, e, user_ctx, uav_ctx, F.relu(self.glob(g))
 
 
@@ -145,23 +211,27 @@ class SetActor(nn.Module):
             obs = obs.unsqueeze(0)
         o = self.parse.observation(obs)
         hu, hv, e, user_ctx, uav_ctx, g = self.encoder(o)
-        b, i, j, d = e.shape
+        pairs = o['pairs']
+        b, i, d = hu.shape
+        j = hv.shape[1]
         user_tok = torch.cat([hu, user_ctx, g.unsqueeze(1).expand(b, i, d)], -1)
         part = self.partition(user_tok)                                           # (B, I, 2)
-        pre = self.pair_hidden(e) + self.pair_context(user_ctx).unsqueeze(2) + self.pair_load(uav_ctx).unsqueeze(1) \
-            + self.pair_global(g)[:, None, None]
-        pre_assoc, pre_mig = pre.chunk(2, dim=-1)                                 # (B, I, J, d) each
-        assoc = self.association(F.relu(pre_assoc))                               # (B, I, J, 2)
-        assoc = torch.cat([assoc[..., :1] + self.association_prior * o['relative_rate'].unsqueeze(-1),
-                           assoc[..., 1:]], -1)
+        # users', UAVs' and states' projections before they are gathered for their pairs
+        pre = self.pair_hidden(e) + pairs.of_user(self.pair_context(user_ctx)) + pairs.of_uav(self.pair_load(uav_ctx)) \
+            + self.pair_global(g).index_select(0, pairs.state)
+        pre_assoc, pre_mig = pre.chunk(2, dim=-1)                                 # (P, d) each
+        assoc = self.association(F.relu(pre_assoc))                               # (P, 2)
+        prior = self.association_prior * pairs.of_pair(o['relative_rate'].unsqueeze(-1))[:, 0]
+        assoc_mean = pairs.padded(assoc[:, 0] + prior)
         # expected UAV-UAV rate from the user's likely serving UAV, to every UAV k
-        scores = assoc[..., 0].masked_fill(o['live'].unsqueeze(1) < 0.5, -1e9)
+        scores = assoc_mean.masked_fill(o['live'].unsqueeze(1) < 0.5, -1e9)
         serve = torch.softmax(scores, dim=-1)                                     # (B, I, J)
-        rr = torch.einsum('bij,bjk->bik', serve, o['uav_uav_rate'])
-        mig = self.migration(F.relu(pre_mig + rr.unsqueeze(-1) * self.migration_rate))   # (B, I, J, 2)
+        rr = pairs.of_pair(torch.einsum('bij,bjk->bik', serve, o['uav_uav_rate']).unsqueeze(-1))
+        mig = self.migration(F.relu(pre_mig + rr * self.migration_rate))          # (P, 2)
         motion = self.motion(torch.cat([hv, uav_ctx, g.unsqueeze(1).expand(b, j, d)], -1))   # (B, J, 6)
-        mean = torch.cat([part[..., 0], assoc[..., 0].flatten(1), mig[..., 0].flatten(1), motion[..., :3].flatten(1)], -1)
-        log_std = torch.cat([part[..., 1], assoc[..., 1].flatten(1), mig[..., 1].flatten(1),
+        mean = torch.cat([part[..., 0], assoc_mean.flatten(1), pairs.padded(mig[:, 0]).flatten(1),
+                          motion[..., :3].flatten(1)], -1)
+        log_std = torch.cat([part[..., 1], pairs.padded(assoc[:, 1]).flatten(1), pairs.padded(mig[:, 1]).flatten(1),
                              motion[..., 3:].flatten(1)], -1).clamp(LOG_STD_MIN, LOG_STD_MAX)
         valid = self.valid(o)
         u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
@@ -179,7 +249,7 @@ class SetActor(nn.Module):
 
 class SetCritic(nn.Module):
     """Q(s, a): the action entries join their user, pair and UAV tokens; users are summed (e_tot is a
-    sum over users), UAVs averaged."""
+    sum over users), UAVs averaged. One network; SetCriticEnsemble stacks N of them."""
 
     def __init__(self, layout: SetLayout, width: int = 64):
         super().__init__()
@@ -191,25 +261,64 @@ class SetCritic(nn.Module):
         self.uav_head = mlp((3 * d, d, d))
         self.value = mlp((3 * d, d, 1))
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, action: torch.Tensor, lift=lambda x: x) -> torch.Tensor:
         o, a = self.parse.observation(obs), self.parse.action(action)
         hu, hv, e, user_ctx, uav_ctx, g = self.encoder(
-            o, a['partition'].unsqueeze(-1), a['motion'], torch.stack([a['association'], a['migration']], -1))
-        b, i, j, d = e.shape
-        z = F.relu(self.user_head(torch.cat([hu, user_ctx, g.unsqueeze(1).expand(b, i, d)], -1)))
-        y = F.relu(self.uav_head(torch.cat([hv, uav_ctx, g.unsqueeze(1).expand(b, j, d)], -1)))
-        users = (z * o['user_mask'].unsqueeze(-1)).sum(1) / self.layout.max_users
-        return self.value(torch.cat([users, _masked_mean(y, o['uav_mask'], 1), g], -1)).squeeze(-1)
+            o, a['partition'].unsqueeze(-1), a['motion'], torch.stack([a['association'], a['migration']], -1), lift)
+        g_tok = g.unsqueeze(-2)
+        z = F.relu(self.user_head(_cat([hu, user_ctx, g_tok])))
+        y = F.relu(self.uav_head(_cat([hv, uav_ctx, g_tok])))
+        users = (z * o['user_mask'].unsqueeze(-1)).sum(-2) / self.layout.max_users
+        return self.value(_cat([users, _masked_mean(y, o['uav_mask'], -2), g])).squeeze(-1)
+
+
+class StackedLinear(nn.Module):
+    """N nn.Linear layers of the same shape as one (N, in, out) weight: (N or 1, ..., in) -> (N, ..., out),
+    one batched matmul for all N (or for the `members` subset the ensemble set)."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach().T for layer in layers]))
+        self.bias = None if layers[0].bias is None else \
+            nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]).unsqueeze(1))
+        self.members = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight if self.members is None else self.weight[self.members]
+        n, lead = w.shape[0], x.shape[1:-1]
+        flat = x.reshape(x.shape[0], -1, x.shape[-1]).expand(n, -1, -1)
+        y = torch.bmm(flat, w) if self.bias is None else \
+            torch.baddbmm(self.bias if self.members is None else self.bias[self.members], flat, w)
+        return y.reshape((n,) + lead + y.shape[-1:])
+
+
+def _stack_members(stacked: nn.Module, members) -> None:
+    """Replace every nn.Linear of `stacked` by a StackedLinear of the same layer of each member."""
+    for name, child in list(stacked.named_children()):
+        if isinstance(child, nn.Linear):
+            setattr(stacked, name, StackedLinear([getattr(m, name) for m in members]))
+        else:
+            _stack_members(child, [getattr(m, name) for m in members])
 
 
 class SetCriticEnsemble(nn.Module):
-    """N SetCritics with CriticEnsemble's interface: (N, B) values, or only `members`."""
+    """N SetCritics with CriticEnsemble's interface, (N, B) values or only `members`: every layer of the
+    N critics is one batched matmul, so the N critics cost about as many operations as one (each drawn
+    as a SetCritic of its own, in turn, so the same seed gives the same initial weights)."""
 
     def __init__(self, layout: SetLayout, num_critics: int = 2, width: int = 64):
         super().__init__()
         self.num_critics = num_critics
-        self.members = nn.ModuleList(SetCritic(layout, width) for _ in range(num_critics))
+        members = [SetCritic(layout, width) for _ in range(num_critics)]
+        self.stacked = members[0]
+        _stack_members(self.stacked, members)
+        self._layers = [m for m in self.stacked.modules() if isinstance(m, StackedLinear)]
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
-        pick = range(self.num_critics) if members is None else [int(m) for m in members]
-        return torch.stack([self.members[m](obs, action) for m in pick])
+        for layer in self._layers:   # the subset is a property of this call: set, used, cleared
+            layer.members = members
+        try:
+            return self.stacked(obs, action, lift=lambda x: x.unsqueeze(0))
+        finally:
+            for layer in self._layers:
+                layer.members = None
