@@ -135,7 +135,7 @@ def replay_rates(reps: int = 2000) -> tuple[float, float]:
     return t_uni, t_per
 
 
-SET_BUDGET_S = 57_899 / 4   # issue 22: all set-policy training, a quarter of the per-point runs of Fig. 4 and 5
+PER_POINT_TRAIN_S = 57_899   # Fig. 4 and 5's per-point runs (docs/results/cpu_time.csv, fig4 + fig5)
 
 
 def set_states(layout, seed: int = 0) -> np.ndarray:
@@ -165,12 +165,14 @@ def set_update_ms(learner, states: np.ndarray, updates: int) -> float:
 
 
 def set_table(updates: int, flat_rate: float) -> None:
+    from uav_mec_nodes.experiments.figures import SET_BUDGET_SHARE
     from uav_mec_nodes.experiments.plans import SET, SET_STEPS, RunSpec, run_setup
     from uav_mec_nodes.learners.agent import AGENTS
     learners = {algo: run_setup(RunSpec(SET + algo, 10, 3, 0, SET_STEPS))[0] for algo in AGENTS}
     states = set_states(next(iter(learners.values())).layout)
     print(f'set networks (width 32, batch 128, I 4-12 and J 2-5 padded to 12 and 5), {updates} updates each; '
-          f'a run: {SET_STEPS} steps; issue 22\'s budget for all set-policy training: {SET_BUDGET_S:.0f} s')
+          f'a run: {SET_STEPS} steps; issue 22\'s budget for all set-policy training: '
+          f'{PER_POINT_TRAIN_S / SET_BUDGET_SHARE:.0f} s')
     print('| learner | ms an update | ratio to our flat SAC-PER update | updates of a run | their time [s] |')
     print('|---|---|---|---|---|')
     for algo, learner in learners.items():
