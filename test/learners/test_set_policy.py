@@ -244,3 +244,24 @@ def test_the_shipped_set_policy_plans_for_every_size_of_figures_4_and_5():
         decisions, _ = policy.act(env)
         # trained: users spread over the UAVs rather than all on one
         assert len(set(decisions.serving_uav.tolist())) >= 2
+
+
+def test_the_motion_prior_starts_each_orbit_where_its_uav_flies_and_leaves_old_files_alone():
+    plain, prior = SetActor(LAYOUT, 16), SetActor(LAYOUT, 16, motion_prior=True)
+    assert 'motion_prior' not in plain.state_dict() and 'motion_prior' in prior.state_dict()   # old files load
+    obs = LAYOUT.pad_obs(_observation(6, 3), 6, 3)
+    o = prior.parse.observation(torch.as_tensor(obs).unsqueeze(0))
+    users = o['user_xy'][0, :6]
+    # every user served by UAV 1 for sure: its offset is 5 x (its xy - the users' mean), the others serve nobody
+    serve = torch.zeros(1, LAYOUT.max_users, LAYOUT.max_uavs)
+    serve[0, :6, 1] = 1.0
+    stay = prior._stay_offsets(o, serve)[0]
+    expected = torch.clamp(5.0 * (o['uav_position'][0, 1, :2] - users.mean(0)), -0.99, 0.99)
+    torch.testing.assert_close(torch.tanh(stay[1]), expected, atol=1e-4, rtol=1e-4)
+    assert torch.all(stay[0].abs() < 1e-6) and torch.all(stay[2].abs() < 1e-6)
+    # the actor adds it to the motion head's x and y (not the altitude): same weights without it differ there only
+    prior.load_state_dict({**plain.state_dict(), 'motion_prior': torch.tensor(5.0)})
+    a_plain, a_prior = _act(plain, _observation(6, 3), 6, 3), _act(prior, _observation(6, 3), 6, 3)
+    np.testing.assert_array_equal(a_plain['partition'], a_prior['partition'])
+    np.testing.assert_array_equal(a_plain['motion'][:, 2], a_prior['motion'][:, 2])
+    assert not np.allclose(a_plain['motion'][:, :2], a_prior['motion'][:, :2])

@@ -101,3 +101,28 @@ def test_the_failure_book_keeps_the_earliest_word_of_either_kind():
     assert book.lost_slots[1] == np.iinfo(np.int64).max and book.fail_slots[1] == 4
     assert not book.lost_before(1, 5)        # s_1(4) = 0 already
     assert book.record(2, 2, FAILURE_MODES.index('announce')) and book.alive_end(2).tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize('users, uavs', [(4, 2), (10, 3), (12, 5)])
+def test_encoded_decisions_decode_back_to_themselves(users, uavs):
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.env import UavMecEnv
+    from uav_mec_nodes.env.uav_mec_env import decode_action, encode_decisions
+    from uav_mec_nodes.model.guidance import orbit_action
+    from uav_mec_nodes.policies.greedy import GreedyOptimum
+    env = UavMecEnv(load_scenario().replace(scenario__num_users=users, scenario__num_uavs=uavs,
+                                            failures__schedule=((0, 3),), failures__model='schedule'))
+    env.reset(seed=users * 10 + uavs)
+    greedy, rng = GreedyOptimum(), np.random.default_rng(users)
+    for t in range(6):   # UAV 0 fails in slot 3: from slot 4 on it serves nobody
+        decisions, _ = greedy.act(env)
+        motion = rng.uniform(-1.0, 1.0, (uavs, 3))
+        action = encode_decisions(env.world, decisions, motion)
+        assert action.shape == (env.action_dim,) and np.all(np.abs(action) <= 1.0)
+        back, accel = decode_action(env.world, action, 'orbit')
+        np.testing.assert_array_equal(back.partition_layer, decisions.partition_layer)
+        np.testing.assert_array_equal(back.serving_uav, decisions.serving_uav)
+        np.testing.assert_array_equal(back.migration_target, decisions.migration_target)
+        np.testing.assert_allclose(accel, orbit_action(motion, env.users.position[:, :2], decisions.serving_uav,
+                                                       env.uav_pos, env.uav_vel, env.alive_start, env.cfg))
+        env.step_decisions(decisions, accel)

@@ -55,3 +55,20 @@ def test_the_gap_report_puts_each_slot_of_a_policy_beside_its_optimum():
     assert summary['slots'] == 4
     assert summary['energy_j'] >= summary['optimum_energy_j']
     assert summary['bound_gap_max'] <= 1e-3                   # the bounds meet on these small slots
+
+
+def test_the_flight_floor_is_what_a_uav_from_rest_must_spend_and_no_policy_goes_below_it():
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.model.guidance import cruise_speed_mps, least_flight_energy_j
+    from uav_mec_nodes.model.propulsion import propulsion_power_w
+    cfg = load_scenario()
+    a = cfg.uavs.a_max_mps2 * cfg.scenario.slot_s           # the speed one slot can add
+    assert least_flight_energy_j(0, cfg) == pytest.approx(float(propulsion_power_w(0.0, cfg.propulsion)))  # hover
+    assert least_flight_energy_j(1, cfg) == pytest.approx(float(propulsion_power_w(a, cfg.propulsion)))
+    cruise = float(propulsion_power_w(cruise_speed_mps(cfg), cfg.propulsion))
+    assert least_flight_energy_j(5, cfg) == pytest.approx(cruise) and cruise < least_flight_energy_j(1, cfg)
+    result = compare(UavMecEnv(), {'hover': OffloadAll(), 'fly': FlyingReference(offloading=OffloadAll())},
+                     'hover', [TEST_SEED, TEST_SEED + 1])
+    # hovering spends P(0) where the floor cruises: about (168.5 - 126) W a UAV-slot above it
+    assert result['hover']['flight_above_floor_j'] > 0.5
+    assert 0.0 <= result['fly']['flight_above_floor_j'] < 0.2 * result['hover']['flight_above_floor_j']

@@ -70,3 +70,35 @@ class _Fixed(Policy):
 
     def act(self, env):
         return self.decisions, None
+
+
+def test_steady_greedy_moves_its_centres_a_few_metres_a_slot_and_wastes_less_flight():
+    from uav_mec_nodes.experiments.evaluation import compare
+    from uav_mec_nodes.model import guidance
+    from uav_mec_nodes.policies import make_policy
+    env = UavMecEnv(load_scenario().replace(scenario__num_users=8, scenario__num_uavs=4))
+    steady = make_policy('steady-greedy')
+    env.reset(seed=11)
+    steady.reset(11)
+    greedy = make_policy('greedy')
+    greedy.reset(11)
+    moves = []
+    for t in range(25):
+        decisions, motion = steady.plan(env)
+        again, motion_again = steady.plan(env)                       # planning a slot twice: the same plan
+        np.testing.assert_array_equal(motion, motion_again)
+        np.testing.assert_array_equal(decisions.serving_uav, greedy.act(env)[0].serving_uav)   # greedy's offloading
+        assert np.all(np.abs(motion) <= 1.0) and np.all(motion[:, 2] == -1.0)                   # centred low
+        centres = steady._centres[t]
+        if t > 0:
+            live = env.alive_start
+            moves.append(np.linalg.norm(centres - steady._centres[t - 1], axis=1)[live])
+        env.step_decisions(decisions, steady.fly(env, decisions, motion))
+    # a centre moves at most CENTRE_STEP_M, unless the orbit action's offset range or the spacing of two orbits
+    # moves it further: most slots stay within the step
+    moves = np.concatenate(moves)
+    assert np.mean(moves <= guidance.CENTRE_STEP_M + 1e-9) > 0.8
+    # and its turns keep the cruise speed: less flight above the floor than the flying reference's, same seeds
+    result = compare(UavMecEnv(load_scenario().replace(scenario__num_uavs=4)),
+                     {'steady': steady, 'flying': make_policy('flying-greedy')}, 'flying', [5, 6])
+    assert 0.0 <= result['steady']['flight_above_floor_j'] < 0.5 * result['flying']['flight_above_floor_j']

@@ -32,3 +32,26 @@ def test_polishing_keeps_the_motion_and_never_adds_late_tasks_or_energy(inner):
 def test_an_unknown_policy_behind_polish_is_one_clear_error():
     with pytest.raises(UserInputError, match="unknown policy 'nope'.*'polish:'"):
         make_policy('polish:nope')
+
+
+def test_fly_keeps_only_the_motion_and_takes_greedys_offloading():
+    env = UavMecEnv(load_scenario().replace(scenario__num_users=6))
+    base, fly, greedy = make_policy('steady-greedy'), make_policy('fly:steady-greedy'), make_policy('greedy')
+    assert fly.name == 'fly:steady-greedy'
+    for policy in (base, fly, greedy):
+        policy.reset(4)
+    env.reset(seed=4)
+    for _ in range(4):
+        _, motion = base.act(env)
+        decisions, motion_fly = fly.act(env)
+        np.testing.assert_array_equal(motion, motion_fly)
+        expected, _ = greedy.act(env)
+        for field in ('partition_layer', 'serving_uav', 'migration_target'):
+            np.testing.assert_array_equal(getattr(decisions, field), getattr(expected, field))
+        env.step_decisions(decisions, motion)
+    # hovering offload-all flies nothing but brakes: fly: takes that too, with greedy's (cheaper) offloading
+    hover = make_policy('fly:offload-all')
+    env.reset(seed=4)
+    hover.reset(4)
+    decisions, accel = hover.act(env)
+    assert np.allclose(accel, 0.0) and decisions.partition_layer.shape == (6,)

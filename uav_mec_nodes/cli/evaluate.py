@@ -80,14 +80,14 @@ def compare_cmd(args) -> int:
     print(f'{args.episodes} episodes, seeds {seeds[0]}-{seeds[-1]}; differences to {args.reference}, paired by seed, '
           'with 95% confidence intervals')
     print('| policy | energy [J] | vs reference [J] | deadline misses | vs reference [points] | UAV-slots at the '
-          'border | user-UAV distance [m] | safety interventions |')
-    print('|---|---|---|---|---|---|---|---|')
+          'border | user-UAV distance [m] | safety interventions | flight above its floor [J] |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for name, r in result.items():
         de, dm = r['energy_vs_reference_j'], r['misses_vs_reference']
         print(f"| {name} | {r['energy_mean_j']:.3f} ± {r['energy_std_j']:.3f} | {de['mean']:+.3f} "
               f"[{de['low']:+.3f}, {de['high']:+.3f}] | {r['deadline_miss_rate']:.2%} | {dm['mean'] * 100:+.2f} "
               f"[{dm['low'] * 100:+.2f}, {dm['high'] * 100:+.2f}] | {r['border_fraction']:.1%} | "
-              f"{r['user_distance_m']:.1f} | {r['safety_interventions']} |")
+              f"{r['user_distance_m']:.1f} | {r['safety_interventions']} | {r['flight_above_floor_j']:.3f} |")
     return 0
 
 

@@ -18,10 +18,13 @@ def _flagged():
 def _learner_flags(parser) -> None:
     """The hyper-parameter options, one per LearnerConfig field with a flag (its help, default and type)."""
     for f in _flagged():
-        m = f.metadata
-        default = ' '.join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-        parser.add_argument(m['flag'], dest=f.name, help=f"{m['help']} (default {default}{m['note']})",
-                            **m['argparse'])
+        _learner_flag(parser, f)
+
+
+def _learner_flag(parser, f) -> None:
+    m = f.metadata
+    default = ' '.join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+    parser.add_argument(m['flag'], dest=f.name, help=f"{m['help']} (default {default}{m['note']})", **m['argparse'])
 
 
 def _learner_overrides(args) -> dict:
@@ -67,6 +70,42 @@ def train_cmd(args) -> int:
     result = train(learner, env.cfg, settings, args.out, resume=args.resume)
     print(f"trained {args.algo} for {result['step']} steps ({result['episodes']} episodes, "
           f"{result['wall_s']:.0f} s); policy: {Path(args.out) / 'checkpoint.pt'}")
+    return 0
+
+
+IMITATE_LEARNER_FIELDS = ('set_users', 'set_uavs', 'set_width', 'set_motion_prior')   # the student's network
+
+
+def _imitate_args(parser):
+    from dataclasses import MISSING
+
+    from uav_mec_nodes.learners.config import ImitationSettings
+    scenario_args(parser)
+    for f in fields(ImitationSettings):
+        kind = type(f.default) if f.default is not MISSING else str
+        rng = f.metadata.get('range')
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=f.default,
+                            help=f"{f.metadata['help']} (default {f.default}" + (f'; {rng[0]}-{rng[1]})' if rng else ')'))
+    for f in _flagged():
+        if f.name in IMITATE_LEARNER_FIELDS:
+            _learner_flag(parser, f)
+    parser.add_argument('--out', required=True, help='output folder (imitate.csv, best.pt, checkpoint.pt)')
+
+
+@subcommand('imitate', "train a set policy's actor to imitate a flying policy (behaviour cloning of its decisions "
+                       'and orbit motion on training episodes; best.pt chosen on validation episodes)',
+                       arguments=_imitate_args)
+def imitate_cmd(args) -> int:
+    from uav_mec_nodes.learners.imitation import ImitationSettings, imitate
+    env = make_env(args)
+    settings = ImitationSettings(**{f.name: getattr(args, f.name) for f in fields(ImitationSettings)})
+    learner = LearnerConfig.for_algo('sac-per', network='set', **{
+        name: tuple(getattr(args, name)) if isinstance(getattr(args, name), list) else getattr(args, name)
+        for name in IMITATE_LEARNER_FIELDS if getattr(args, name) is not None})
+    result = imitate(learner, env.cfg, settings, args.out)
+    best = result['best']
+    print(f"imitated {settings.teacher} on {result['samples']} slots in {result['wall_s']:.0f} s; best validation "
+          f"reward {best['reward_mean']:.3f} at update {best['update']}: {Path(args.out) / 'best.pt'}")
     return 0
 
 

@@ -238,3 +238,27 @@ def decode_action(w: World, action, motion_action: Optional[str] = None) -> tupl
         share = 0.05 + 0.95 * (extra[:i] + 1.0) / 2.0
         frac = 0.05 + 0.95 * (extra[i:] + 1.0) / 2.0
     return SlotDecisions(phi, serving, target, share, frac), accel
+
+
+ENCODED_CHOICE = 0.9   # encode_decisions: a chosen UAV's score (others -ENCODED_CHOICE), inside tanh's range
+
+
+def encode_decisions(w: World, decisions: SlotDecisions, motion=None) -> np.ndarray:
+    """An action (30) that decode_action turns back into these decisions and, for the orbit action, this motion
+    ((J, 3) in [-1, 1]; None: zeros): the inverse that a learner imitating a policy fits (learners/imitation.py).
+    Paper mode's CPU shares are not encoded (a set policy decides none)."""
+    if w.paper_mode:
+        raise ActionError("encode_decisions: modes.resource_allocation 'paper' has CPU shares to encode; "
+                          "only 'improved' is supported")
+    i, j = w.num_users, w.num_uavs
+    layers = w.arrays.num_layers[w.dnn_type]
+    phi = np.asarray(decisions.partition_layer)
+    partition = np.where(layers > 1, 2.0 * (phi - 1) / np.maximum(layers - 1, 1) - 1.0, 0.0)
+    association = np.full((i, j), -ENCODED_CHOICE)
+    association[np.arange(i), np.asarray(decisions.serving_uav)] = ENCODED_CHOICE
+    migration = np.full((i, j), -ENCODED_CHOICE)
+    target = np.asarray(decisions.migration_target)
+    has = target >= 0
+    migration[np.flatnonzero(has), target[has]] = ENCODED_CHOICE
+    motion = np.zeros((j, 3)) if motion is None else np.asarray(motion, float).reshape(j, 3)
+    return np.concatenate([partition, association.ravel(), migration.ravel(), motion.ravel()])

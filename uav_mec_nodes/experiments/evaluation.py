@@ -34,6 +34,16 @@ class EpisodeMeasures:
     border_fraction: float         # live UAV-slots within BORDER_M of the area's border
     user_distance_m: float         # mean distance from a user to its serving UAV
     safety_interventions: int
+    flight_above_floor_j: float    # w_fly * (flight energy - the least any motion from rest spends), in e_tot's J
+
+
+def flight_floor_j(log, cfg) -> float:
+    """The least flight energy (27) any motion could spend in the episode: every UAV that (27) charges in a slot
+    at guidance.least_flight_energy_j, weighted by w_fly."""
+    from uav_mec_nodes.model.guidance import least_flight_energy_j
+    charged = [int(log.alive_at_start(t).sum()) if cfg.energy.fly_energy_of_failed == 'down'
+               else len(log.uav_positions[t]) for t in range(len(log.slots))]
+    return cfg.energy.w_fly * sum(n * least_flight_energy_j(t, cfg) for t, n in enumerate(charged))
 
 
 def measure(log, cfg) -> EpisodeMeasures:
@@ -50,7 +60,8 @@ def measure(log, cfg) -> EpisodeMeasures:
     return EpisodeMeasures(seed=log.seed, energy_j=summary['e_tot'], deadline_miss_rate=summary['deadline_miss_rate'],
                            border_fraction=near / max(live_slots, 1),
                            user_distance_m=float(np.mean(np.concatenate(distances))),
-                           safety_interventions=summary['safety_interventions'])
+                           safety_interventions=summary['safety_interventions'],
+                           flight_above_floor_j=cfg.energy.w_fly * summary['flight_energy_j'] - flight_floor_j(log, cfg))
 
 
 def paired_difference(values: Sequence[float], reference: Sequence[float], level: float = 0.95) -> Dict[str, float]:
@@ -83,6 +94,7 @@ def compare(env, policies: Dict[str, object], reference: str, seeds: List[int], 
             border_fraction=float(np.mean([e.border_fraction for e in episodes])),
             user_distance_m=float(np.mean([e.user_distance_m for e in episodes])),
             safety_interventions=int(sum(e.safety_interventions for e in episodes)),
+            flight_above_floor_j=float(np.mean([e.flight_above_floor_j for e in episodes])),
             energy_per_episode=energy.tolist())
     return out
 

@@ -188,6 +188,7 @@ def _sweep_plot(results, out, name, title, x_key, xs, fixed, kinds, metric='ener
 
 
 ISSUE14_SET_RUNS = 'issue14-set-runs'   # the first set runs (12,000 steps; weights not kept), counted in the budget
+IMITATION_RUNS = 'imitation'            # `uav-mec imitate` runs (development runs too), counted in the budget
 SET_BUDGET_SHARE = 4                     # issue 22: all set-policy training at most a quarter of Fig. 4 and 5's runs
 
 
@@ -196,7 +197,8 @@ def compute_cost(results: Path) -> List[tuple]:
     thread each) and the CPU time of its evaluations, from what the sweep wrote (a run counts in
     every figure that uses it). The set policies' runs and evaluations have rows of their own
     ('<figure> set'); 'set: all figures' counts each of their runs once, 'set: issue 14' the first set
-    runs (kept under issue14-set-runs/), and 'set: all training' both, for issue 22's budget."""
+    runs (kept under issue14-set-runs/), 'set: imitation' the behaviour-cloning runs (under imitation/), and
+    'set: all training' all three, for issue 22's budget."""
     import json
 
     from uav_mec_nodes.experiments.plans import FIGURES, plan, run_finished
@@ -227,7 +229,14 @@ def compute_cost(results: Path) -> List[tuple]:
         evals = sorted(earlier.glob('evals*/*.json'))
         rows.append(('set: issue 14', len(runs), len(runs), round(sum(last_wall_s(r) for r in runs)), len(evals),
                      len(evals), round(sum(json.loads(p.read_text()).get('cpu_s', 0.0) for p in evals))))
-        rows.append(('set: all training',) + tuple(a + b for a, b in zip(rows[-2][1:], rows[-1][1:])))
+    imitation = results / IMITATION_RUNS
+    if imitation.is_dir():   # finished runs: their logs' last wall time (their choices ran on validation only)
+        runs = sorted(p.parent for p in imitation.glob('*/imitate.csv'))
+        rows.append(('set: imitation', len(runs), len(runs),
+                     round(sum(last_wall_s(r, 'imitate.csv') for r in runs)), 0, 0, 0))
+    parts = [r for r in rows if r[0] in ('set: all figures', 'set: issue 14', 'set: imitation')]
+    if len(parts) > 1:
+        rows.append(('set: all training',) + tuple(map(sum, zip(*(r[1:] for r in parts)))))
     return rows
 
 

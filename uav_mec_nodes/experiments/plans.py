@@ -166,9 +166,9 @@ def run_finished(folder: Path, steps: int) -> bool:
         return any(int(row['step']) >= steps for row in csv.DictReader(f))
 
 
-def last_wall_s(folder: Path) -> float:
-    """The training wall time a run's train.csv reports so far (0 with none)."""
-    path = folder / 'train.csv'
+def last_wall_s(folder: Path, log: str = 'train.csv') -> float:
+    """The training wall time a run's log (train.csv; an imitation's imitate.csv) reports so far (0 with none)."""
+    path = folder / log
     if not path.exists():
         return 0.0
     with path.open() as f:

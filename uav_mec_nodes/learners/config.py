@@ -67,6 +67,9 @@ class LearnerConfig:
         '--set-uavs', 'set network: the range of J', type=int, nargs=2, metavar=('MIN', 'MAX')))
     set_width: int = field(default=64, metadata=_flag('--set-width', 'set network: embedding width', type=int,
                                                       note='; sweeps 32'))
+    set_motion_prior: bool = field(default=False, metadata=_flag(
+        '--set-motion-prior', "set network: orbit offsets start from the one that keeps each UAV's orbit where it "
+        'is (a steady motion to correct; `uav-mec imitate` of steady-greedy)', action='store_true', default=None))
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -136,3 +139,32 @@ class LearnerConfig:
             if name in d:
                 d[name] = tuple(d[name])
         return cls(**d)
+
+
+def _setting(default, lo, hi, help: str):
+    return field(default=default, metadata=dict(range=(lo, hi), help=help))
+
+
+@dataclass
+class ImitationSettings:
+    """`uav-mec imitate`'s options (cli/learn.py builds them from these fields)."""
+    teacher: str = field(default='steady-greedy', metadata=dict(
+        help='the policy to imitate: a flying one that plans an orbit action (steady-greedy, flying-greedy, '
+             'flying-optimal)'))
+    episodes: int = _setting(100, 1, 100_000, 'training episodes the teacher flies (60 slots each)')
+    updates: int = _setting(4_000, 1, 10_000_000, 'minibatch updates of the actor')
+    batch_size: int = _setting(256, 1, 65_536, 'minibatch size')
+    lr: float = _setting(1e-3, 1e-7, 1.0, 'Adam learning rate')
+    seed: int = _setting(0, 0, 9, 'seed of the network, minibatches and training episodes')
+    eval_every: int = _setting(500, 1, 10_000_000, 'updates between evaluations on validation episodes')
+    eval_episodes: int = _setting(8, 1, 1_000, "validation episodes per evaluation (cycling over Fig. 4 and 5's "
+                                              'sizes)')
+    threads: int = _setting(1, 1, 256, 'torch threads (1: deterministic)')
+
+    def validate(self) -> None:
+        for f in self.__dataclass_fields__.values():
+            if 'range' in f.metadata:
+                lo, hi = f.metadata['range']
+                value = getattr(self, f.name)
+                if not lo <= value <= hi:
+                    raise UserInputError(f"--{f.name.replace('_', '-')}: must be in [{lo}, {hi}], got {value}")

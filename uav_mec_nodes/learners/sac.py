@@ -31,7 +31,7 @@ def build_actor(cfg: LearnerConfig, obs_dim: int, action_dim: int) -> torch.nn.M
     """The actor a learner config names: flat for (obs_dim, action_dim), or a set network for its range."""
     if cfg.network == 'set':
         from uav_mec_nodes.learners.set_networks import SetActor
-        return SetActor(cfg.layout, cfg.set_width)
+        return SetActor(cfg.layout, cfg.set_width, cfg.set_motion_prior)
     return SquashedGaussianActor(obs_dim, action_dim, cfg.hidden)
 
 

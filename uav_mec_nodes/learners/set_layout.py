@@ -109,5 +109,13 @@ class SetLayout:
                for name, shape in action_parts(users, uavs)]
         return np.concatenate(cut, axis=-1)
 
+    def pad_action(self, action: np.ndarray, users: int, uavs: int) -> np.ndarray:
+        """The env's action of (users, uavs), one (n,) or a batch (B, n), in the padded layout (unpad_action's
+        inverse; padding entries zero)."""
+        parts = _split(action, action_parts(users, uavs))
+        lead = np.asarray(action).shape[:-1]
+        return np.concatenate([_pad(parts[name], shape).reshape(lead + (-1,))
+                               for name, shape in action_parts(self.max_users, self.max_uavs)], axis=-1)
+
     def to_dict(self) -> dict:
         return dict(set_users=[self.min_users, self.max_users], set_uavs=[self.min_uavs, self.max_uavs])

@@ -33,6 +33,9 @@ from uav_mec_nodes.learners.networks import LOG_STD_MAX, LOG_STD_MIN, mlp
 from uav_mec_nodes.learners.set_layout import SetLayout, action_parts, obs_parts
 
 ASSOCIATION_PRIOR = 20.0   # initial scale: a rate 0.05 below the best (log10 rates / 10) lowers a score by 1
+# motion prior's initial scale: positions are observed / area (500 m), orbit offsets are in units of 100 m
+# (guidance.ORBIT_OFFSET_M), so the offset that keeps a UAV's orbit where it is flies starts at 5 x (q - users)
+MOTION_PRIOR = 5.0
 
 
 class _Parse(nn.Module):
@@ -174,7 +177,7 @@ class SetEncoder(nn.Module):
 class SetActor(nn.Module):
     """pi(a|s) over the padded action: squashed Gaussians per entry, as SquashedGaussianActor."""
 
-    def __init__(self, layout: SetLayout, width: int = 64):
+    def __init__(self, layout: SetLayout, width: int = 64, motion_prior: bool = False):
         super().__init__()
         self.layout, d = layout, width
         self.parse = _Parse(layout)
@@ -193,6 +196,10 @@ class SetActor(nn.Module):
         self.association = nn.Linear(d, 2)
         self.migration = nn.Linear(d, 2)
         self.motion = mlp((3 * d, d, 6))
+        # optional: the orbit offsets start from the one that keeps each UAV circling where it is, relative to
+        # the users it likely serves (a learned scale); the head learns the correction (a steady teacher's
+        # offsets are that plus a few metres, learners/imitation.py)
+        self.motion_prior = nn.Parameter(torch.tensor(MOTION_PRIOR)) if motion_prior else None
         self.action_dim = layout.action_dim
 
     def valid(self, o: dict) -> torch.Tensor:
@@ -229,6 +236,8 @@ class SetActor(nn.Module):
         rr = pairs.of_pair(torch.einsum('bij,bjk->bik', serve, o['uav_uav_rate']).unsqueeze(-1))
         mig = self.migration(F.relu(pre_mig + rr * self.migration_rate))          # (P, 2)
         motion = self.motion(torch.cat([hv, uav_ctx, g.unsqueeze(1).expand(b, j, d)], -1))   # (B, J, 6)
+        if self.motion_prior is not None:
+            motion = motion + F.pad(self._stay_offsets(o, serve), (0, 4))
         mean = torch.cat([part[..., 0], assoc_mean.flatten(1), pairs.padded(mig[:, 0]).flatten(1),
                           motion[..., :3].flatten(1)], -1)
         log_std = torch.cat([part[..., 1], pairs.padded(assoc[:, 1]).flatten(1), pairs.padded(mig[:, 1]).flatten(1),
@@ -245,6 +254,16 @@ class SetActor(nn.Module):
             action = action[0]
             log_prob = None if log_prob is None else log_prob[0]
         return action, log_prob
+
+
+    def _stay_offsets(self, o: dict, serve: torch.Tensor) -> torch.Tensor:
+        """(B, J, 2) pre-squash orbit offsets of each UAV's own position from the mean of the users it likely
+        serves (serve: (B, I, J) association weights); no users: zero."""
+        weight = serve * o['user_mask'].unsqueeze(-1)                              # (B, I, J)
+        uav_xy = o['uav_position'][..., :2]
+        eps = 1e-3   # a UAV that serves nobody stays where it is
+        mean = (torch.einsum('bij,bik->bjk', weight, o['user_xy']) + eps * uav_xy) / (weight.sum(1).unsqueeze(-1) + eps)
+        return torch.atanh((self.motion_prior * (uav_xy - mean)).clamp(-0.99, 0.99))
 
 
 class SetCritic(nn.Module):

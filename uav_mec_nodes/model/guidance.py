@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from uav_mec_nodes.model.mobility import clip_norm
-from uav_mec_nodes.model.propulsion import propulsion_power_w
+from uav_mec_nodes.model.propulsion import flight_energy_j, propulsion_power_w
 
 ALTITUDE_ABOVE_MIN_M = 5.0    # flies this far above H_min, clear of the band's edge
 ORBIT_CLEARANCE_M = 15.0      # circles stay this far inside the safety margin: an orbit never leans on the layer
@@ -44,21 +44,37 @@ def _cruise_speed(propulsion, v_max_mps: float) -> float:
     return min((float(result.x), 0.0, v_max_mps), key=power)   # the least may be at a bound
 
 
+def least_flight_energy_j(slot: int, cfg) -> float:
+    """The least e_fly a UAV can spend in slot `slot` (0-based) of an episode it starts at rest: its speed at the
+    slot's start is at most slot * a_max * delta, and P falls up to V* (then rises), so P(min(that, V*))."""
+    speed = min(slot * cfg.uavs.a_max_mps2 * cfg.scenario.slot_s, cruise_speed_mps(cfg))
+    return float(flight_energy_j(speed, cfg.scenario.slot_s, cfg.propulsion))
+
+
 def orbit_radius_m(cfg, speed_mps: float) -> float:
     """A turn radius (7) can hold at this speed, with room to spare."""
     return max(1.5 * speed_mps ** 2 / cfg.uavs.a_max_mps2, 2.0 * cfg.uavs.d_safe_m)
 
 
-def orbit_centres(user_xy, serving, uav_xy, live, cfg, radius: float, offset_xy=None) -> np.ndarray:
-    """(J, 2) centres: each live UAV's users' mean position (+ offset_xy), inside the area, 2 r + d_safe apart."""
-    j_n = len(uav_xy)
-    centres = np.asarray(uav_xy, float).copy()
+def users_mean_xy(user_xy, serving, uav_xy, live) -> np.ndarray:
+    """(J, 2) each live UAV's users' mean position (no user this slot: the nearest ones); a dead UAV's own xy."""
+    means = np.asarray(uav_xy, float).copy()
     for j in np.flatnonzero(live):
         mine = np.flatnonzero(serving == j)
         if len(mine) == 0:   # no user this slot: the nearest ones
             distance = np.linalg.norm(user_xy - uav_xy[j], axis=1)
             mine = np.argsort(distance)[:max(1, len(user_xy) // max(int(live.sum()), 1))]
-        centres[j] = user_xy[mine].mean(axis=0) + (0.0 if offset_xy is None else offset_xy[j])
+        means[j] = user_xy[mine].mean(axis=0)
+    return means
+
+
+def orbit_centres(user_xy, serving, uav_xy, live, cfg, radius: float, offset_xy=None) -> np.ndarray:
+    """(J, 2) centres: each live UAV's users' mean position (+ offset_xy), inside the area, 2 r + d_safe apart."""
+    j_n = len(uav_xy)
+    centres = users_mean_xy(user_xy, serving, uav_xy, live)
+    if offset_xy is not None:
+        mask = np.asarray(live, bool)
+        centres[mask] += np.asarray(offset_xy, float)[mask]
     lo = cfg.safety.margin_m + ORBIT_CLEARANCE_M + radius
     hi = cfg.scenario.area_m - cfg.safety.margin_m - ORBIT_CLEARANCE_M - radius
     gap = 2.0 * radius + cfg.uavs.d_safe_m
@@ -98,6 +114,26 @@ def orbit_accelerations(q, v, centres, live, cfg, speed: float, radius: float, a
 
 
 ORBIT_OFFSET_M = 100.0   # how far from its users' mean position the orbit action can put a centre
+# Steady orbits: a centre moves at most this far a slot. A turn keeps the cruise speed while the velocity turns
+# by at most 2 asin(a_max delta / (2 V*)) (about 28 degrees a slot); a centre that jumps to a new users' mean
+# (a user handed to another UAV) asks for more, the acceleration is clipped and the UAV slows off V*.
+CENTRE_STEP_M = 5.0
+
+
+def steady_orbit_action(previous_centres, user_xy, serving, q, live, cfg):
+    """The orbit action ((J, 3), centred low) whose centres move at most CENTRE_STEP_M from previous_centres
+    towards the users' means (None: straight to them), and the centres it flies, (J, 2)."""
+    radius = orbit_radius_m(cfg, cruise_speed_mps(cfg))
+    target = orbit_centres(user_xy, serving, q[:, :2], live, cfg, radius)
+    desired = target
+    if previous_centres is not None:
+        step = target - previous_centres
+        norm = np.linalg.norm(step, axis=1, keepdims=True)
+        desired = previous_centres + step * np.minimum(1.0, CENTRE_STEP_M / np.maximum(norm, 1e-9))
+    offset = np.clip((desired - users_mean_xy(user_xy, serving, q[:, :2], live)) / ORBIT_OFFSET_M, -1.0, 1.0)
+    offset[~np.asarray(live, bool)] = 0.0
+    action = np.column_stack([offset, np.full(len(q), -1.0)])
+    return action, orbit_centres(user_xy, serving, q[:, :2], live, cfg, radius, offset * ORBIT_OFFSET_M)
 
 
 def orbit_action(action, user_xy, serving, q, v, live, cfg) -> np.ndarray:

@@ -27,6 +27,11 @@ def _flying():
     return FlyingReference()
 
 
+def _steady():
+    from uav_mec_nodes.policies.flying import FlyingReference
+    return FlyingReference(name='steady-greedy', steady=True)
+
+
 def _optimal():
     from uav_mec_nodes.policies.optimal import SlotOptimal
     return SlotOptimal()
@@ -41,18 +46,22 @@ def _flying_optimal():
 # the policies by name; a policy file is one more (make_policy), and `polish:` before any name refines it
 BASELINES: Dict[str, Callable[[], Policy]] = {
     'offload-all': _offload_all, 'random-partition': _random_partition, 'greedy': _greedy,
-    'flying-greedy': _flying, 'optimal': _optimal, 'flying-optimal': _flying_optimal,
+    'flying-greedy': _flying, 'steady-greedy': _steady, 'optimal': _optimal, 'flying-optimal': _flying_optimal,
 }
 SHIPPED_SET = 'set'   # the name of the shipped set policy (policies/data/set_policy.pt)
 
 
 def make_policy(name: str) -> Policy:
     """A baseline by name, or a trained policy file (a path ending in .pt); `polish:` before either
-    polishes its offloading decisions by greedy's local search (policies/polished.py)."""
-    from uav_mec_nodes.policies.polished import PREFIX, Polished
+    polishes its offloading decisions by greedy's local search, `fly:` keeps only its motion and takes greedy's
+    offloading (policies/polished.py)."""
+    from uav_mec_nodes.policies.polished import MOTION_PREFIX, PREFIX, GreedyOffloading, Polished
     if name.startswith(PREFIX):
         inner = make_policy(name[len(PREFIX):])
         return Polished(inner, PREFIX + inner.name)
+    if name.startswith(MOTION_PREFIX):
+        inner = make_policy(name[len(MOTION_PREFIX):])
+        return GreedyOffloading(inner, MOTION_PREFIX + inner.name)
     if name == SHIPPED_SET:     # the shipped set policy, by name: the file lies inside the installed package
         from uav_mec_nodes.policies.files import shipped_set_policy_path
         name = str(shipped_set_policy_path())
@@ -63,5 +72,5 @@ def make_policy(name: str) -> Policy:
         from uav_mec_nodes.errors import UserInputError
         raise UserInputError(f'--policy: unknown policy {name!r}; allowed: {sorted(BASELINES)}, {SHIPPED_SET!r} (the '
                              f'shipped set policy) or a policy file (.pt) from uav-mec train, either with {PREFIX!r} '
-                             'before it')
+                             f'or {MOTION_PREFIX!r} before it')
     return BASELINES[name]()
