@@ -15,7 +15,7 @@ SMALL = dict(network='set', set_users=(4, 6), set_uavs=(2, 3), set_width=16)
 
 def test_padding_an_action_is_what_cutting_it_back_undoes():
     layout = LearnerConfig.for_algo('sac-per', **SMALL).layout
-    action = np.random.default_rng(0).uniform(-1, 1, (2, 5 * (1 + 2 * 3) + 3 * 3))   # I=5, J=3, a batch of two
+    action = np.random.default_rng(0).uniform(-1, 1, (2, 5 * (1 + 2 * 3) + 3 * 3))   # I=5, J=3, two of them
     padded = layout.pad_action(action, 5, 3)
     assert padded.shape == (2, layout.action_dim)
     np.testing.assert_allclose(layout.unpad_action(padded, 5, 3), action, rtol=1e-6)
@@ -24,7 +24,8 @@ def test_padding_an_action_is_what_cutting_it_back_undoes():
 
 def test_the_demonstrations_are_the_teachers_slots_as_the_student_sees_them():
     learner = LearnerConfig.for_algo('sac-per', **SMALL)
-    sizes = Sizes(learner, load_scenario().replace(modes__motion_action='orbit', scenario__num_slots=5, scenario__num_users=5), seed=1)
+    scenario = load_scenario().replace(modes__motion_action='orbit', scenario__num_slots=5, scenario__num_users=5)
+    sizes = Sizes(learner, scenario, seed=1)
     obs, actions = demonstrations(sizes, teacher_of('steady-greedy'), episodes=2, seed=1)
     assert obs.shape == (10, sizes.obs_dim) and actions.shape == (10, sizes.action_dim)
     # every slot's action decodes back to the teacher's own decisions: replay episode 0 and compare
@@ -39,8 +40,7 @@ def test_the_demonstrations_are_the_teachers_slots_as_the_student_sees_them():
         back, _ = decode_action(env.world, action, 'orbit')
         np.testing.assert_array_equal(back.serving_uav, decisions.serving_uav)
         np.testing.assert_array_equal(back.partition_layer, decisions.partition_layer)
-        np.testing.assert_allclose(sizes.layout.unpad_action(actions[t], env.num_users, env.num_uavs)[-3 * env.num_uavs:],
-                                   motion.ravel(), atol=1e-6)
+        np.testing.assert_allclose(action[-3 * env.num_uavs:], motion.ravel(), atol=1e-6)
         env.step_decisions(decisions, teacher.fly(env, decisions, motion))
 
 
@@ -49,7 +49,8 @@ def test_the_actor_learns_the_teacher_and_its_file_plans_like_any_set_policy(tmp
     from uav_mec_nodes.policies import make_policy
     learner = LearnerConfig.for_algo('sac-per', **SMALL)
     settings = ImitationSettings(episodes=2, updates=240, batch_size=64, eval_every=80, eval_episodes=1, seed=0)
-    result = imitate(learner, load_scenario().replace(scenario__num_slots=20, scenario__num_users=5), settings, tmp_path / 'bc')
+    scenario = load_scenario().replace(scenario__num_slots=20, scenario__num_users=5)
+    result = imitate(learner, scenario, settings, tmp_path / 'bc')
     with (tmp_path / 'bc' / 'imitate.csv').open() as f:
         rows = list(csv.DictReader(f))
     assert [int(r['update']) for r in rows] == [80, 160, 240]
@@ -63,7 +64,21 @@ def test_the_actor_learns_the_teacher_and_its_file_plans_like_any_set_policy(tmp
     assert len(decisions.serving_uav) == 5 and accel.shape == (3, 3)
     assert policy.scenario.modes.motion_action == 'orbit'      # its motion entries mean where to circle
     with pytest.raises(UserInputError, match='already holds a run'):
-        imitate(learner, load_scenario().replace(scenario__num_users=5), settings, tmp_path / 'bc')
+        imitate(learner, scenario, settings, tmp_path / 'bc')
+
+
+def test_the_command_line_builds_the_student_it_was_asked_for(tmp_path):
+    import json
+
+    from helpers import uav_mec
+    out = uav_mec('imitate', '--episodes', 1, '--updates', 2, '--eval-every', 2, '--eval-episodes', 1, '--set-users',
+                  4, 6, '--set-uavs', 2, 3, '--set-width', 8, '--set-motion-prior', '--users', 5, '--seed', 3,
+                  '--out', tmp_path / 'bc')
+    assert 'imitated steady-greedy on 60 slots' in out.stdout
+    run = json.loads((tmp_path / 'bc' / 'run.json').read_text())
+    assert run['learner']['network'] == 'set' and run['learner']['set_width'] == 8
+    assert run['learner']['set_users'] == [4, 6] and run['learner']['set_motion_prior'] is True
+    assert run['settings']['seed'] == 3 and run['scenario']['modes']['motion_action'] == 'orbit'
 
 
 def test_bad_imitation_input_is_a_one_line_error(tmp_path):

@@ -28,10 +28,11 @@ def _learner_flag(parser, f) -> None:
 
 
 def _learner_overrides(args) -> dict:
-    """The LearnerConfig fields the options gave (None: the algorithm's default)."""
+    """The LearnerConfig fields the options gave (None: the algorithm's default; a command without the option
+    leaves the field alone too)."""
     out = {}
     for f in _flagged():
-        value = getattr(args, f.name)
+        value = getattr(args, f.name, None)
         for name in (f.name,) + f.metadata['also']:
             out[name] = tuple(value) if isinstance(value, list) else value
     return out
@@ -77,15 +78,13 @@ IMITATE_LEARNER_FIELDS = ('set_users', 'set_uavs', 'set_width', 'set_motion_prio
 
 
 def _imitate_args(parser):
-    from dataclasses import MISSING
-
     from uav_mec_nodes.learners.config import ImitationSettings
     scenario_args(parser)
     for f in fields(ImitationSettings):
-        kind = type(f.default) if f.default is not MISSING else str
         rng = f.metadata.get('range')
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=f.default,
-                            help=f"{f.metadata['help']} (default {f.default}" + (f'; {rng[0]}-{rng[1]})' if rng else ')'))
+        shown = f'{f.default}; {rng[0]}-{rng[1]}' if rng else f.default
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), default=f.default,
+                            help=f"{f.metadata['help']} (default {shown})")
     for f in _flagged():
         if f.name in IMITATE_LEARNER_FIELDS:
             _learner_flag(parser, f)
@@ -99,9 +98,7 @@ def imitate_cmd(args) -> int:
     from uav_mec_nodes.learners.imitation import ImitationSettings, imitate
     env = make_env(args)
     settings = ImitationSettings(**{f.name: getattr(args, f.name) for f in fields(ImitationSettings)})
-    learner = LearnerConfig.for_algo('sac-per', network='set', **{
-        name: tuple(getattr(args, name)) if isinstance(getattr(args, name), list) else getattr(args, name)
-        for name in IMITATE_LEARNER_FIELDS if getattr(args, name) is not None})
+    learner = LearnerConfig.for_algo('sac-per', **{**_learner_overrides(args), 'network': 'set'})
     result = imitate(learner, env.cfg, settings, args.out)
     best = result['best']
     print(f"imitated {settings.teacher} on {result['samples']} slots in {result['wall_s']:.0f} s; best validation "

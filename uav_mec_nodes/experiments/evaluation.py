@@ -61,7 +61,8 @@ def measure(log, cfg) -> EpisodeMeasures:
                            border_fraction=near / max(live_slots, 1),
                            user_distance_m=float(np.mean(np.concatenate(distances))),
                            safety_interventions=summary['safety_interventions'],
-                           flight_above_floor_j=cfg.energy.w_fly * summary['flight_energy_j'] - flight_floor_j(log, cfg))
+                           flight_above_floor_j=cfg.energy.w_fly * summary['flight_energy_j']
+                           - flight_floor_j(log, cfg))
 
 
 def paired_difference(values: Sequence[float], reference: Sequence[float], level: float = 0.95) -> Dict[str, float]:

@@ -255,14 +255,14 @@ class SetActor(nn.Module):
             log_prob = None if log_prob is None else log_prob[0]
         return action, log_prob
 
-
     def _stay_offsets(self, o: dict, serve: torch.Tensor) -> torch.Tensor:
         """(B, J, 2) pre-squash orbit offsets of each UAV's own position from the mean of the users it likely
         serves (serve: (B, I, J) association weights); no users: zero."""
         weight = serve * o['user_mask'].unsqueeze(-1)                              # (B, I, J)
         uav_xy = o['uav_position'][..., :2]
         eps = 1e-3   # a UAV that serves nobody stays where it is
-        mean = (torch.einsum('bij,bik->bjk', weight, o['user_xy']) + eps * uav_xy) / (weight.sum(1).unsqueeze(-1) + eps)
+        pooled = torch.einsum('bij,bik->bjk', weight, o['user_xy'])
+        mean = (pooled + eps * uav_xy) / (weight.sum(1).unsqueeze(-1) + eps)
         return torch.atanh((self.motion_prior * (uav_xy - mean)).clamp(-0.99, 0.99))
 
 
