@@ -61,7 +61,7 @@ def test_plan_keeps_only_the_chosen_learners():
     runs, evals = plan('fig4', seeds=(0, 1), steps=100, algos=('sac',))
     assert {r.algo for r in runs} == {'sac'} and len(runs) == 10
     learner_evals = {e.policy for e in evals} - {'greedy', 'offload-all', 'random-partition', 'flying-greedy',
-                                                 'flying-optimal'}
+                                                 'steady-greedy', 'flying-optimal'}
     assert learner_evals == {r.name for r in runs}
     assert {e.policy for e in evals} >= {'greedy', 'offload-all', 'random-partition'}
     _, evals = plan('fig5', seeds=(0,), steps=100, baselines=('offload-all', 'flying-greedy'))

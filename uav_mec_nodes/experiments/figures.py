@@ -23,10 +23,12 @@ LABELS = {'sac-per': 'SAC-PER', 'sac': 'SAC', 'redq': 'REDQ', 'sac-per-ua': 'SAC
           'offload-all': 'offload all', 'random-partition': 'random partitioning',
           'greedy': 'per-slot greedy, hovering', 'flying-greedy': 'flying reference (greedy, cruising)',
           'flying-optimal': 'flying reference with the per-slot optimum',
+          'steady-greedy': 'flying reference, orbits moving 5 m a slot at most',
           'set-sac-per': 'SAC-PER, set policy (one for all I, J)', 'set-sac': 'SAC, set policy',
           'set-redq': 'REDQ, set policy', 'set-sac-per-ua': 'SAC-PER-UA, set policy (ours, one for all I, J)'}
 STYLE = {'greedy': dict(color='black', linestyle='--'), 'flying-greedy': dict(color='black', linestyle='-'),
          'flying-optimal': dict(color='black', marker='*', markersize=12, linestyle='none'),
+         'steady-greedy': dict(color='tab:red', linestyle='-'),
          'offload-all': dict(color='tab:gray'), 'random-partition': dict(color='tab:brown'),
          'sac-per': dict(color='tab:blue'), 'sac': dict(color='tab:orange'), 'redq': dict(color='tab:green'),
          'sac-per-ua': dict(color='tab:purple'), 'orbit-sac-per': dict(color='tab:cyan'),

@@ -35,7 +35,7 @@ LEARNERS = PAPER_LEARNERS + (ORBIT + 'sac-per', ORBIT + 'sac-per-ua') + SET_LEAR
 # 12,000-step runs of issue 14 (docs/results/issue14-set-runs/) gained little on validation after 6,000
 SET_SETTINGS = dict(batch_size=128, set_width=32, set_users=(4, 12), set_uavs=(2, 5))
 SET_STEPS = 6_000
-BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy', 'flying-greedy')
+BASELINE_POLICIES = ('offload-all', 'random-partition', 'greedy', 'flying-greedy', 'steady-greedy')
 # the flying reference with the per-slot optimum's offloading: about 0.5 s a slot at I=10, so the sweeps
 # evaluate it at the default point (I=10, J=3, one failure) only
 OPTIMUM_POLICIES = ('flying-optimal',)
