@@ -80,3 +80,14 @@ def test_never_worse_than_greedy_and_below_every_decision(seed, users, slot, dea
     assert (opt.late, opt.energy_j) <= (greedy_late, greedy_energy)
     assert (opt.lower_late, opt.lower_energy_j) <= (greedy_late, greedy_energy * (1 + 1e-9))
     assert (opt.lower_late, opt.lower_energy_j) <= (opt.late, opt.energy_j * (1 + 1e-9))
+
+
+def test_the_solvers_debugging_lines_reach_neither_stdout_nor_stderr():
+    import json
+
+    from helpers import uav_mec
+    # at I=4 HiGHS printed dozens of "HighsMipSolverData::..." lines an episode on fd 1 (they went to stderr)
+    out = uav_mec('compare', '--users', 4, '--policies', 'flying-optimal', '--episodes', 2, '--seed', 1000100,
+                  '--json', '--no-progress')
+    assert 'Highs' not in out.stderr and 'Highs' not in out.stdout
+    assert json.loads(out.stdout)['policies']['flying-optimal']['episodes'] == 2

@@ -133,17 +133,21 @@ class EnergyCurves:
 
 
 @contextlib.contextmanager
-def _solver_output_to_stderr():
-    """HiGHS writes some diagnostics to the process's stdout (fd 1) even with scipy's disp=False: stdout is for
-    results (`uav-mec gap --json`), so they go to stderr."""
+def _solver_output_silenced():
+    """HiGHS writes debugging lines of its MIP search to the process's stdout (fd 1) even with scipy's
+    disp=False ("HighsMipSolverData::transformNewIntegerFeasibleSolution ...", dozens an episode): stdout is for
+    results (`uav-mec gap --json`) and stderr for the progress bar and errors, so they go nowhere. What the
+    solve returns (status, message) is checked by the caller."""
     sys.stdout.flush()
     saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(2, 1)
+        os.dup2(devnull, 1)
         yield
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(devnull)
 
 
 class _Rows:
@@ -170,7 +174,7 @@ class _Rows:
         from scipy.sparse import coo_matrix
         cat = np.concatenate
         matrix = coo_matrix((cat(self.v), (cat(self.r), cat(self.c))), shape=(self.n, len(cost))).tocsr()
-        with _solver_output_to_stderr():
+        with _solver_output_silenced():
             result = milp(cost, integrality=integral, bounds=Bounds(np.zeros(len(cost)), upper),
                           constraints=[LinearConstraint(matrix, cat(self.lo), cat(self.hi))],
                           options=dict(time_limit=time_limit_s, mip_rel_gap=1e-7))
