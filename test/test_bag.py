@@ -126,3 +126,37 @@ def test_metadata_of_every_checkpoint_is_one_yaml_dump_of_the_whole(tmp_path):
     bag.close()
     from uav_mec_nodes.bags.io import topic_counts
     assert topic_counts(tmp_path / 'bag') == {'/numbers': 4, '/more': 3, '/none': 0}
+
+
+def test_a_recording_is_done_on_the_final_clock_or_after_its_drain_time(tmp_path):
+    """The recorder ends as soon as the episode is whole: its last slot, its last MOVE and the sequencer's
+    final /clock (stamped num_slots x slot_s); a /clock of an earlier slot does not end it, and without the
+    final one it ends DRAIN_S after the rest."""
+    from types import SimpleNamespace as NS
+
+    from uav_mec_nodes.bags import recording as rec
+    from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_PLANT_COMMAND, TOPIC_SLOT_METRICS,
+                                              TOPIC_TASK_REPORTS, recorded_topics)
+
+    def clock(seconds):
+        return NS(clock=NS(sec=int(seconds), nanosec=int(round(seconds % 1 * 1e9))))
+
+    def episode(name):
+        r = rec.Recording('run-a', tmp_path / name, 'sqlite3', recorded_topics(1, 1), 2, 1, slot_s=0.5)
+        for slot in range(2):
+            r.write(TOPIC_CLOCK, 1, b'\0' * 8, clock(slot * 0.5))
+            r.write(TOPIC_PLANT_COMMAND, 1, b'\0' * 8, NS(kind=rec.MOVE, slot=slot))
+            r.write(TOPIC_TASK_REPORTS, 1, b'\0' * 8, None)
+            r.write(TOPIC_SLOT_METRICS, 1, b'\0' * 8, None)
+        assert r.slots_recorded == 2 and r.done_at is not None and not r.done
+        return r
+    r = episode('clock')
+    r.write(TOPIC_CLOCK, 1, b'\0' * 8, clock(0.5))   # a repeated earlier stamp
+    assert not r.done
+    r.write(TOPIC_CLOCK, 1, b'\0' * 8, clock(1.0))   # 2 slots x 0.5 s: the end
+    assert r.done
+    r.close()
+    r = episode('no-clock')
+    r.done_at -= rec.DRAIN_S + 0.01                  # as if DRAIN_S had passed
+    assert r.done
+    r.close()

@@ -169,12 +169,28 @@ def test_a_setpoint_command_flies_towards_the_target_within_limits(context):
     sequencer.destroy_node()
 
 
+def _publish_and_take(context, node, inputs, pub, messages, got: list, expected: int) -> None:
+    """Publish once the node's subscription matched; spin until `expected` arrived and the guard holds none,
+    then a little longer (what should not arrive would by then)."""
+    from rclpy.executors import SingleThreadedExecutor
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    deadline = time.monotonic() + 10
+    while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    for msg in messages:
+        pub.publish(msg)
+    while (len(got) < expected or inputs.guard.pending) and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    for _ in range(10):
+        executor.spin_once(timeout_sec=0.02)
+
+
 @pytest.mark.parametrize('filtered', [True, False], ids=['node', 'recorder'])
 def test_another_runs_messages_are_dropped_by_dds_before_python(context, filtered):
     """A node's subscriptions carry a content filter on run_id: another run's plans never reach its
     callbacks or its guard (a flood costs it nothing). The recorder's are unfiltered, to count them."""
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
 
     from uav_mec_nodes.config import load_scenario
     from uav_mec_nodes.nodes._common import GuardedInput, qos
@@ -186,20 +202,44 @@ def test_another_runs_messages_are_dropped_by_dds_before_python(context, filtere
         sub = inputs.subscribe(Plan, '/plan', lambda m: got.append(m.run_id))
         assert sub.is_cft_enabled == filtered
         pub = writer.create_publisher(Plan, '/plan', qos(inputs.topics['/plan'].qos))
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(node)
-        deadline = time.monotonic() + 10
-        while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        for k in range(10):
-            pub.publish(Plan(run_id='run-a' if k % 2 else 'run-b', slot=k))
-        while (len(got) < 5 or inputs.guard.pending) and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.05)
-        for _ in range(10):
-            executor.spin_once(timeout_sec=0.02)
+        _publish_and_take(context, node, inputs, pub, [Plan(run_id='run-a' if k % 2 else 'run-b', slot=k)
+                                                        for k in range(10)], got, 5)
         assert got == ['run-a'] * 5
         other = inputs.guard.strays.get(('/plan', 'message of another run (run-b)'), 0)
         assert other == (0 if filtered else 5)
+    finally:
+        writer.destroy_node()
+        node.destroy_node()
+
+
+@pytest.mark.parametrize('filtered', [True, False], ids=['run-filtered', 'any-run'])
+def test_a_uav_node_is_handed_only_its_own_uavs_messages_of_a_topic_of_all_uavs(context, filtered):
+    """subscribe(only=(field, value)) adds a field term to the DDS content filter (beside the run's, where
+    there is one): the task reports of other UAVs never reach the callback, nor the guard's stray counts."""
+    import rclpy
+
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.msg import TaskReport
+    from uav_mec_nodes.nodes._common import GuardedInput, content_filter, qos
+    assert content_filter(None) is None
+    both = content_filter('run-a', 'computing_uav', 1)
+    assert (both.filter_expression, list(both.expression_parameters)) == (
+        'run_id = %0 AND computing_uav = %1', ["'run-a'", '1'])
+    node = rclpy.create_node('uav_1', context=context)
+    writer = rclpy.create_node('channel_sim', context=context)
+    try:
+        inputs = GuardedInput(node, 'run-a', load_scenario(), filter_foreign_runs=filtered)
+        got = []
+        sub = inputs.subscribe(TaskReport, '/task_reports', lambda m: got.append((m.run_id, m.computing_uav)),
+                               only=('computing_uav', 1))
+        assert sub.is_cft_enabled
+        pub = writer.create_publisher(TaskReport, '/task_reports', qos(inputs.topics['/task_reports'].qos))
+        _publish_and_take(context, node, inputs, pub, [
+            TaskReport(run_id='run-a' if k < 9 else 'run-b', slot=k, computing_uav=k % 3 - 1) for k in range(12)],
+            got, 3)
+        assert got == [('run-a', 1)] * 3
+        # another run's report for UAV 1 passes the field term alone and is then counted by the guard
+        assert sum(inputs.guard.strays.values()) == (0 if filtered else 1)
     finally:
         writer.destroy_node()
         node.destroy_node()

@@ -82,3 +82,44 @@ def test_the_launchers_progress_files_are_whole_counts_or_nothing(tmp_path):
     nowhere = ProgressFiles(None)
     nowhere.write(SLOTS_DONE, 5)
     assert nowhere.read(SLOTS_DONE) == 0
+
+
+def test_the_localhost_profile_parses_and_its_participants_talk(tmp_path, ros_domain_id):
+    """Fast DDS reads dds/fastdds_localhost.xml whole (a profile it cannot parse is dropped with an error on
+    stderr, and the run then goes out on every interface with the default writer timing): a message goes
+    through under it and nothing of the XML parser is printed."""
+    import os
+    import sys
+
+    from uav_mec_nodes.graph.isolation import LOCALHOST_PROFILE, PROFILES_ENV
+    script = (
+        'import rclpy, time\n'
+        'from std_msgs.msg import String\n'
+        'rclpy.init()\n'
+        'node = rclpy.create_node("profile_check")\n'
+        'got = []\n'
+        'node.create_subscription(String, "/profile_check", got.append, 10)\n'
+        'pub = node.create_publisher(String, "/profile_check", 10)\n'
+        'end = time.monotonic() + 10\n'
+        'while not got and time.monotonic() < end:\n'
+        '    pub.publish(String(data="x"))\n'
+        '    rclpy.spin_once(node, timeout_sec=0.05)\n'
+        'print("received", len(got) > 0)\n')
+    env = dict(os.environ, **{PROFILES_ENV: str(LOCALHOST_PROFILE)})
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=60)
+    assert 'received True' in out.stdout, out.stderr[-2000:]
+    assert 'XMLPARSER' not in out.stdout + out.stderr and 'Error' not in out.stderr, out.stderr[-2000:]
+
+
+def test_node_processes_end_without_waiting_on_readers_that_left(tmp_path):
+    """Each node process stays LINGER_S after its episode so its readers acknowledge the last samples they
+    took: no writer then waits out flush_publishers' limit at the end of a run (each used to, for the last
+    /slot_metrics, /markers and /clock: 5 s added to every run with one process per node)."""
+    out = subprocess.run([UAV_MEC, 'run', '--out', str(tmp_path / 'run'), '--processes', 'multi', '--slots', '5'],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    logs = {p.name: p.read_text() for p in (tmp_path / 'run' / 'logs').glob('*.log')}
+    assert {'sequencer.log', 'channel_sim.log', 'recorder.log', 'world.log'} <= set(logs)
+    waited = [name for name, text in logs.items() if 'exiting with unacknowledged messages' in text]
+    assert waited == []

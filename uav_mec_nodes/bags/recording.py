@@ -18,15 +18,16 @@ from typing import Optional
 from uav_mec_nodes import __version__
 from uav_mec_nodes.bags.io import BagWriter
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph.contract import (TOPIC_PLANT_COMMAND, TOPIC_RUN_INFO, TOPIC_SLOT_METRICS, TOPIC_STRAY_INPUT,
-                                          TOPIC_TASK_REPORTS)
+from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_PLANT_COMMAND, TOPIC_RUN_INFO, TOPIC_SLOT_METRICS,
+                                          TOPIC_STRAY_INPUT, TOPIC_TASK_REPORTS)
 
-DRAIN_S = 0.5   # after the last slot, late messages (the final /clock) still get in
+DRAIN_S = 0.5   # after the last slot, late messages (the final /clock) still get in, if it does not come first
 MOVE = 1        # PlantCommand.KIND_MOVE
 
 
 class Recording:
-    def __init__(self, run_id: str, bag_path, storage: str, topics: dict, num_slots: int, num_users: int):
+    def __init__(self, run_id: str, bag_path, storage: str, topics: dict, num_slots: int, num_users: int,
+                 slot_s: float):
         self.bag_path = Path(bag_path)
         if self.bag_path.exists():
             raise UserInputError(f'recorder: parameter bag_path: {self.bag_path} exists; bags are never '
@@ -38,6 +39,8 @@ class Recording:
             raise UserInputError(f'recorder: parameter bag_path: cannot write {self.bag_path} '
                                  f'({exc.strerror or exc})') from None
         self.run_id, self.num_slots, self.num_users = run_id, num_slots, num_users
+        self.end_ns = int(round(num_slots * slot_s * 1e9))   # the sequencer's last /clock: the episode's end
+        self.end_clock_seen = False
         self.connections = {name: self.bag.add_topic(name, spec.type_name, spec.qos) for name, spec in topics.items()}
         self.info_connection = self.bag.add_topic(TOPIC_RUN_INFO, 'uav_mec_nodes/msg/RunInfo')
         self.stray_connection = self.bag.add_topic(TOPIC_STRAY_INPUT, 'uav_mec_nodes/msg/StrayInput')
@@ -80,6 +83,8 @@ class Recording:
             self.metrics_seen += 1
         if topic == TOPIC_PLANT_COMMAND and msg.kind == MOVE:
             self.moves_seen = max(self.moves_seen, msg.slot + 1)
+        if topic == TOPIC_CLOCK and msg.clock.sec * 1_000_000_000 + msg.clock.nanosec >= self.end_ns:
+            self.end_clock_seen = True
         recorded = False
         if topic in (TOPIC_SLOT_METRICS, TOPIC_TASK_REPORTS):
             # slots recorded in full (counts: topics are not ordered against each other)
@@ -106,7 +111,9 @@ class Recording:
 
     @property
     def done(self) -> bool:
-        return self.done_at is not None and time.monotonic() - self.done_at > DRAIN_S
+        """The whole episode is in: its last slot, its last MOVE and the final /clock (which the sequencer
+        publishes once this recording has the last slot; given DRAIN_S, should it never come)."""
+        return self.done_at is not None and (self.end_clock_seen or time.monotonic() - self.done_at > DRAIN_S)
 
     def close(self) -> None:
         """Close the bag readable (also when the run is interrupted)."""

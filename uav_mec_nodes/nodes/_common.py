@@ -110,6 +110,23 @@ def declare_node(node: Node, module: str):
     return params, scenario_for(vars(params), node.get_name())
 
 
+# How often a node that waits on time (a lease running out, a stalled slot, the start-up) looks again. Its
+# inputs wake it at once (each input callback ends in the node's tick), so this bounds only how late a
+# time-out is seen, not how long a slot takes; a faster poll cost an executor wake-up each, a third of
+# the single-process graph's callbacks at 2 ms.
+POLL_S = 0.02
+# The sequencer's poll when it paces slots to wall time (rtf > 0): the slot starts within this of its time.
+PACE_POLL_S = 0.002
+
+
+def then(callback: Callable, tick: Callable[[], None]) -> Callable:
+    """An input callback followed by the node's tick: a slot moves on as soon as its last input is in."""
+    def both(msg) -> None:
+        callback(msg)
+        tick()
+    return both
+
+
 # --- the contract's endpoints --------------------------------------------------------------------
 def publisher(node: Node, msg_type, topic: str, topics: dict):
     """A publisher of a contract topic, with the contract's QoS and without rclpy's default QoS event handlers.
@@ -126,12 +143,17 @@ def publisher(node: Node, msg_type, topic: str, topics: dict):
 
 
 # --- guarded input ---------------------------------------------------------------------------------
-def run_filter(run_id: str):
-    """A DDS content filter passing only this run's messages (None if the id cannot be quoted as it is)."""
+def content_filter(run_id: Optional[str], field: Optional[str] = None, value: int = 0):
+    """A DDS content filter passing only this run's messages (run_id None: any run's) and, with a field, only
+    those whose field equals value; None if it would pass everything."""
     from rclpy.subscription_content_filter_options import ContentFilterOptions
-    if not RUN_ID.fullmatch(run_id):   # a run id the filter cannot quote as it is (`ros2 run` with any string)
-        return None
-    return ContentFilterOptions('run_id = %0', [f"'{run_id}'"])
+    terms, params = [], []
+    if run_id is not None and RUN_ID.fullmatch(run_id):   # an id the filter cannot quote as it is: no run filter
+        terms, params = ['run_id = %0'], [f"'{run_id}'"]
+    if field is not None:
+        terms.append(f'{field} = %{len(params)}')
+        params.append(str(int(value)))
+    return ContentFilterOptions(' AND '.join(terms), params) if terms else None
 
 
 class GuardedInput:
@@ -150,7 +172,7 @@ class GuardedInput:
                  event_warnings: bool = False):
         self.node = node
         self.event_warnings = event_warnings   # rclpy's default QoS event handlers (see publisher())
-        self.run_filter = run_filter(run_id) if filter_foreign_runs else None
+        self.run_id = run_id if filter_foreign_runs else None
         self.topics = graph_topics(cfg.scenario.num_users, cfg.scenario.num_uavs)
         self.guard = InputGuard(run_id, self.topics, self._writers)
         self.on_stray: Optional[Callable[[str, str], None]] = None
@@ -160,13 +182,15 @@ class GuardedInput:
         return [(bytes(e.endpoint_gid), e.node_namespace, e.node_name)
                 for e in self.node.get_publishers_info_by_topic(topic)]
 
-    def subscribe(self, msg_type, topic: str, callback: Callable, raw: bool = False):
-        """callback(msg), or callback(msg, serialized bytes) with raw=True."""
+    def subscribe(self, msg_type, topic: str, callback: Callable, raw: bool = False, only: Optional[tuple] = None):
+        """callback(msg), or callback(msg, serialized bytes) with raw=True; only=(field, value): the middleware
+        delivers only the messages whose integer field equals value (a UAV node's own of a topic of all UAVs:
+        the callback still checks, a filter is not a guard)."""
         spec = self.topics[topic]
         route = (msg_type, topic, callback, raw)
         return self.node.create_subscription(
             msg_type, topic, lambda data, info: self._receive(route, data, info), qos(reader_qos(spec.qos)), raw=True,
-            content_filter_options=self.run_filter if spec.carries_run_id else None,
+            content_filter_options=content_filter(self.run_id if spec.carries_run_id else None, *(only or ())),
             event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=self.event_warnings))
 
     def _receive(self, route, data: bytes, info) -> None:

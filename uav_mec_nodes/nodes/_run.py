@@ -100,6 +100,20 @@ def flush_publishers(node, timeout_s: float = 5.0) -> bool:
     return acked
 
 
+# A node whose episode is over stays this long before it exits: its DDS readers acknowledge the last samples
+# they took (the world and the UAV nodes end on the last /slot_metrics, the recorder on the final /clock), so
+# their writers' flush_publishers returns at once instead of waiting out its limit (5 s) for readers that left.
+# A reader acknowledges when its writer asks (a heartbeat): at least twice in this time with the 0.1 s period of
+# dds/fastdds_localhost.xml; under Fast DDS's default period (3 s, another profile) a writer may still wait.
+LINGER_S = 0.2
+
+
+def linger(node, seconds: float = LINGER_S) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and rclpy.ok():
+        rclpy.spin_once(node, timeout_sec=max(end - time.monotonic(), 0.0))
+
+
 def run_single(node_class, args=None) -> None:
     die_with_launcher()
     code = 0
@@ -119,6 +133,7 @@ def run_single(node_class, args=None) -> None:
                 if hasattr(node, 'drain'):   # the recorder: what is in flight still goes into the bag
                     node.drain(lambda: rclpy.spin_once(node, timeout_sec=0.02))
             elif rclpy.ok():
+                linger(node)
                 flush_publishers(node)
         except UserInputError as exc:
             print(f'error: {exc}', file=sys.stderr)

@@ -41,15 +41,15 @@ class PlannerNode(Node):
         topics = self.inputs.topics
         self.plan_pub = c.publisher(self, Plan, c.TOPIC_PLAN, topics)
         self.failure_pub = c.publisher(self, FailureEvent, c.TOPIC_FAILURES, topics)
-        self.inputs.subscribe(UserStates, c.TOPIC_USERS, self.on_users)
-        self.inputs.subscribe(ChannelState, c.TOPIC_CHANNEL, self.on_channel)
-        self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state)
-        self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
-        self.inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
-        for j in range(self.num_uavs):
-            self.inputs.subscribe(UavState, c.uav_state_topic(j), self.on_uav_state)
+        inputs = [(UserStates, c.TOPIC_USERS, self.on_users), (ChannelState, c.TOPIC_CHANNEL, self.on_channel),
+                  (UavState, c.TOPIC_WORLD_UAVS, self.on_world_state),
+                  (FailureEvent, c.TOPIC_FAILURES, self.on_failure),
+                  (FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)]
+        inputs += [(UavState, c.uav_state_topic(j), self.on_uav_state) for j in range(self.num_uavs)]
+        for msg_type, topic, callback in inputs:
+            self.inputs.subscribe(msg_type, topic, c.then(callback, self.tick))
         c.subscribe_heartbeats(self.inputs, self.num_uavs, self.gate.leases)
-        self.create_timer(0.002, self.tick, clock=c.wall_clock())
+        self.create_timer(c.POLL_S, self.tick, clock=c.wall_clock())   # leases running out
 
     # --- inputs -------------------------------------------------------------------------------
     def on_users(self, msg: UserStates) -> None:

@@ -41,7 +41,7 @@ class RecorderNode(Node):
         s = self.cfg.scenario
         topics = recorded_topics(s.num_users, s.num_uavs)
         bag = p.bag_path or f'runs/{p.run_id or "recorder"}/bag'   # as GraphConfig names it
-        self.recording = Recording(p.run_id, bag, p.storage, topics, s.num_slots, s.num_users)
+        self.recording = Recording(p.run_id, bag, p.storage, topics, s.num_slots, s.num_users, s.slot_s)
         self.recording.write_run_info(p.seed, p.policy, p.failure_mode, render_yaml(self.cfg),
                                       int(self.context.get_domain_id()))
         # unfiltered: other runs' messages on the domain are counted as stray input in the bag

@@ -41,19 +41,20 @@ class SequencerNode(Node):
         self.clock_pub = c.publisher(self, ClockMsg, c.TOPIC_CLOCK, topics)
         self.plant_pub = c.publisher(self, PlantCommand, c.TOPIC_PLANT_COMMAND, topics)
         seq = self.seq
-        self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_state)
-        self.inputs.subscribe(Plan, c.TOPIC_PLAN, lambda m: seq.on_plan(m.slot, m.uav_alive, time.monotonic()))
-        self.inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, lambda m: seq.on_metrics(m.slot))
+        inputs = [(UavState, c.TOPIC_WORLD_UAVS, self.on_state),
+                  (Plan, c.TOPIC_PLAN, lambda m: seq.on_plan(m.slot, m.uav_alive, time.monotonic())),
+                  (SlotMetrics, c.TOPIC_SLOT_METRICS, lambda m: seq.on_metrics(m.slot)),
+                  (FailureEvent, c.TOPIC_FAILURES, lambda m: seq.on_failure(m.uav_id, m.slot, m.mode)),
+                  (FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)]
         if self.wait_for_recorder:
-            self.inputs.subscribe(RecorderProgress, c.TOPIC_RECORDER_PROGRESS,
-                                  lambda m: seq.on_recorded(m.slots_recorded))
-        self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, lambda m: seq.on_failure(m.uav_id, m.slot, m.mode))
-        self.inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
-        for j in range(self.num_uavs):
-            self.inputs.subscribe(UavCommand, c.uav_cmd_topic(j), self.on_command)
+            inputs.append((RecorderProgress, c.TOPIC_RECORDER_PROGRESS, lambda m: seq.on_recorded(m.slots_recorded)))
+        inputs += [(UavCommand, c.uav_cmd_topic(j), self.on_command) for j in range(self.num_uavs)]
+        for msg_type, topic, callback in inputs:
+            self.inputs.subscribe(msg_type, topic, c.then(callback, self.tick))
         # whether a UAV whose command is missing is still up
         c.subscribe_heartbeats(self.inputs, self.num_uavs, seq.leases)
-        self.create_timer(0.002, self.tick, clock=c.wall_clock())
+        # the start-up, leases, stalls and, with rtf > 0, the wall time a slot is paced to
+        self.create_timer(c.PACE_POLL_S if p.real_time_factor > 0 else c.POLL_S, self.tick, clock=c.wall_clock())
 
     @property
     def done(self) -> bool:
@@ -89,10 +90,12 @@ class SequencerNode(Node):
         now = time.monotonic()
         if self.done or self.halted:
             return
-        ready = self.count_subscribers(c.TOPIC_PLANT_COMMAND) >= 1 and self.count_publishers(c.TOPIC_PLAN) >= 1
-        if self.wait_for_recorder:
-            ready = ready and self.count_publishers(c.TOPIC_RECORDER_PROGRESS) >= 1
-        uavs_up = all(self.count_publishers(c.uav_state_topic(j)) >= 1 for j in range(self.num_uavs))
+        ready = uavs_up = True   # what the graph holds matters only before the first slot
+        if self.seq.phase == 'startup':
+            ready = self.count_subscribers(c.TOPIC_PLANT_COMMAND) >= 1 and self.count_publishers(c.TOPIC_PLAN) >= 1
+            if self.wait_for_recorder:
+                ready = ready and self.count_publishers(c.TOPIC_RECORDER_PROGRESS) >= 1
+            uavs_up = all(self.count_publishers(c.uav_state_topic(j)) >= 1 for j in range(self.num_uavs))
         action = self.seq.step(now, ready, uavs_up)
         if action is None:
             return

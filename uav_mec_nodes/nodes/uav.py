@@ -49,10 +49,11 @@ class UavNode(Node):
         self.cmd_pub = c.publisher(self, UavCommand, c.uav_cmd_topic(self.uav_id), topics)
         self.heartbeat_pub = c.publisher(self, Heartbeat, c.uav_heartbeat_topic(self.uav_id), topics)
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg)
-        self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state)
+        # of the topics of all UAVs, the middleware hands this node only its own UAV's messages
+        self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state, only=('uav_id', self.uav_id))
         self.inputs.subscribe(Plan, c.TOPIC_PLAN, self.on_plan)
         self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
-        self.inputs.subscribe(TaskReport, c.TOPIC_TASK_REPORTS, self.on_report)
+        self.inputs.subscribe(TaskReport, c.TOPIC_TASK_REPORTS, self.on_report, only=('computing_uav', self.uav_id))
         self.inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name=f'uav_{self.uav_id}_heartbeat', daemon=True)
