@@ -126,3 +126,30 @@ def test_encoded_decisions_decode_back_to_themselves(users, uavs):
         np.testing.assert_allclose(accel, orbit_action(motion, env.users.position[:, :2], decisions.serving_uav,
                                                        env.uav_pos, env.uav_vel, env.alive_start, env.cfg))
         env.step_decisions(decisions, accel)
+
+
+def _fingerprint(users, uavs, **modes):
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.env import UavMecEnv
+    cfg = load_scenario().replace(scenario__num_users=users, scenario__num_uavs=uavs, **modes)
+    env = UavMecEnv(cfg)
+    env.reset(seed=7)
+    rng = np.random.default_rng(3)
+    e_tot = reward = obs_sum = 0.0
+    for _ in range(cfg.scenario.num_slots):
+        obs, r, _, _, info = env.step(rng.uniform(-1.2, 1.2, env.action_dim))
+        e_tot, reward, obs_sum = e_tot + info['e_tot'], reward + r, obs_sum + float(obs.astype(np.float64).sum())
+    return e_tot, reward, obs_sum
+
+
+@pytest.mark.parametrize('users, uavs, modes, expected', [
+    (10, 3, {}, (88.74185966872881, -264.8424232546254, 3425.6097111438166)),
+    (12, 5, dict(modes__motion_action='orbit'), (118.75970020826881, -237.51940041653762, 6222.98984609414)),
+    (10, 3, dict(modes__resource_allocation='paper'), (49.511434245680846, -135.39961875673978, 3515.0644460483454)),
+    (100, 10, {}, (981.1228895699068, -3539.6615880973463, 67337.57126186625)),
+])
+def test_an_episodes_numbers_are_those_recorded_before_the_env_was_made_faster(users, uavs, modes, expected):
+    """Sum of e_tot, of rewards and of the observations over a seeded episode of random actions (clipped
+    ones included), recorded with the env before issue 21's speed-ups of its numpy code: a faster step must
+    give the same numbers (to 1e-12; they are the same to the bit)."""
+    assert _fingerprint(users, uavs, **modes) == pytest.approx(expected, rel=1e-12, abs=0)

@@ -89,3 +89,21 @@ def test_slot_flight_energy_masks_failed_uavs():
     assert down[0] == pytest.approx(168.49) and down[1] == 0.0
     every = propulsion.slot_flight_energy_j(velocity, alive, CFG.replace(energy__fly_energy_of_failed='all'))
     assert every[1] == pytest.approx(propulsion.propulsion_power_w(10.0, CFG.propulsion))
+
+
+def test_row_norms_are_numpys_norms_to_the_bit():
+    """mobility.row_norms (the slot's distances, speeds and limits) gives np.linalg.norm(x, axis=-1) exactly,
+    so the env's numbers did not move when it replaced it (issue 21: identical e_tot)."""
+    from uav_mec_nodes.model.mobility import clip_norm, min_pairwise_distance, row_norms
+    rng = np.random.default_rng(0)
+    for shape in [(3, 3), (10, 3, 3), (1, 3), (7, 2), (0, 3)]:
+        x = rng.normal(0, 10.0 ** rng.integers(-3, 4), shape)
+        assert np.array_equal(row_norms(x), np.linalg.norm(x, axis=-1))
+        assert np.array_equal(row_norms(x, keepdims=True), np.linalg.norm(x, axis=-1, keepdims=True))
+    assert np.array_equal(row_norms(np.array([[3, 4]])), [5.0])   # integers: as floats, as norm does
+    q = rng.uniform(0, 1000, (5, 3))
+    d = np.linalg.norm(q[:, None] - q[None], axis=-1)
+    assert min_pairwise_distance(q) == d[np.triu_indices(5, 1)].min()
+    v = rng.normal(0, 20, (4, 3))
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    assert np.array_equal(clip_norm(v, 10.0), v * np.minimum(1.0, 10.0 / np.maximum(n, 1e-300)))

@@ -213,18 +213,19 @@ def decode_action(w: World, action, motion_action: Optional[str] = None) -> tupl
     a = np.asarray(action, dtype=np.float64).reshape(-1)
     if a.shape != (dim,):
         raise ActionError(f'action: expected shape ({dim},), got {np.asarray(action).shape}')
-    if not np.all(np.isfinite(a)):
+    if not np.isfinite(a).all():
         raise ActionError('action: NaN or inf entries')
-    a = np.clip(a, -1.0, 1.0)
+    a = np.minimum(np.maximum(a, -1.0), 1.0)   # np.clip, without its dispatch (a is finite)
     i, j = w.num_users, w.num_uavs
-    parts = np.split(a, np.cumsum([i, i * j, i * j, 3 * j]))
+    ends = (i, i + i * j, i + 2 * i * j, i + 2 * i * j + 3 * j)   # partition, association, migration, motion
+    parts = [a[:ends[0]], a[ends[0]:ends[1]], a[ends[1]:ends[2]], a[ends[2]:ends[3]], a[ends[3]:]]
     layers = w.arrays.num_layers[w.dnn_type]
     phi = 1 + np.rint((parts[0] + 1.0) / 2.0 * (layers - 1)).astype(np.int64)
     alive = w.alive_start
     assoc = np.where(alive[None, :], parts[1].reshape(i, j), -np.inf)
     serving = np.argmax(assoc, axis=1) if alive.any() else np.zeros(i, np.int64)
     mig = parts[2].reshape(i, j).copy()
-    mig[~np.broadcast_to(alive[None, :], mig.shape)] = -np.inf
+    mig[:, ~alive] = -np.inf
     mig[np.arange(i), serving] = -np.inf
     target = np.where(np.isfinite(mig).any(axis=1), np.argmax(mig, axis=1), -1)
     if (motion_action or w.cfg.modes.motion_action) == 'orbit':

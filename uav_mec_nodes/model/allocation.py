@@ -63,7 +63,9 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     a = bits / bandwidth_hz
     t_loc_min, t_tr_min, need = min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w,
                                            bandwidth_hz)
-    cpu_uav_hz = np.broadcast_to(np.asarray(cpu_uav_hz, float), (num_uavs,))
+    cpu_uav_hz = np.asarray(cpu_uav_hz, float)
+    cpu_uav_hz = np.full(num_uavs, float(cpu_uav_hz)) if cpu_uav_hz.ndim == 0 else \
+        np.broadcast_to(cpu_uav_hz, (num_uavs,))
     if solvers is None:   # numba loads only where slots are evaluated
         from uav_mec_nodes.model import allocation_kernels as solvers
     # deadline-first admission per UAV: a task that cannot meet its deadline even alone is late; while a
@@ -78,8 +80,10 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     t_loc, t_tr, t_off = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks)
     price = np.zeros(n_tasks)
     if ok.any():
+        ok = slice(None) if ok.all() else ok   # all admitted (most slots): views, not copies
         sub = tuple(np.ascontiguousarray(x[ok], dtype=float) for x in args) + (float(kappa), float(w_uav))
-        k, budget, m = computing_uav[ok].astype(np.int64), np.ascontiguousarray(budget_s[ok], dtype=float), ok.sum()
+        k, budget = computing_uav[ok].astype(np.int64), np.ascontiguousarray(budget_s[ok], dtype=float)
+        m = len(budget)
         start = np.full(m, np.nan)   # each lambda from the compute terms' closed form
         mu_task = np.zeros(m)
         lam = np.exp(solvers.solve_lambdas(mu_task, budget, *sub, start))
@@ -102,7 +106,7 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
         f_off[late] = cpu_uav_hz[on] * c_off[late] / np.maximum(queued[on], 1e-300)
         wait = np.maximum(budget_s[late] - t_loc[late] - t_tr[late], 0.0)
         t_off[late] = np.where(c_off[late] > 0, wait + c_off[late] / np.maximum(f_off[late], 1e-300), 0.0)
-    return TaskTimes(t_loc, t_tr, t_off, f_off, price), ok
+    return TaskTimes(t_loc, t_tr, t_off, f_off, price), ~late
 
 
 def priced_task_energy_j(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_price, cpu_max_hz, p_max_w,

@@ -7,10 +7,12 @@ reading h0^2 / d^4 is an option (`channel.uav_gain_squared`).
 """
 import numpy as np
 
+from uav_mec_nodes.model.mobility import row_norms
+
 
 def distances_m(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise Euclidean distances between rows of a (N, 3) and b (M, 3) -> (N, M)."""
-    return np.linalg.norm(a[..., :, None, :] - b[..., None, :, :], axis=-1)
+    return row_norms(a[..., :, None, :] - b[..., None, :, :])
 
 
 def rician_power(rician_factor: float, rng: np.random.Generator, shape) -> np.ndarray:

@@ -6,6 +6,7 @@ the wall, so nobody piles up on a border. Each user keeps its own mean heading
 theta-bar_i, drawn uniformly at reset (the paper's "average direction" is not
 given a value).
 """
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,12 +44,11 @@ def _reflect(x: np.ndarray, upper: float):
 def step_users(m: UserMotion, cfg, rng: np.random.Generator) -> UserMotion:
     """One slot: position update (4) with the previous speed and heading, then (3a)(3b)."""
     u, delta, area = cfg.users, cfg.scenario.slot_s, cfg.scenario.area_m
-    x = m.position[:, 0] + m.speed_mps * np.cos(m.heading_rad) * delta
-    y = m.position[:, 1] + m.speed_mps * np.sin(m.heading_rad) * delta
-    x, flip_x = _reflect(x, area)
-    y, flip_y = _reflect(y, area)
-    heading = m.heading_rad.copy()
-    mean = m.mean_heading_rad.copy()
+    direction = np.empty((len(m.heading_rad), 2))
+    direction[:, 0], direction[:, 1] = np.cos(m.heading_rad), np.sin(m.heading_rad)
+    xy, flip = _reflect(m.position[:, :2] + m.speed_mps[:, None] * direction * delta, area)   # both axes at once
+    x, y, flip_x, flip_y = xy[:, 0], xy[:, 1], flip[:, 0], flip[:, 1]
+    heading, mean = m.heading_rad, m.mean_heading_rad   # np.where makes new arrays: m is not changed
     # a wall turns the motion around: mirror the heading and its mean
     heading = np.where(flip_x, np.pi - heading, heading)
     mean = np.where(flip_x, np.pi - mean, mean)
@@ -60,7 +60,8 @@ def step_users(m: UserMotion, cfg, rng: np.random.Generator) -> UserMotion:
     heading = mu1 * heading + (1 - mu1) * mean + np.sqrt(1 - mu1 ** 2) * psi
     speed = mu2 * m.speed_mps + (1 - mu2) * u.mean_speed_mps + np.sqrt(1 - mu2 ** 2) * phi
     speed = np.maximum(speed, 0.0)
-    pos = np.stack([x, y, np.zeros_like(x)], axis=1)
+    pos = np.zeros((len(x), 3))
+    pos[:, 0], pos[:, 1] = x, y
     return UserMotion(pos, speed, heading, mean)
 
 
@@ -75,16 +76,28 @@ def init_uavs(num_uavs: int, cfg, rng: np.random.Generator, max_tries: int = 100
     raise RuntimeError('could not place UAVs d_safe apart; lower uavs.d_safe_m')
 
 
+def row_norms(x: np.ndarray, keepdims: bool = False) -> np.ndarray:
+    """Euclidean norms over the last axis: np.linalg.norm(x, axis=-1) to the bit (the same sum of squares),
+    without its dispatch, which costs more than the arithmetic on a few rows."""
+    x = np.asarray(x, dtype=float)
+    return np.sqrt(np.add.reduce(x * x, axis=-1, keepdims=keepdims))
+
+
+@functools.lru_cache(maxsize=None)
+def _upper_pairs(n: int):
+    return np.triu_indices(n, 1)
+
+
 def min_pairwise_distance(q: np.ndarray) -> float:
     if len(q) < 2:
         return np.inf
-    d = np.linalg.norm(q[:, None, :] - q[None, :, :], axis=-1)
-    return float(d[np.triu_indices(len(q), 1)].min())
+    d = row_norms(q[:, None, :] - q[None, :, :])
+    return float(d[_upper_pairs(len(q))].min())
 
 
 def clip_norm(vectors: np.ndarray, max_norm: float) -> np.ndarray:
     """Scale rows whose Euclidean norm exceeds max_norm back onto the ball."""
-    n = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    n = row_norms(vectors, keepdims=True)
     return vectors * np.minimum(1.0, max_norm / np.maximum(n, 1e-300))
 
 
@@ -108,17 +121,27 @@ def step_uavs(q: np.ndarray, v: np.ndarray, accel: np.ndarray, alive: np.ndarray
     v_next = clip_norm(v + a * delta, u.v_max_mps)
     a = (v_next - v) / delta  # the acceleration actually flown
     q_next = q + v * delta + 0.5 * a * delta ** 2
-    lower = np.array([0.0, 0.0, s.altitude_min_m])
-    upper = np.array([s.area_m, s.area_m, s.altitude_max_m])
+    lower, upper = _area_box(s.area_m, s.altitude_min_m, s.altitude_max_m)
     outside = (q_next < lower - 1e-9) | (q_next > upper + 1e-9)
-    q_next = np.clip(q_next, lower, upper)
+    q_next = np.minimum(np.maximum(q_next, lower), upper)   # np.clip, without its dispatch
     v_next = np.where(outside, 0.0, v_next)
     dead = ~np.asarray(alive, dtype=bool)
-    q_next[dead], v_next[dead], a[dead] = q[dead], 0.0, 0.0
-    outside[dead] = False
-    live_q = q_next[~dead]
+    if dead.any():
+        q_next[dead], v_next[dead], a[dead] = q[dead], 0.0, 0.0
+        outside[dead] = False
+        live_q = q_next[~dead]
+    else:
+        live_q = q_next
     collision = min_pairwise_distance(live_q) < u.d_safe_m
     return UavStep(q_next, v_next, a, outside.any(axis=1), bool(collision))
+
+
+@functools.lru_cache(maxsize=8)
+def _area_box(area_m: float, altitude_min_m: float, altitude_max_m: float):
+    """The (lower, upper) corners of the flight volume (28c); callers do not write to them."""
+    lower, upper = np.array([0.0, 0.0, altitude_min_m]), np.array([area_m, area_m, altitude_max_m])
+    lower.flags.writeable = upper.flags.writeable = False
+    return lower, upper
 
 
 def accel_towards(q: np.ndarray, v: np.ndarray, target: np.ndarray, cfg) -> np.ndarray:

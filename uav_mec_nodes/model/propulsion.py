@@ -6,6 +6,8 @@ P(V) = P0 (1 + 3 V^2 / U_tip^2)
 """
 import numpy as np
 
+from uav_mec_nodes.model.mobility import row_norms
+
 
 def propulsion_power_w(speed_mps, p) -> np.ndarray:
     """P(V) [W] for speeds V [m/s] (any shape); `p` is a config PropulsionSection."""
@@ -28,7 +30,7 @@ def slot_flight_energy_j(velocity_mps: np.ndarray, alive_start: np.ndarray, cfg)
     With `energy.fly_energy_of_failed: down` a UAV down at the slot's start
     spends nothing; 'all' sums over all J as (27) is printed.
     """
-    speed = np.linalg.norm(np.asarray(velocity_mps, dtype=float), axis=-1)
+    speed = row_norms(np.asarray(velocity_mps, dtype=float))
     fly = flight_energy_j(speed, cfg.scenario.slot_s, cfg.propulsion)
     if cfg.energy.fly_energy_of_failed == 'down':
         fly = np.where(alive_start, fly, 0.0)

@@ -75,7 +75,8 @@ class SlotResult:
 
     @property
     def counts(self) -> dict:
-        return {name: int((self.state == s).sum()) for s, name in enumerate(STATE_NAMES)}
+        per_state = np.bincount(np.asarray(self.state, np.int64), minlength=len(STATE_NAMES))
+        return {name: int(per_state[s]) for s, name in enumerate(STATE_NAMES)}
 
     def totals(self) -> dict:
         return dict(e_tot=self.e_tot, local_energy_j=float(self.local_energy_j.sum()),
@@ -93,18 +94,19 @@ def _check(decisions: SlotDecisions, state: SlotState, arrays: ProfileArrays, nu
         value = np.asarray(getattr(decisions, name))
         if value.shape != (n,):
             raise ActionError(f'{name}: expected shape ({n},), got {value.shape}')
-        if not np.all(np.isfinite(value)):
+        if value.dtype.kind not in 'iub' and not np.isfinite(value).all():   # integers are finite
             raise ActionError(f'{name}: NaN or inf')
     phi = np.asarray(decisions.partition_layer)
     layers = arrays.num_layers[state.dnn_type]
-    if np.any(phi < 1) or np.any(phi > layers):
-        i = int(np.argmax((phi < 1) | (phi > layers)))
+    outside = (phi < 1) | (phi > layers)
+    if outside.any():
+        i = int(np.argmax(outside))
         raise ActionError(f'partition_layer[{i}]: must be in [1, {layers[i]}], got {phi[i]}')
     serving = np.asarray(decisions.serving_uav)
-    if np.any(serving < 0) or np.any(serving >= num_uavs):
+    if ((serving < 0) | (serving >= num_uavs)).any():
         raise ActionError(f'serving_uav: must be in [0, {num_uavs - 1}], got {serving.tolist()}')
     target = np.asarray(decisions.migration_target)
-    if np.any(target < NO_MIGRATION) or np.any(target >= num_uavs):
+    if ((target < NO_MIGRATION) | (target >= num_uavs)).any():
         raise ActionError(f'migration_target: must be -1 or in [0, {num_uavs - 1}], got {target.tolist()}')
     for name, lo, hi in (('cpu_share', 0.0, np.inf), ('local_cpu_fraction', 0.0, 1.0),
                          ('tx_power_w', 0.0, cfg.users.tx_power_max_w)):
@@ -146,9 +148,11 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
 
     alive_start = np.asarray(state.alive_start, bool)
     alive_end = np.asarray(state.alive_end, bool)
-    drop = np.where(alive_start[serving], DROP_NONE, DROP_SERVING_DOWN)
-    failing = alive_start[serving] & ~alive_end[serving]
-    target_ok = (target >= 0) & (target != serving) & alive_end[np.maximum(target, 0)]
+    serving_up = alive_start[serving]
+    drop = np.where(serving_up, DROP_NONE, DROP_SERVING_DOWN)
+    failing = serving_up & ~alive_end[serving]
+    target_or_0 = np.maximum(target, 0)
+    target_ok = (target >= 0) & (target != serving) & alive_end[target_or_0]
     migrated = failing & target_ok
     drop = np.where((drop == DROP_NONE) & failing & ~target_ok, DROP_NO_TARGET, drop)
     ignored_mask = (target >= 0) & ~failing & (drop == DROP_NONE)
@@ -156,23 +160,29 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
     computing = np.where(migrated, target, serving)
     active = drop == DROP_NONE
 
-    mig_rate = state.uav_uav_rate_bps[serving, np.maximum(target, 0)]
-    t_mig = np.where(migrated, bits / np.where(migrated, mig_rate, 1.0), 0.0)
-    e_mig = np.where(migrated, cfg.uavs.tx_power_w * t_mig, 0.0)
+    if migrated.any():
+        mig_rate = state.uav_uav_rate_bps[serving, target_or_0]
+        t_mig = np.where(migrated, bits / np.where(migrated, mig_rate, 1.0), 0.0)
+        e_mig = np.where(migrated, cfg.uavs.tx_power_w * t_mig, 0.0)
+    else:   # what the lines above give when nothing migrates, without computing it
+        t_mig, e_mig = np.zeros(n), np.zeros(n)
 
     t_loc, t_tr, t_off = np.zeros(n), np.zeros(n), np.zeros(n)
     f_loc, f_off, p = np.zeros(n), np.zeros(n), np.zeros(n)
     given = np.full(n, np.nan) if decisions.tx_power_w is None else np.asarray(decisions.tx_power_w, float)
     fixed = ~np.isnan(given)
-    with np.errstate(divide='ignore'):
-        t_tr_fixed = np.where(bits > 0, bits / channel.rate_bps(np.where(fixed, given, 0.0), gain, b1, noise), 0.0)
+    any_fixed = bool(fixed.any())   # none: every use of a given power below changes nothing
+    if any_fixed:
+        with np.errstate(divide='ignore'):
+            t_tr_fixed = np.where(bits > 0, bits / channel.rate_bps(np.where(fixed, given, 0.0), gain, b1, noise),
+                                  0.0)
     if cfg.modes.resource_allocation == 'improved':
-        a = np.flatnonzero(active)
+        a = slice(None) if active.all() else np.flatnonzero(active)   # a slice: views, not copies
         # a given transmit power fixes the upload time: it comes off the budget like migration
-        budget = delta - t_mig[a] - np.where(fixed[a], t_tr_fixed[a], 0.0)
+        budget = delta - t_mig[a] - np.where(fixed[a], t_tr_fixed[a], 0.0) if any_fixed else delta - t_mig[a]
         times, in_slot = allocation.improved_allocation(
-            c_loc[a], c_off[a], np.where(fixed[a], 0.0, bits[a]), noise / gain[a], budget, computing[a],
-            num_uavs, f_uav, f_max, p_max, b1, kappa, cfg.energy.w_uav)
+            c_loc[a], c_off[a], np.where(fixed[a], 0.0, bits[a]) if any_fixed else bits[a], noise / gain[a], budget,
+            computing[a], num_uavs, f_uav, f_max, p_max, b1, kappa, cfg.energy.w_uav)
         t_loc[a], t_tr[a], t_off[a] = times.local_s, times.tx_s, times.uav_s
         f_loc[a] = np.where(c_loc[a] > 0, c_loc[a] / np.maximum(t_loc[a], 1e-300), 0.0)
         f_off[a] = times.uav_hz
@@ -198,13 +208,16 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
         p = np.where(bits > 0, p, 0.0)
         t_tr = np.where(bits > 0, bits / np.maximum(channel.rate_bps(p, gain, b1, noise), 1e-300), 0.0)
         queued = np.zeros(n, bool)
-    p = np.where(fixed, given, p)
-    t_tr = np.where(fixed, t_tr_fixed, t_tr)
+    if any_fixed:
+        p = np.where(fixed, given, p)
+        t_tr = np.where(fixed, t_tr_fixed, t_tr)
 
     e_loc = kappa * f_loc ** 2 * c_loc
     e_tr = p * t_tr
-    e_off = np.where(active, kappa * f_off ** 2 * c_off, 0.0)
-    t_off = np.where(active, t_off, 0.0)
+    e_off = kappa * f_off ** 2 * c_off
+    if not active.all():
+        e_off = np.where(active, e_off, 0.0)
+        t_off = np.where(active, t_off, 0.0)
     latency = t_loc + t_tr + t_mig + t_off
     st = np.where(~active, DROPPED, np.where(latency <= delta * (1.0 + tol), COMPLETED, LATE))
     in_slot = active & ~queued   # queued tasks use the CPU after the slot's budget
