@@ -30,7 +30,7 @@ def slot_flight_energy_j(velocity_mps: np.ndarray, alive_start: np.ndarray, cfg)
     With `energy.fly_energy_of_failed: down` a UAV down at the slot's start
     spends nothing; 'all' sums over all J as (27) is printed.
     """
-    speed = row_norms(np.asarray(velocity_mps, dtype=float))
+    speed = row_norms(velocity_mps)
     fly = flight_energy_j(speed, cfg.scenario.slot_s, cfg.propulsion)
     if cfg.energy.fly_energy_of_failed == 'down':
         fly = np.where(alive_start, fly, 0.0)
