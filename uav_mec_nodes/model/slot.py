@@ -171,18 +171,20 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
     f_loc, f_off, p = np.zeros(n), np.zeros(n), np.zeros(n)
     given = np.full(n, np.nan) if decisions.tx_power_w is None else np.asarray(decisions.tx_power_w, float)
     fixed = ~np.isnan(given)
-    any_fixed = bool(fixed.any())   # none: every use of a given power below changes nothing
+    any_fixed = bool(fixed.any())   # none (most slots): what a given power changes below is skipped
+    # a given transmit power fixes the upload time, which comes off the budget like migration, and leaves no
+    # bits for the allocation to upload
+    fixed_tx_s, upload_bits = np.zeros(n), bits
     if any_fixed:
         with np.errstate(divide='ignore'):
             t_tr_fixed = np.where(bits > 0, bits / channel.rate_bps(np.where(fixed, given, 0.0), gain, b1, noise),
                                   0.0)
+        fixed_tx_s, upload_bits = np.where(fixed, t_tr_fixed, 0.0), np.where(fixed, 0.0, bits)
     if cfg.modes.resource_allocation == 'improved':
         a = slice(None) if active.all() else np.flatnonzero(active)   # a slice: views, not copies
-        # a given transmit power fixes the upload time: it comes off the budget like migration
-        budget = delta - t_mig[a] - np.where(fixed[a], t_tr_fixed[a], 0.0) if any_fixed else delta - t_mig[a]
         times, in_slot = allocation.improved_allocation(
-            c_loc[a], c_off[a], np.where(fixed[a], 0.0, bits[a]) if any_fixed else bits[a], noise / gain[a], budget,
-            computing[a], num_uavs, f_uav, f_max, p_max, b1, kappa, cfg.energy.w_uav)
+            c_loc[a], c_off[a], upload_bits[a], noise / gain[a], delta - t_mig[a] - fixed_tx_s[a], computing[a],
+            num_uavs, f_uav, f_max, p_max, b1, kappa, cfg.energy.w_uav)
         t_loc[a], t_tr[a], t_off[a] = times.local_s, times.tx_s, times.uav_s
         f_loc[a] = np.where(c_loc[a] > 0, c_loc[a] / np.maximum(t_loc[a], 1e-300), 0.0)
         f_off[a] = times.uav_hz
