@@ -64,3 +64,21 @@ build_package uav_mec_nodes "$root" "$build"
 compiled=$(cat "$root/build-px4_msgs/build.log" "$build/build.log" | grep -c 'Building C' || true)
 copied=$(cat "$root/build-px4_msgs/install.log" "$build/install.log" | grep -c '^-- Installing' || true)
 log "messages and package: $compiled object(s) compiled, $copied file(s) installed into $venv"
+
+# numba compiles the model's kernels on first use and caches them beside the installed modules: do it
+# here, once per version of those modules (-P: the installed ones, not the source tree's), rather than in
+# the first run, test or node processes
+kernels="$installed/model/allocation_kernels.py $installed/model/slot_kernels.py"
+kernels_stamp="$venv/.uav_mec_kernels"
+# shellcheck disable=SC2086
+kernels_hash="$(sha256sum $kernels | cut -d' ' -f1 | tr '\n' ' ') $(stat -c %Y $kernels | tr '\n' ' ')"  # by mtime
+if [ "$(cat "$kernels_stamp" 2>/dev/null)" != "$kernels_hash" ]; then
+  start=$SECONDS
+  "$venv/bin/python" -P -c 'from uav_mec_nodes.model import allocation_kernels, slot_kernels
+allocation_kernels.compile_cached()
+slot_kernels.compile_cached()'
+  echo "$kernels_hash" > "$kernels_stamp"
+  log "model kernels compiled into numba's cache ($((SECONDS - start)) s)"
+else
+  log "model kernels: compiled (stamp $kernels_stamp)"
+fi

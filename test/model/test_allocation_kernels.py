@@ -41,6 +41,25 @@ def test_the_compiled_solvers_allocate_as_the_numpy_ones_on_many_problems():
     assert binding > 100   # the CPU-price solver was exercised, not only the budgets
 
 
+def test_the_compiled_allocation_takes_the_steps_of_the_numpy_one_around_the_same_solvers():
+    """allocation_kernels.allocate (the default) against improved_allocation's numpy steps around the compiled
+    solvers: the same admission, the same times to rounding (math.exp and np.exp may differ in the last bit)."""
+    rng = np.random.default_rng(2)
+    late_tasks = binding = 0
+    for _ in range(400):
+        args = _problem(rng)
+        new, ok_new = improved_allocation(*args)
+        ref, ok_ref = improved_allocation(*args, solvers=kernels)
+        np.testing.assert_array_equal(ok_new, ok_ref)
+        for name in ('local_s', 'tx_s', 'uav_s', 'uav_hz', 'cpu_price'):
+            np.testing.assert_allclose(getattr(new, name), getattr(ref, name), rtol=1e-13, atol=0, err_msg=name)
+        late_tasks += int((~ok_ref).sum())
+        binding += bool((ref.cpu_price > 0).any())
+    assert late_tasks > 100 and binding > 100   # queued tasks and CPU prices were both exercised
+    empty = improved_allocation(*(np.zeros(0),) * 5, np.zeros(0, np.int64), 2, 1e9, 1e9, 0.5, B1, KAPPA, W_UAV)
+    assert empty[0].local_s.shape == (0,) and empty[1].shape == (0,)
+
+
 def test_lambert_w_matches_scipy_over_its_range():
     near = -np.exp(-1.0) + np.logspace(-12, -1, 40)     # the branch point, where W is sqrt-steep
     z = np.concatenate([np.linspace(-0.3, 3.0, 80), np.logspace(0, 60, 80)])

@@ -56,18 +56,25 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
 
     cpu_uav_hz is F_j, one for every UAV or (J,). Returns (TaskTimes, feasible (N,) bool): feasible is
     False for the tasks made late by the admission (full local speed, p_max, their proportional CPU share).
-    `solvers`: a module with admit, solve_lambdas, times_of and solve_mu as in
-    model/allocation_kernels.py (the default; the benchmark passes its reference).
+    `solvers`: None for model/allocation_kernels.py's `allocate` (every step compiled), or a module with
+    admit, solve_lambdas, times_of and solve_mu as there, run by the numpy steps below (the benchmark
+    passes its reference; the tests compare the two).
     """
+    cpu_uav_hz = np.asarray(cpu_uav_hz, float)
+    cpu_uav_hz = np.full(num_uavs, float(cpu_uav_hz)) if cpu_uav_hz.ndim == 0 else \
+        np.ascontiguousarray(np.broadcast_to(cpu_uav_hz, (num_uavs,)))
+    if solvers is None:   # the compiled solvers, with the steps below in the same call (numba loads only here)
+        from uav_mec_nodes.model import allocation_kernels
+        as_float = (np.ascontiguousarray(x, dtype=float) for x in (c_loc, c_off, bits, noise_over_gain, budget_s))
+        *times, late = allocation_kernels.allocate(
+            *as_float, np.ascontiguousarray(computing_uav, dtype=np.int64), int(num_uavs), cpu_uav_hz,
+            float(cpu_max_hz), float(p_max_w), float(bandwidth_hz), float(kappa), float(w_uav))
+        return TaskTimes(*times), ~late
+    # the same steps in numpy around a module of solvers (the benchmark's and the tests' reference)
     n_tasks = len(c_loc)
     a = bits / bandwidth_hz
     t_loc_min, t_tr_min, need = min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w,
                                            bandwidth_hz)
-    cpu_uav_hz = np.asarray(cpu_uav_hz, float)
-    cpu_uav_hz = np.full(num_uavs, float(cpu_uav_hz)) if cpu_uav_hz.ndim == 0 else \
-        np.broadcast_to(cpu_uav_hz, (num_uavs,))
-    if solvers is None:   # numba loads only where slots are evaluated
-        from uav_mec_nodes.model import allocation_kernels as solvers
     # deadline-first admission per UAV: a task that cannot meet its deadline even alone is late; while a
     # UAV's admitted tasks need more than it has, the one needing most is queued (late). Admitted tasks
     # split the whole CPU within the slot; queued ones run after the budget on the full CPU, shared in

@@ -275,3 +275,66 @@ def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_m
             y = newton if (math.isfinite(newton) and lo < newton < hi) else 0.5 * (lo + hi)
         mu[k] = math.exp(y if abs(g) <= tol else hi)
     return mu
+
+
+@njit(cache=True)
+def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs, cpu_uav_hz, cpu_max_hz,
+             p_max_w, bandwidth_hz, kappa, w_uav):
+    """model/allocation.py's improved_allocation on these solvers, whole, in one compiled call: its thirty-odd
+    numpy calls around the solvers cost the env step more than the solvers themselves at I=10.
+
+    Returns (t_loc, t_tr, t_off, f_off, cpu_price, late), each (N,); the same steps in the same order
+    (a test compares the two on many problems).
+    """
+    n_tasks = len(c_loc)
+    a, t_loc_min, t_tr_min, need = np.empty(n_tasks), np.empty(n_tasks), np.empty(n_tasks), np.empty(n_tasks)
+    for i in range(n_tasks):   # allocation.min_uav_hz
+        a[i] = bits[i] / bandwidth_hz
+        t_loc_min[i] = c_loc[i] / cpu_max_hz if c_loc[i] > 0 else 0.0
+        t_tr_min[i] = a[i] / math.log2(1.0 + p_max_w / noise_over_gain[i]) if a[i] > 0 else 0.0
+        slack = budget_s[i] - t_loc_min[i] - t_tr_min[i]
+        need[i] = c_off[i] / max(slack, 1e-300) if slack > 0 else math.inf
+    late = admit(need, computing_uav, num_uavs, cpu_uav_hz)
+    t_loc, t_tr, t_off, price = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks), np.zeros(n_tasks)
+    ok = np.flatnonzero(~late)
+    if len(ok):
+        sub = (c_loc[ok], c_off[ok], a[ok], noise_over_gain[ok], t_loc_min[ok], t_tr_min[ok])
+        k, budget = computing_uav[ok], budget_s[ok]
+        start, mu_task = np.full(len(ok), math.nan), np.zeros(len(ok))
+        lam = np.exp(solve_lambdas(mu_task, budget, *sub, kappa, w_uav, start))
+        times = times_of(lam, mu_task, *sub, kappa, w_uav)
+        used = np.zeros(num_uavs)
+        for q in range(len(ok)):
+            if sub[1][q] > 0:
+                used[k[q]] += sub[1][q] / max(times[2][q], 1e-300)
+        binding = used > cpu_uav_hz
+        if binding.any():
+            mu = solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz)
+            mu_task = mu[k]
+            lam = np.exp(solve_lambdas(mu_task, budget, *sub, kappa, w_uav, start))
+            times = times_of(lam, mu_task, *sub, kappa, w_uav)
+            price[ok] = mu_task
+        t_loc[ok], t_tr[ok], t_off[ok] = times
+    f_off = np.zeros(n_tasks)
+    queued = np.zeros(num_uavs)
+    for i in range(n_tasks):
+        if c_off[i] > 0:
+            f_off[i] = c_off[i] / max(t_off[i], 1e-300)
+        if late[i]:
+            queued[computing_uav[i]] += c_off[i]
+    for i in range(n_tasks):   # queued tasks: the full CPU after the budget, shared in proportion to cycles
+        if late[i]:
+            on = computing_uav[i]
+            f_off[i] = cpu_uav_hz[on] * c_off[i] / max(queued[on], 1e-300)
+            wait = max(budget_s[i] - t_loc[i] - t_tr[i], 0.0)
+            t_off[i] = wait + c_off[i] / max(f_off[i], 1e-300) if c_off[i] > 0 else 0.0
+    return t_loc, t_tr, t_off, f_off, price, late
+
+
+def compile_cached() -> None:
+    """Compile `allocate` and the solvers it calls into numba's cache (about 10 s once; loading it then takes
+    0.3 s): scripts/bootstrap.sh calls this, so neither the first run nor several node processes at once
+    compile. Two UAVs: one whose CPU binds, one with a task queued late."""
+    n = 4
+    allocate(np.full(n, 1e8), np.full(n, 3e9), np.full(n, 1e5), np.full(n, 1e-10), np.array([0.5, 0.5, 0.5, 1e-3]),
+             np.array([0, 0, 1, 1], np.int64), 2, np.full(2, 1e10), 1e9, 0.5, 1e6, 1e-28, 1e-3)

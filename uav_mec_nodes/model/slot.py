@@ -19,12 +19,8 @@ import numpy as np
 from uav_mec_nodes.errors import ActionError
 from uav_mec_nodes.model import allocation, channel, power
 from uav_mec_nodes.model.dnn_profiles import ProfileArrays
-
-COMPLETED, LATE, DROPPED = 0, 1, 2          # TaskReport.STATE_*
-STATE_NAMES = ('completed', 'late', 'dropped')
-DROP_NONE, DROP_SERVING_DOWN, DROP_NO_TARGET = 0, 1, 2
-DROP_REASONS = ('', 'serving UAV down at slot start', 'serving UAV failed and no live migration target')
-NO_MIGRATION = -1
+from uav_mec_nodes.model.task_states import (  # noqa: F401 (the model's names for them)
+    COMPLETED, DROP_NO_TARGET, DROP_NONE, DROP_REASONS, DROP_SERVING_DOWN, DROPPED, LATE, NO_MIGRATION, STATE_NAMES)
 
 
 @dataclass
@@ -133,39 +129,18 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
     kappa, c0 = cfg.compute.kappa, cfg.compute.flops_per_cycle
     b1, noise = cfg.channel.bandwidth_mu_uav_hz, cfg.noise_mu_uav_w
     p_max, f_max, f_uav = cfg.users.tx_power_max_w, cfg.users.cpu_max_hz, cfg.uavs.cpu_hz
+    from uav_mec_nodes.model import slot_kernels   # numba loads only where slots are evaluated
     n = len(state.dnn_type)
-    idx = np.arange(n)
-    k = np.asarray(state.dnn_type)
-    phi = np.asarray(decisions.partition_layer, dtype=np.int64)
-    serving = np.asarray(decisions.serving_uav, dtype=np.int64)
-    target = np.asarray(decisions.migration_target, dtype=np.int64)
-
-    w_loc = arrays.cum_flops[k, phi - 1]
-    w_off = arrays.cum_flops[k, arrays.num_layers[k]] - w_loc
-    c_loc, c_off = w_loc / c0, w_off / c0
-    bits = arrays.input_bits[k, phi]
-    gain = state.mu_uav_gain[idx, serving]
-
-    alive_start = np.asarray(state.alive_start, bool)
-    alive_end = np.asarray(state.alive_end, bool)
-    serving_up = alive_start[serving]
-    drop = np.where(serving_up, DROP_NONE, DROP_SERVING_DOWN)
-    failing = serving_up & ~alive_end[serving]
-    target_or_0 = np.maximum(target, 0)
-    target_ok = (target >= 0) & (target != serving) & alive_end[target_or_0]
-    migrated = failing & target_ok
-    drop = np.where((drop == DROP_NONE) & failing & ~target_ok, DROP_NO_TARGET, drop)
-    ignored_mask = (target >= 0) & ~failing & (drop == DROP_NONE)
+    as_int = lambda x: np.ascontiguousarray(x, dtype=np.int64)   # noqa: E731 (one compiled signature each)
+    c_loc, c_off, bits, gain, drop, migrated, ignored_mask, computing, t_mig, e_mig = slot_kernels.tasks_of_slot(
+        as_int(state.dnn_type), as_int(decisions.partition_layer), as_int(decisions.serving_uav),
+        as_int(decisions.migration_target), np.ascontiguousarray(state.alive_start, dtype=np.bool_),
+        np.ascontiguousarray(state.alive_end, dtype=np.bool_), np.ascontiguousarray(arrays.cum_flops, dtype=float),
+        as_int(arrays.num_layers),
+        np.ascontiguousarray(arrays.input_bits, dtype=float), np.ascontiguousarray(state.mu_uav_gain, dtype=float),
+        np.ascontiguousarray(state.uav_uav_rate_bps, dtype=float), float(c0), float(cfg.uavs.tx_power_w))
     ignored = int(ignored_mask.sum())
-    computing = np.where(migrated, target, serving)
     active = drop == DROP_NONE
-
-    if migrated.any():
-        mig_rate = state.uav_uav_rate_bps[serving, target_or_0]
-        t_mig = np.where(migrated, bits / np.where(migrated, mig_rate, 1.0), 0.0)
-        e_mig = np.where(migrated, cfg.uavs.tx_power_w * t_mig, 0.0)
-    else:   # what the lines above give when nothing migrates, without computing it
-        t_mig, e_mig = np.zeros(n), np.zeros(n)
 
     t_loc, t_tr, t_off = np.zeros(n), np.zeros(n), np.zeros(n)
     f_loc, f_off, p = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -214,16 +189,9 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
         p = np.where(fixed, given, p)
         t_tr = np.where(fixed, t_tr_fixed, t_tr)
 
-    e_loc = kappa * f_loc ** 2 * c_loc
-    e_tr = p * t_tr
-    e_off = kappa * f_off ** 2 * c_off
-    if not active.all():
-        e_off = np.where(active, e_off, 0.0)
-        t_off = np.where(active, t_off, 0.0)
-    latency = t_loc + t_tr + t_mig + t_off
-    st = np.where(~active, DROPPED, np.where(latency <= delta * (1.0 + tol), COMPLETED, LATE))
-    in_slot = active & ~queued   # queued tasks use the CPU after the slot's budget
-    load = np.bincount(computing[in_slot], weights=f_off[in_slot], minlength=num_uavs)
+    e_loc, e_tr, e_off, t_off, latency, st, load = slot_kernels.outcomes_of_slot(
+        c_loc, c_off, f_loc, f_off, p, t_loc, t_tr, t_mig, t_off, active, queued, computing, num_uavs, float(kappa),
+        float(delta), float(tol))
     fly = np.zeros(num_uavs) if flight_energy_j is None else np.asarray(flight_energy_j, float)
     e_tot = float(e_loc.sum() + e_tr.sum() + cfg.energy.w_fly * fly.sum()
                   + cfg.energy.w_uav * (e_off.sum() + e_mig.sum()))

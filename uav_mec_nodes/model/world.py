@@ -17,7 +17,7 @@ import numpy as np
 from uav_mec_nodes.config import ScenarioConfig
 from uav_mec_nodes.model import channel, failures, mobility, propulsion, safety
 from uav_mec_nodes.model.dnn_profiles import ProfileArrays, profiles_for
-from uav_mec_nodes.model.slot import DROPPED, LATE, SlotState
+from uav_mec_nodes.model.slot import COMPLETED, SlotState
 
 
 def episode_rng(seed: Optional[int]) -> np.random.Generator:
@@ -133,7 +133,7 @@ class World:
             safe = safety.safe_accelerations(self.uav_pos, self.uav_vel, accel, alive_end, cfg)
             accel, interventions = safe.accel, safe.interventions
         motion = mobility.step_uavs(self.uav_pos, self.uav_vel, accel, alive_end, cfg)
-        timeout = bool(np.any((result.state == LATE) | (result.state == DROPPED)))
+        timeout = bool((result.state != COMPLETED).any())   # a task late or dropped
         r = cfg.reward
         factor = (r.penalty_collision if motion.collision else 1.0) * (r.penalty_timeout if timeout else 1.0) \
             * (r.penalty_boundary if motion.out_of_bounds.any() else 1.0)
