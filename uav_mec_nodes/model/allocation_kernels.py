@@ -251,6 +251,14 @@ def _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, 
 def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
              tol=1e-11, max_iter=100):
     """Per UAV whose CPU binds, mu with sum c_off / t_off = F (within tol relative); 0 elsewhere."""
+    return _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
+                     np.full(len(binding), math.nan), tol, max_iter)
+
+
+@njit(cache=True)
+def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
+              mu_start, tol, max_iter):
+    """solve_mu, each UAV's Newton started at mu_start (NaN or <= 0: at 1e-20 J/cycle)."""
     num_uavs = len(binding)
     mu = np.zeros(num_uavs)
     x_warm = np.full(len(budget), math.nan)
@@ -260,7 +268,9 @@ def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_m
             continue
         tasks = by_uav[first[k]:first[k + 1]]
         lo, hi = LOG_MU
-        y = math.log(1e-20)   # J/cycle: the order of w2 kappa f^2 at GHz speeds
+        # J/cycle: the order of w2 kappa f^2 at GHz speeds, or the caller's guess
+        y = math.log(mu_start[k]) if mu_start[k] > 0.0 else math.log(1e-20)
+        y = min(max(y, lo + 1.0), hi - 1.0)
         g = math.inf
         for _ in range(max_iter):
             g, dg = _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav,
@@ -279,7 +289,7 @@ def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_m
 
 @njit(cache=True)
 def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs, cpu_uav_hz, cpu_max_hz,
-             p_max_w, bandwidth_hz, kappa, w_uav):
+             p_max_w, bandwidth_hz, kappa, w_uav, cpu_price_start):
     """model/allocation.py's improved_allocation on these solvers, whole, in one compiled call: its thirty-odd
     numpy calls around the solvers cost the env step more than the solvers themselves at I=10.
 
@@ -309,7 +319,7 @@ def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_u
                 used[k[q]] += sub[1][q] / max(times[2][q], 1e-300)
         binding = used > cpu_uav_hz
         if binding.any():
-            mu = solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz)
+            mu = _solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz, cpu_price_start, 1e-11, 100)
             mu_task = mu[k]
             lam = np.exp(solve_lambdas(mu_task, budget, *sub, kappa, w_uav, start))
             times = times_of(lam, mu_task, *sub, kappa, w_uav)
@@ -337,4 +347,4 @@ def compile_cached() -> None:
     compile. Two UAVs: one whose CPU binds, one with a task queued late."""
     n = 4
     allocate(np.full(n, 1e8), np.full(n, 3e9), np.full(n, 1e5), np.full(n, 1e-10), np.array([0.5, 0.5, 0.5, 1e-3]),
-             np.array([0, 0, 1, 1], np.int64), 2, np.full(2, 1e10), 1e9, 0.5, 1e6, 1e-28, 1e-3)
+             np.array([0, 0, 1, 1], np.int64), 2, np.full(2, 1e10), 1e9, 0.5, 1e6, 1e-28, 1e-3, np.full(2, np.nan))

@@ -20,7 +20,9 @@ of future failures), it picks each user's partition layer and serving UAV:
    task that would miss its deadline as `LATE_PENALTY_J`, so deadlines come
    first. Each group's energy is solved once a slot, and a move is scored
    only where a bound on its gain (weak duality on the UAVs' CPU prices)
-   says it could improve: the moves taken are those of scoring every move.
+   says it could improve: the moves taken are those of scoring every move. A group's CPU-price
+   search starts at the price of its UAV's group as it is (one task more or less): the same price
+   within the search's tolerance, in fewer steps.
 
 The migration target is the live UAV, other than the serving one, with the
 most capacity left (f_uav minus the `need` of its users; ties: the faster UAV-UAV link), so a
@@ -91,14 +93,15 @@ class SlotProblem:
         energy, ok, _ = self.group_solution(c_loc, c_off, bits, nog, group)
         return energy, ok
 
-    def group_solution(self, c_loc, c_off, bits, nog, group):
-        """group_energy, and the allocation's times (with each task's CPU price)."""
+    def group_solution(self, c_loc, c_off, bits, nog, group, price_start=None):
+        """group_energy, and the allocation's times (with each task's CPU price); price_start: a guess of each
+        group's CPU price where its CPU binds (the same answer within the solver's tolerance, in fewer steps)."""
         cfg = self.cfg
         n_groups = int(group.max()) + 1 if group.size else 0
         times, ok = allocation.improved_allocation(
             c_loc, c_off, bits, nog, np.full(c_loc.size, cfg.scenario.slot_s), group, n_groups,
             cfg.uavs.cpu_hz, cfg.users.cpu_max_hz, cfg.users.tx_power_max_w, cfg.channel.bandwidth_mu_uav_hz,
-            cfg.compute.kappa, cfg.energy.w_uav)
+            cfg.compute.kappa, cfg.energy.w_uav, cpu_price_start=price_start)
         energy = allocation.task_energy_j(c_loc, c_off, bits, nog, times, cfg.channel.bandwidth_mu_uav_hz,
                                           cfg.compute.kappa, cfg.energy.w_uav)
         return energy, ok, times
@@ -199,6 +202,7 @@ class GroupEnergies:
         self.problem = problem
         self.energy = {}
         self.detail = {}   # group -> (any task late, price, {user: energy + price * frequency})
+        self.price_now = {}   # uav -> the CPU price of its group as it is: where a moved group's search starts
 
     def current(self, serving, layer) -> list:
         members = [[] for _ in range(self.problem.shape[1])]
@@ -206,6 +210,7 @@ class GroupEnergies:
             members[serving[i]].append((i, int(layer[i])))
         now = [(j, tuple(m)) for j, m in enumerate(members)]
         self.solve(now)
+        self.price_now = {j: self.detail[g][1] for j, g in enumerate(now)}
         return now
 
     def solve(self, groups) -> None:
@@ -222,8 +227,9 @@ class GroupEnergies:
         uavs = np.repeat([g[0] for g in new], sizes)
         group = np.repeat(np.arange(len(new)), sizes)
         p = self.problem
+        start = np.array([self.price_now.get(g[0], np.nan) for g in new])
         e, ok, times = p.group_solution(p.c_loc[users, l_idx], p.c_off[users, l_idx], p.bits[users, l_idx],
-                                        p.noise_over_gain[users, uavs], group)
+                                        p.noise_over_gain[users, uavs], group, start)
         self.energy.update(zip(new, np.bincount(group, weights=e + np.where(ok, 0.0, LATE_PENALTY_J),
                                                  minlength=len(new)).tolist()))
         # kept for every group: after a move, the groups it scored are the UAVs' groups as they are
