@@ -104,3 +104,28 @@ def test_nan_and_out_of_range_decisions_are_rejected():
         evaluate_slot(CFG, ARRAYS, SlotDecisions(**base, tx_power_w=np.array([0.9])), state)
     with pytest.raises(ActionError, match='cpu_share: NaN'):
         evaluate_slot(CFG, ARRAYS, SlotDecisions(**base, cpu_share=np.array([np.nan])), state)
+
+
+def test_a_state_whose_sizes_disagree_is_refused_before_the_compiled_steps_read_it():
+    """The compiled per-task steps index the state without numpy's checks: a gain matrix for fewer UAVs than
+    the slot has (or a UAV-UAV matrix of another size) is refused by name, and the kernels themselves check
+    their indices (an IndexError, never a read past an array)."""
+    from uav_mec_nodes.model import slot_kernels
+    rng = np.random.default_rng(0)
+    users = np.column_stack([rng.uniform(0, 500, (4, 2)), np.zeros(4)])
+    uavs = np.column_stack([rng.uniform(0, 500, (3, 2)), np.full(3, 150.0)])
+    gain = channel.mu_uav_gain(users, uavs, CFG, np.ones((4, 3)))
+    rate = channel.uav_uav_rate_bps(uavs, CFG)
+    alive = np.ones(3, bool)
+    decisions = SlotDecisions(np.ones(4, np.int64), np.array([0, 1, 2, 2]), np.full(4, -1))
+    evaluate_slot(CFG, ARRAYS, decisions, SlotState(np.zeros(4, np.int64), gain, rate, alive, alive))   # agrees
+    for state, field in ((SlotState(np.zeros(4, np.int64), gain[:, :2], rate, alive, alive), 'mu_uav_gain'),
+                         (SlotState(np.zeros(4, np.int64), gain, rate[:2, :2], alive, alive), 'uav_uav_rate_bps'),
+                         (SlotState(np.zeros(4, np.int64), gain, rate, alive, alive[:2]), 'alive_end')):
+        with pytest.raises(ValueError, match=f'SlotState.{field}: expected shape'):
+            evaluate_slot(CFG, ARRAYS, decisions, state)
+    with pytest.raises(IndexError):
+        slot_kernels.tasks_of_slot(np.zeros(4, np.int64), np.ones(4, np.int64), np.array([0, 1, 2, 2]),
+                                   np.full(4, -1), alive, alive, np.ascontiguousarray(ARRAYS.cum_flops, float),
+                                   ARRAYS.num_layers.astype(np.int64), np.ascontiguousarray(ARRAYS.input_bits, float),
+                                   np.ascontiguousarray(gain[:, :2]), rate, 4.0, 1.0)

@@ -86,6 +86,11 @@ class SlotResult:
 
 def _check(decisions: SlotDecisions, state: SlotState, arrays: ProfileArrays, num_uavs: int, cfg):
     n = len(state.dnn_type)
+    # the state's sizes agree (the compiled kernels index them without numpy's checks)
+    for name, shape in (('mu_uav_gain', (n, num_uavs)), ('uav_uav_rate_bps', (num_uavs, num_uavs)),
+                        ('alive_end', (num_uavs,))):
+        if np.shape(getattr(state, name)) != shape:
+            raise ValueError(f'SlotState.{name}: expected shape {shape}, got {np.shape(getattr(state, name))}')
     for name in ('partition_layer', 'serving_uav', 'migration_target'):
         value = np.asarray(getattr(decisions, name))
         if value.shape != (n,):
