@@ -61,8 +61,9 @@ def test_the_compiled_allocation_takes_the_steps_of_the_numpy_one_around_the_sam
 
 
 def test_a_cpu_price_guess_changes_where_the_search_starts_not_what_it_finds():
-    """cpu_price_start (the greedy's: the price of the UAV's group before a move) gives the allocation found
-    without it to the search's tolerance (|log(used / F)| <= 1e-11, where a price is flat: on 2,000 such
+    """cpu_price_start (the greedy's: the price of the UAV's group before a move; the multiplier searches
+    then also start where the ones before them ended) gives the allocation found without it to the
+    searches' tolerance (|log(used / F)| <= 1e-11, where a price is flat: on 2,000 such
     problems at most 1e-8 in a price, 4e-10 in a time, 2e-10 in the energy); the same admission; the numpy
     steps ignore it. The greedy's decisions with and without it are compared in the greedy tests."""
     rng = np.random.default_rng(3)

@@ -60,8 +60,9 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     `solvers`: None for model/allocation_kernels.py's `allocate` (every step compiled), or a module with
     admit, solve_lambdas, times_of and solve_mu as there, run by the numpy steps below (the benchmark
     passes its reference; the tests compare the two). `cpu_price_start` (J,): a guess of each UAV's CPU
-    price [J/cycle] (NaN or 0: none) where the compiled search starts instead of 1e-20; the price found
-    is the same within the search's tolerance, in fewer steps. The numpy steps do not use it.
+    price [J/cycle] (NaN or 0: none) where the compiled search starts instead of 1e-20; given, each
+    search also starts where the one before it ended (the multipliers): the allocation is the same within
+    the searches' tolerances, in fewer steps, not to the bit. The numpy steps do not use it.
     """
     cpu_uav_hz = np.asarray(cpu_uav_hz, float)
     cpu_uav_hz = np.full(num_uavs, float(cpu_uav_hz)) if cpu_uav_hz.ndim == 0 else \
@@ -72,7 +73,8 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
         *times, late = allocation_kernels.allocate(
             *as_float, np.ascontiguousarray(computing_uav, dtype=np.int64), int(num_uavs), cpu_uav_hz,
             float(cpu_max_hz), float(p_max_w), float(bandwidth_hz), float(kappa), float(w_uav),
-            np.full(num_uavs, np.nan) if cpu_price_start is None else np.ascontiguousarray(cpu_price_start, float))
+            np.full(num_uavs, np.nan) if cpu_price_start is None else np.ascontiguousarray(cpu_price_start, float),
+            cpu_price_start is not None)
         return TaskTimes(*times), ~late
     # the same steps in numpy around a module of solvers (the benchmark's and the tests' reference)
     n_tasks = len(c_loc)

@@ -252,16 +252,18 @@ def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_m
              tol=1e-11, max_iter=100):
     """Per UAV whose CPU binds, mu with sum c_off / t_off = F (within tol relative); 0 elsewhere."""
     return _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
-                     np.full(len(binding), math.nan), tol, max_iter)
+                     np.full(len(binding), math.nan), np.full(len(budget), math.nan), tol, max_iter)[0]
 
 
 @njit(cache=True)
 def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
-              mu_start, tol, max_iter):
-    """solve_mu, each UAV's Newton started at mu_start (NaN or <= 0: at 1e-20 J/cycle)."""
+              mu_start, x_start, tol, max_iter):
+    """solve_mu, each UAV's Newton started at mu_start (NaN or <= 0: at 1e-20 J/cycle) and each task's first
+    multiplier solve at x_start (log lambda; NaN: its closed form). Returns (mu, each task's log lambda at
+    the last price tried: at its UAV's mu where the CPU binds, x_start elsewhere)."""
     num_uavs = len(binding)
     mu = np.zeros(num_uavs)
-    x_warm = np.full(len(budget), math.nan)
+    x_warm = x_start.copy()
     by_uav, first = _tasks_by_uav(uav_of_task, num_uavs)
     for k in range(num_uavs):
         if not binding[k]:
@@ -284,17 +286,19 @@ def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_
             newton = y - g / dg if dg != 0.0 else math.nan
             y = newton if (math.isfinite(newton) and lo < newton < hi) else 0.5 * (lo + hi)
         mu[k] = math.exp(y if abs(g) <= tol else hi)
-    return mu
+    return mu, x_warm
 
 
 @njit(cache=True)
 def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs, cpu_uav_hz, cpu_max_hz,
-             p_max_w, bandwidth_hz, kappa, w_uav, cpu_price_start):
+             p_max_w, bandwidth_hz, kappa, w_uav, cpu_price_start, warm):
     """model/allocation.py's improved_allocation on these solvers, whole, in one compiled call: its thirty-odd
     numpy calls around the solvers cost the env step more than the solvers themselves at I=10.
 
     Returns (t_loc, t_tr, t_off, f_off, cpu_price, late), each (N,); the same steps in the same order
-    (a test compares the two on many problems).
+    (a test compares the two on many problems). warm: each search starts where the one before it ended
+    (the price search at cpu_price_start and the multipliers at mu = 0; the last multipliers at the price
+    search's): the same answer within the searches' tolerances in fewer steps, not to the bit.
     """
     n_tasks = len(c_loc)
     a, t_loc_min, t_tr_min, need = np.empty(n_tasks), np.empty(n_tasks), np.empty(n_tasks), np.empty(n_tasks)
@@ -311,17 +315,20 @@ def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_u
         sub = (c_loc[ok], c_off[ok], a[ok], noise_over_gain[ok], t_loc_min[ok], t_tr_min[ok])
         k, budget = computing_uav[ok], budget_s[ok]
         start, mu_task = np.full(len(ok), math.nan), np.zeros(len(ok))
-        lam = np.exp(solve_lambdas(mu_task, budget, *sub, kappa, w_uav, start))
-        times = times_of(lam, mu_task, *sub, kappa, w_uav)
+        x = solve_lambdas(mu_task, budget, *sub, kappa, w_uav, start)
+        times = times_of(np.exp(x), mu_task, *sub, kappa, w_uav)
         used = np.zeros(num_uavs)
         for q in range(len(ok)):
             if sub[1][q] > 0:
                 used[k[q]] += sub[1][q] / max(times[2][q], 1e-300)
         binding = used > cpu_uav_hz
         if binding.any():
-            mu = _solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz, cpu_price_start, 1e-11, 100)
+            mu_start = cpu_price_start if warm else np.full(num_uavs, math.nan)
+            x_start = x if warm else start
+            mu, x = _solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz, mu_start, x_start, 1e-11, 100)
             mu_task = mu[k]
-            lam = np.exp(solve_lambdas(mu_task, budget, *sub, kappa, w_uav, start))
+            x_start = x if warm else start
+            lam = np.exp(solve_lambdas(mu_task, budget, *sub, kappa, w_uav, x_start))
             times = times_of(lam, mu_task, *sub, kappa, w_uav)
             price[ok] = mu_task
         t_loc[ok], t_tr[ok], t_off[ok] = times
@@ -347,4 +354,5 @@ def compile_cached() -> None:
     compile. Two UAVs: one whose CPU binds, one with a task queued late."""
     n = 4
     allocate(np.full(n, 1e8), np.full(n, 3e9), np.full(n, 1e5), np.full(n, 1e-10), np.array([0.5, 0.5, 0.5, 1e-3]),
-             np.array([0, 0, 1, 1], np.int64), 2, np.full(2, 1e10), 1e9, 0.5, 1e6, 1e-28, 1e-3, np.full(2, np.nan))
+             np.array([0, 0, 1, 1], np.int64), 2, np.full(2, 1e10), 1e9, 0.5, 1e6, 1e-28, 1e-3, np.full(2, np.nan),
+             False)

@@ -21,8 +21,9 @@ of future failures), it picks each user's partition layer and serving UAV:
    first. Each group's energy is solved once a slot, and a move is scored
    only where a bound on its gain (weak duality on the UAVs' CPU prices)
    says it could improve: the moves taken are those of scoring every move. A group's CPU-price
-   search starts at the price of its UAV's group as it is (one task more or less): the same price
-   within the search's tolerance, in fewer steps.
+   search starts at the price of its UAV's group as it is (one task more or less), and each
+   multiplier search where the one before it ended: the same allocation within the searches'
+   tolerances, in fewer steps.
 
 The migration target is the live UAV, other than the serving one, with the
 most capacity left (f_uav minus the `need` of its users; ties: the faster UAV-UAV link), so a
