@@ -5,7 +5,9 @@ the solvers of model/allocation.py become scalar loops here: per task, safeguard
 Newton in log(lambda); per UAV whose CPU binds, safeguarded Newton in log(mu) with
 its tasks' lambdas solved inside. The iterations, brackets and tolerances are those
 of the numpy versions they replace (kept in bench/allocation_reference.py, which the
-tests compare with). Compiled once per machine and cached beside this file.
+tests compare with); `allocate` runs the whole allocation, and only a caller's guess
+of the prices (the greedy's) moves where its searches start. Compiled once per
+machine and cached beside this file (scripts/bootstrap.sh: `compile_cached`).
 """
 from __future__ import annotations
 
