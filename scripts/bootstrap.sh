@@ -74,9 +74,7 @@ kernels_stamp="$venv/.uav_mec_kernels"
 kernels_hash="$(sha256sum $kernels | cut -d' ' -f1 | tr '\n' ' ') $(stat -c %Y $kernels | tr '\n' ' ')"  # by mtime
 if [ "$(cat "$kernels_stamp" 2>/dev/null)" != "$kernels_hash" ]; then
   start=$SECONDS
-  "$venv/bin/python" -P -c 'from uav_mec_nodes.model import allocation_kernels, slot_kernels
-allocation_kernels.compile_cached()
-slot_kernels.compile_cached()'
+  "$venv/bin/python" -P -c 'from uav_mec_nodes.model.slot import load_kernels; load_kernels()'
   echo "$kernels_hash" > "$kernels_stamp"
   log "model kernels compiled into numba's cache ($((SECONDS - start)) s)"
 else

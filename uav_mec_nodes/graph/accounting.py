@@ -21,7 +21,7 @@ import numpy as np
 from uav_mec_nodes.config import ScenarioConfig
 from uav_mec_nodes.graph.failure_book import FailureBook
 from uav_mec_nodes.model.failures import NEVER
-from uav_mec_nodes.model.slot import SlotDecisions, evaluate_slot
+from uav_mec_nodes.model.slot import SlotDecisions, evaluate_slot, load_kernels
 from uav_mec_nodes.model.world import World, episode_rng, slot_info
 
 
@@ -58,6 +58,7 @@ class Accounted:
 class SlotAccounting:
     def __init__(self, cfg: ScenarioConfig, seed: int):
         self.cfg = cfg
+        load_kernels()   # before the run, not in its first slot
         self.world = World(cfg).start(episode_rng(seed))
         self.world.fail_slots[:] = NEVER   # failures come from the reports and the plan, not from the draw
         self.book = FailureBook(self.world.num_uavs)

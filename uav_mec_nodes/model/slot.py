@@ -209,6 +209,15 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
                       flight_energy_j=fly, e_tot=e_tot)
 
 
+def load_kernels() -> None:
+    """Load the compiled steps evaluate_slot runs (numba's cache; compile them where there is none), now
+    instead of in the first slot: a graph's accounting calls it at start, so that a first slot does not hold
+    up the nodes beside it (in one process, their heartbeats) while numba loads or compiles."""
+    from uav_mec_nodes.model import allocation_kernels, slot_kernels
+    allocation_kernels.compile_cached()
+    slot_kernels.compile_cached()
+
+
 _TASK_FIELDS = ('state', 'drop_reason', 'migrated', 'local_time_s', 'tx_time_s', 'migration_time_s', 'uav_time_s',
                 'latency_s', 'local_energy_j', 'tx_energy_j', 'migration_energy_j', 'uav_energy_j', 'tx_power_w',
                 'local_cpu_hz', 'uav_cpu_hz', 'migration_ignored')
