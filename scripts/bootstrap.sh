@@ -68,10 +68,9 @@ log "messages and package: $compiled object(s) compiled, $copied file(s) install
 # numba compiles the model's kernels on first use and caches them beside the installed modules: do it
 # here, once per version of those modules (-P: the installed ones, not the source tree's), rather than in
 # the first run, test or node processes
-kernels="$installed/model/allocation_kernels.py $installed/model/slot_kernels.py"
+kernels=("$installed"/model/*_kernels.py)   # slot.load_kernels compiles each
 kernels_stamp="$venv/.uav_mec_kernels"
-# shellcheck disable=SC2086
-kernels_hash="$(sha256sum $kernels | cut -d' ' -f1 | tr '\n' ' ') $(stat -c %Y $kernels | tr '\n' ' ')"  # by mtime
+kernels_hash="$(sha256sum "${kernels[@]}" | cut -d' ' -f1 | tr '\n' ' ') $(stat -c %Y "${kernels[@]}" | tr '\n' ' ')"
 if [ "$(cat "$kernels_stamp" 2>/dev/null)" != "$kernels_hash" ]; then
   start=$SECONDS
   "$venv/bin/python" -P -c 'from uav_mec_nodes.model.slot import load_kernels; load_kernels()'

@@ -4,7 +4,8 @@ At I=10 the slot's fifty-odd numpy calls before and after the allocation cost mo
 than the arithmetic in them; here they are two calls, the same operations in the same
 order on every task, so the numbers are those of the numpy expressions they replace
 (the sums of e_tot stay in numpy: its pairwise summation is not a sequential one).
-Compiled once per machine and cached beside this file (scripts/bootstrap.sh).
+Compiled once per machine and cached beside this file (scripts/bootstrap.sh; with no cache,
+when a graph's accounting starts: slot.load_kernels).
 """
 from __future__ import annotations
 
