@@ -129,3 +129,20 @@ def test_a_state_whose_sizes_disagree_is_refused_before_the_compiled_steps_read_
                                    np.full(4, -1), alive, alive, np.ascontiguousarray(ARRAYS.cum_flops, float),
                                    ARRAYS.num_layers.astype(np.int64), np.ascontiguousarray(ARRAYS.input_bits, float),
                                    np.ascontiguousarray(gain[:, :2]), rate, 4.0, 1.0)
+
+
+def test_a_link_too_weak_to_carry_a_bit_makes_the_task_late_not_an_error():
+    """A gain so small that log2(1 + p_max |h|^2 / sigma^2) rounds to 0 (a fuzzed slot file put a UAV 6.7e12 m
+    up), or a UAV-UAV rate of 0 for a migration, gives an infinite time, as numpy's division does: the task is
+    late. The compiled steps divide as numpy does, not as Python (a ZeroDivisionError escaped them once)."""
+    gain = np.array([[1e-30, 1e-9], [1e-9, 1e-9]])
+    rate = np.array([[0.0, 0.0], [0.0, 0.0]])   # no UAV-UAV link at all
+    state = SlotState(np.zeros(2, np.int64), gain, rate, np.ones(2, bool), np.ones(2, bool))
+    decisions = SlotDecisions(np.ones(2, np.int64), np.array([0, 1]), np.array([-1, -1]))
+    r = evaluate_slot(CFG, ARRAYS, decisions, state)
+    assert r.state[0] == LATE and r.tx_time_s[0] == np.inf   # the upload never ends
+    assert r.state[1] == COMPLETED
+    migrating = SlotDecisions(np.ones(2, np.int64), np.array([1, 0]), np.array([-1, 1]))
+    r = evaluate_slot(CFG, ARRAYS, migrating, SlotState(np.zeros(2, np.int64), np.full((2, 2), 1e-9), rate,
+                                                          np.ones(2, bool), np.array([False, True])))
+    assert r.migrated[1] and r.migration_time_s[1] == np.inf and r.state[1] == LATE

@@ -291,7 +291,7 @@ def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_
     return mu, x_warm
 
 
-@njit(cache=True)
+@njit(cache=True, error_model='numpy')   # x / 0 is inf (a channel too weak to upload at all), as in numpy
 def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs, cpu_uav_hz, cpu_max_hz,
              p_max_w, bandwidth_hz, kappa, w_uav, cpu_price_start, warm):
     """model/allocation.py's improved_allocation on these solvers, whole, in one compiled call: its thirty-odd

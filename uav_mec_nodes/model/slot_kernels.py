@@ -15,7 +15,7 @@ from numba import njit
 from uav_mec_nodes.model.task_states import COMPLETED, DROP_NO_TARGET, DROP_NONE, DROP_SERVING_DOWN, DROPPED, LATE
 
 
-@njit(cache=True, boundscheck=True)   # indices from outside: an error, never a stray read
+@njit(cache=True, boundscheck=True, error_model='numpy')   # bad indices raise; x / 0 is inf, as in numpy
 def tasks_of_slot(dnn_type, partition_layer, serving_uav, migration_target, alive_start, alive_end, cum_flops,
                   num_layers, input_bits, mu_uav_gain, uav_uav_rate_bps, flops_per_cycle, uav_tx_power_w):
     """Each task's cycles, bits and channel, and where its slot goes (SPEC.md's failure timing).
@@ -50,7 +50,7 @@ def tasks_of_slot(dnn_type, partition_layer, serving_uav, migration_target, aliv
     return c_loc, c_off, bits, gain, drop, migrated, ignored, computing, t_mig, e_mig
 
 
-@njit(cache=True, boundscheck=True)   # indices from outside: an error, never a stray read
+@njit(cache=True, boundscheck=True, error_model='numpy')   # bad indices raise; x / 0 is inf, as in numpy
 def outcomes_of_slot(c_loc, c_off, local_cpu_hz, uav_cpu_hz, tx_power_w, local_time_s, tx_time_s, migration_time_s,
                      uav_time_s, active, queued, computing_uav, num_uavs, kappa, slot_s, deadline_tolerance):
     """Energies (19), (21), (25), latency, terminal state and UAV load of each task, given its times.
