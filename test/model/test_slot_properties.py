@@ -146,3 +146,34 @@ def test_a_link_too_weak_to_carry_a_bit_makes_the_task_late_not_an_error():
     r = evaluate_slot(CFG, ARRAYS, migrating, SlotState(np.zeros(2, np.int64), np.full((2, 2), 1e-9), rate,
                                                           np.ones(2, bool), np.array([False, True])))
     assert r.migrated[1] and r.migration_time_s[1] == np.inf and r.state[1] == LATE
+
+
+def test_read_only_inputs_run_the_compiled_steps_already_loaded():
+    """numba compiles a read-only array (a bag's buffer, a broadcast view: the optimum passed one as the UAVs'
+    CPUs) as another type, about 14 s in the middle of a run, where load_kernels had loaded one signature.
+    The wrappers hand the kernels writable contiguous arrays: read-only inputs add no compiled signature, and
+    give the same numbers."""
+    from uav_mec_nodes.model import allocation, allocation_kernels, slot, slot_kernels
+    slot.load_kernels()
+    kernels = (allocation_kernels.allocate, slot_kernels.tasks_of_slot, slot_kernels.outcomes_of_slot)
+    loaded = [set(k.signatures) for k in kernels]
+    rng = np.random.default_rng(3)
+    users = np.column_stack([rng.uniform(0, 500, (5, 2)), np.zeros(5)])
+    uavs = np.column_stack([rng.uniform(0, 500, (3, 2)), np.full(3, 150.0)])
+
+    def read_only(x):
+        x = np.array(x)
+        x.setflags(write=False)
+        return x
+    gain = channel.mu_uav_gain(users, uavs, CFG, np.ones((5, 3)))
+    args = (rng.integers(0, 3, 5), gain, channel.uav_uav_rate_bps(uavs, CFG), np.ones(3, bool),
+            np.array([True, False, True]))
+    decisions = (np.full(5, 2), np.array([0, 1, 1, 2, 0]), np.array([-1, 0, 2, -1, -1]))
+    expected = evaluate_slot(CFG, ARRAYS, SlotDecisions(*decisions), SlotState(*args))
+    got = evaluate_slot(CFG, ARRAYS, SlotDecisions(*map(read_only, decisions)), SlotState(*map(read_only, args)))
+    assert got.e_tot == expected.e_tot and np.array_equal(got.state, expected.state)
+    n = 4
+    allocation.improved_allocation(*(read_only(np.full(n, v)) for v in (1e8, 3e9, 1e5, 1e-10, 0.5)),
+                                   read_only(np.array([0, 0, 1, 1])), 2, np.broadcast_to(1e10, (2,)), 1e9, 0.5,
+                                   1e6, 1e-28, 1e-3, cpu_price_start=read_only(np.full(2, 1e-20)))
+    assert [set(k.signatures) for k in kernels] == loaded

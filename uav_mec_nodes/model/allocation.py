@@ -64,16 +64,16 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     search also starts where the one before it ended (the multipliers): the allocation is the same within
     the searches' tolerances, in fewer steps, not to the bit. The numpy steps do not use it.
     """
-    cpu_uav_hz = np.asarray(cpu_uav_hz, float)
-    cpu_uav_hz = np.full(num_uavs, float(cpu_uav_hz)) if cpu_uav_hz.ndim == 0 else \
-        np.ascontiguousarray(np.broadcast_to(cpu_uav_hz, (num_uavs,)))
+    # a fresh array: a broadcast view is read-only, which numba compiles as another type (~14 s at first use)
+    cpu_uav_hz = np.array(np.broadcast_to(np.asarray(cpu_uav_hz, float), (num_uavs,)))
     if solvers is None:   # the compiled solvers, with the steps below in the same call (numba loads only here)
         from uav_mec_nodes.model import allocation_kernels
-        as_float = (np.ascontiguousarray(x, dtype=float) for x in (c_loc, c_off, bits, noise_over_gain, budget_s))
+        # contiguous and writable, the one type compile_cached compiled: numba types a read-only array apart
+        as_float = (np.require(x, float, 'CW') for x in (c_loc, c_off, bits, noise_over_gain, budget_s))
         *times, late = allocation_kernels.allocate(
-            *as_float, np.ascontiguousarray(computing_uav, dtype=np.int64), int(num_uavs), cpu_uav_hz,
+            *as_float, np.require(computing_uav, np.int64, 'CW'), int(num_uavs), cpu_uav_hz,
             float(cpu_max_hz), float(p_max_w), float(bandwidth_hz), float(kappa), float(w_uav),
-            np.full(num_uavs, np.nan) if cpu_price_start is None else np.ascontiguousarray(cpu_price_start, float),
+            np.full(num_uavs, np.nan) if cpu_price_start is None else np.require(cpu_price_start, float, 'CW'),
             cpu_price_start is not None)
         return TaskTimes(*times), ~late
     # the same steps in numpy around a module of solvers (the benchmark's and the tests' reference)

@@ -136,14 +136,14 @@ def evaluate_slot(cfg, arrays: ProfileArrays, decisions: SlotDecisions, state: S
     p_max, f_max, f_uav = cfg.users.tx_power_max_w, cfg.users.cpu_max_hz, cfg.uavs.cpu_hz
     from uav_mec_nodes.model import slot_kernels   # numba loads only where slots are evaluated
     n = len(state.dnn_type)
-    as_int = lambda x: np.ascontiguousarray(x, dtype=np.int64)   # noqa: E731 (one compiled signature each)
+    # contiguous and writable, the one signature load_kernels compiled: numba types a read-only array (a bag's
+    # buffer, a broadcast view) apart and would compile again in the first slot that passes one
+    as_int, as_bool, as_float = ((lambda x, t=t: np.require(x, t, 'CW')) for t in (np.int64, np.bool_, float))
     c_loc, c_off, bits, gain, drop, migrated, ignored_mask, computing, t_mig, e_mig = slot_kernels.tasks_of_slot(
         as_int(state.dnn_type), as_int(decisions.partition_layer), as_int(decisions.serving_uav),
-        as_int(decisions.migration_target), np.ascontiguousarray(state.alive_start, dtype=np.bool_),
-        np.ascontiguousarray(state.alive_end, dtype=np.bool_), np.ascontiguousarray(arrays.cum_flops, dtype=float),
-        as_int(arrays.num_layers),
-        np.ascontiguousarray(arrays.input_bits, dtype=float), np.ascontiguousarray(state.mu_uav_gain, dtype=float),
-        np.ascontiguousarray(state.uav_uav_rate_bps, dtype=float), float(c0), float(cfg.uavs.tx_power_w))
+        as_int(decisions.migration_target), as_bool(state.alive_start), as_bool(state.alive_end),
+        as_float(arrays.cum_flops), as_int(arrays.num_layers), as_float(arrays.input_bits),
+        as_float(state.mu_uav_gain), as_float(state.uav_uav_rate_bps), float(c0), float(cfg.uavs.tx_power_w))
     ignored = int(ignored_mask.sum())
     active = drop == DROP_NONE
 
