@@ -91,3 +91,26 @@ def test_the_solvers_debugging_lines_reach_neither_stdout_nor_stderr():
                   '--json', '--no-progress')
     assert 'Highs' not in out.stderr and 'Highs' not in out.stdout
     assert json.loads(out.stdout)['policies']['flying-optimal']['episodes'] == 2
+
+
+def test_a_priced_tangent_lies_below_each_energy_curve_and_touches_it():
+    """The tangents at CPU prices (the program's rows at a decision's prices): for every option and price,
+    value - price u <= E(u) on the option's whole range of shares, and = E at the priced optimum's share."""
+    from uav_mec_nodes.policies.optimal import EnergyCurves
+    env = _env(6, 3, 11)
+    curves = EnergyCurves(SlotProblem(env))
+    options = np.flatnonzero(np.isfinite(curves.need_hz))
+    # prices about those of the CPUs binding in this scenario (greedy's, times 1e-2 to 1e2), and 0
+    _, greedy_price = curves.at(options[:1], curves.need_hz[options[:1]] * 1.001)
+    for price in np.concatenate([[0.0], greedy_price[0] * np.logspace(-2, 2, 5)]):
+        option, _, value, mu = curves.at_price(options, np.full(len(options), price))
+        assert np.all(np.isfinite(value)) and np.all(mu == price)
+        for frac in np.linspace(0.0, 1.0, 9) ** 2:
+            f = curves.need_hz[options] * (1 + 1e-9) + (env.cfg.uavs.cpu_hz - curves.need_hz[options]) * frac
+            energy, _ = curves.at(options, f)
+            assert np.all(value - price * f <= energy * (1 + 1e-9))
+        if price > 0:   # E at the share where E + price f is least, found by a fine grid, meets the line
+            f = curves.need_hz[options, None] * (1 + 1e-9) + \
+                (env.cfg.uavs.cpu_hz - curves.need_hz[options, None]) * np.linspace(0, 1, 400) ** 3
+            energy = np.array([curves.at(options, f[:, k])[0] for k in range(f.shape[1])]).T
+            assert np.all(np.min(energy + price * f, axis=1) >= value * (1 - 1e-9))

@@ -21,19 +21,27 @@ env's own slot model (model/allocation.py):
    integer program; no discretisation, so exact).
 2. At that count, the least energy, by outer approximation: each on-time
    option holds a continuous share u in [need, F] and pays at least every
-   tangent of E it has (K per option to start, on points denser near need,
-   where E bends most); a late task pays its local and upload energy and
-   its UAV share as if the largest other late tasks were queued with it.
-   This is a relaxation, so its proved value (the solver's dual bound) is
-   a lower bound on every decision's energy at that count.
+   tangent of E it has: K per option on points denser near need, where E
+   bends most, and tangents at greedy's CPU prices (each option at its
+   UAV's price times 0.5-2: the line E(f*) - mu (u - f*) of the f* where
+   E + mu f is least, which the priced allocation gives without inverting
+   E's slope); near an optimum the tasks of a UAV share one price, so these
+   are the tangents that matter. A late task pays its local and upload
+   energy and its UAV share as if the largest other late tasks were queued
+   with it. This is a relaxation, so its proved value (the solver's dual
+   bound) is a lower bound on every decision's energy at that count.
 3. The program's choice of layers and UAVs (and the same with its late
    tasks queued together on one UAV: a share's energy grows with its square,
    which the linear program does not see) is evaluated exactly by the env
-   (the joint KKT split): an upper bound. Tangents at the shares it chose
-   are added and 2-3 repeat until the two meet (relative gap 1e-4) or
-   `ROUNDS` pass; single moves scored exactly (greedy's local search)
-   polish the best. Greedy's own decisions are the first incumbent, so the
-   result is never worse than greedy's (exact evaluation, lexicographic).
+   (the joint KKT split): an upper bound. Tangents at the shares and prices
+   of the best decision so far and at the program's shares are added and 2-3
+   repeat until the two meet (relative gap 1e-4), `ROUNDS` pass, or the
+   tangents at the program's own shares would raise its value by less than
+   STALL of the gap left (what keeps the bounds apart is then the late
+   tasks' relaxation, which more tangents do not move). Single moves scored
+   exactly (greedy's local search) polish the best. Greedy's own decisions
+   are the first incumbent, so the result is never worse than greedy's
+   (exact evaluation, lexicographic).
 
 `SlotOptimum.gap` is what is left between the bounds. Both are for the slot
 as planned: a UAV that fails during it drops or migrates its tasks, which
@@ -53,12 +61,14 @@ from typing import Optional
 import numpy as np
 
 from uav_mec_nodes.model import allocation
-from uav_mec_nodes.model.slot import SlotDecisions, evaluate_slot
+from uav_mec_nodes.model.slot import COMPLETED, SlotDecisions, evaluate_slot
 from uav_mec_nodes.policies.base import Policy, hover
 from uav_mec_nodes.policies.greedy import SlotProblem, greedy_assignment, migration_targets, polish, polished_decisions
 
-POINTS = 32            # K: tangents of E(f) per (user, UAV, layer) to start with
+POINTS = 32            # K: tangents of E(f) per (user, UAV, layer) on a grid, to start with
+PRICE_FACTORS = (0.5, 0.8, 1.0, 1.25, 2.0)   # tangents of every option at a decision's CPU prices times these
 ROUNDS = 3             # outer-approximation rounds at most
+STALL = 0.5            # stop when tangents at the program's shares would add less than this part of the gap left
 TOLERANCE = 1e-4       # stop when the bounds are this close (relative)
 _UJ = 1e6              # the programs' cost unit: HiGHS stops at an absolute gap of 1e-6, a slot's energy is ~1e-2 J
 _ADMIT = 1e-9          # a task given exactly its need sits on the admission rule's edge: a hair more
@@ -114,6 +124,17 @@ class EnergyCurves:
                                           self.nog[option], times, cfg.channel.bandwidth_mu_uav_hz,
                                           cfg.compute.kappa, cfg.energy.w_uav)
         return np.where(ok, energy, np.inf), times.cpu_price
+
+    def at_price(self, option: np.ndarray, price: np.ndarray):
+        """Tangents of options at CPU prices [J/Hz], as (option, 0, value, price): E(u) >= value - price u for
+        every u, where value = min over f of E(f) + price f (the priced problem's optimum), wherever its f
+        falls (beyond F too): a supporting line of the convex E, found without inverting E's slope."""
+        cfg = self.cfg
+        value = allocation.priced_task_energy_j(
+            self.c_loc[option], self.c_off[option], self.bits[option], self.nog[option],
+            np.full(len(option), cfg.scenario.slot_s), price, cfg.users.cpu_max_hz, cfg.users.tx_power_max_w,
+            cfg.channel.bandwidth_mu_uav_hz, cfg.compute.kappa, cfg.energy.w_uav)
+        return option, np.zeros(len(option)), value, np.asarray(price, float)
 
     def grid(self, points: int):
         """Tangents of every on-time option at `points` shares from need to F, denser near need."""
@@ -191,6 +212,7 @@ class _Choice:
     late: np.ndarray       # (I,) bool: the tasks the program made late
     option: np.ndarray     # (I,) flat option index of each user's choice
     share_hz: np.ndarray   # (I,) the UAV CPU the program gave each on-time task (0: late)
+    energy_j: np.ndarray   # (I,) the energy the program's tangents give each on-time task at its share (0: late)
     bound_j: float         # the solver's proved lower bound of the least energy
 
 
@@ -255,14 +277,15 @@ def least_energy(curves: EnergyCurves, tangents, alive, late_tasks: int, time_li
     chosen_on = np.flatnonzero(sol[x:x + n_on] > 0.5)
     chosen_late = np.flatnonzero(sol[y:y + n_late] > 0.5)
     option_of = np.zeros(n_users, np.int64)
-    share = np.zeros(n_users)
+    share, energy = np.zeros(n_users), np.zeros(n_users)
     late = np.zeros(n_users, bool)
     option_of[oi[chosen_on]] = on_idx[chosen_on]
     share[oi[chosen_on]] = sol[u + chosen_on] * capacity
+    energy[oi[chosen_on]] = sol[z + chosen_on] / _UJ
     option_of[li[chosen_late]] = late_idx[chosen_late]
     late[li[chosen_late]] = True
     _, serving, layer = np.unravel_index(option_of, curves.shape)
-    return _Choice(serving, layer + 1, late, option_of, share, bound / _UJ)
+    return _Choice(serving, layer + 1, late, option_of, share, energy, bound / _UJ)
 
 
 def _candidates(choice: _Choice, alive):
@@ -303,31 +326,71 @@ def slot_optimum(env, points: int = POINTS, rounds: int = ROUNDS, time_limit_s: 
     greedy = polished_decisions(env, problem, *greedy_assignment(problem)[:2], 2 * env.num_users)
     best, bound = (evaluate_tasks(env, greedy), greedy), -np.inf
     late_tasks = least_late(curves, alive, time_limit_s)
-    tangents = curves.grid(points)
+    tangents = _joined(curves.grid(points), decision_tangents(env, curves, greedy))
     for done in range(1, rounds + 1):
         choice = least_energy(curves, tangents, alive, late_tasks, time_limit_s)
         bound = max(bound, choice.bound_j)    # more tangents never lower it; the max guards the solver's tolerance
         best = min([best] + [exactly(*c) for c in _candidates(choice, alive)], key=lambda r: r[0])
         (late, energy), _ = best
-        if late == late_tasks and energy - bound <= TOLERANCE * energy:
-            break
-        # tangents where the program put each on-time task: there its bound was below E
+        # tangents where the program put each on-time task: there its bound was below E by `below`
         chosen = ~choice.late
-        f = np.clip(choice.share_hz[chosen], curves.need_hz[choice.option[chosen]] * (1 + _ADMIT), capacity)
-        new = (choice.option[chosen], f) + curves.at(choice.option[chosen], f)
-        tangents = tuple(np.concatenate([a, b]) for a, b in zip(tangents, new))
+        option = choice.option[chosen]
+        f = np.clip(choice.share_hz[chosen], curves.need_hz[option] * (1 + _ADMIT), capacity)
+        at_shares = (option, f) + curves.at(option, f)
+        below = float(np.sum(at_shares[2] - choice.energy_j[chosen]))
+        if late == late_tasks and (energy - bound <= TOLERANCE * energy or below <= STALL * (energy - bound)):
+            break   # proved; or the tangents are not what keeps the bounds apart (the late tasks' relaxation is)
+        tangents = _joined(tangents, at_shares, decision_tangents(env, curves, best[1]))
     # the env's admission queues its neediest, which may differ from the program's late tasks: single moves,
     # scored exactly, settle it
     polished = exactly(*polish(problem, best[1].serving_uav, best[1].partition_layer, 2 * env.num_users))
     (late, energy), decisions = min(best, polished, key=lambda r: r[0])
+    if late == late_tasks:   # a bound met exactly (the tangents at the decisions' prices) can pass it by rounding
+        if bound > energy * (1 + 1e-9):
+            raise RuntimeError(f'the slot optimum\'s bounds crossed: {bound!r} J above {energy!r} J')
+        bound = min(bound, energy)
     return SlotOptimum(decisions, late, energy, late_tasks, bound, done, time.perf_counter() - start)
+
+
+def _joined(*tangents):
+    """Sets of tangents (option, f, E, mu) as one."""
+    return tuple(np.concatenate(parts) for parts in zip(*tangents))
+
+
+def decision_tangents(env, curves: EnergyCurves, decisions: SlotDecisions):
+    """Tangents of E where the exact evaluation puts the decisions' on-time tasks (each at its share of its
+    UAV), and of every option of each UAV at that UAV's CPU price there times PRICE_FACTORS.
+
+    Near an optimum each UAV's tasks share one price (the allocation's KKT conditions), so a good decision's
+    prices say where on each E the optimum's shares lie: the program's bound for those decisions is then
+    their exact energy (up to the late tasks' relaxation), after one round instead of many.
+    """
+    result = _evaluated(env, decisions)
+    users = np.arange(env.num_users)
+    option = np.ravel_multi_index((users, decisions.serving_uav, decisions.partition_layer - 1), curves.shape)
+    on = (result.state == COMPLETED) & np.isfinite(curves.need_hz[option]) & (result.uav_cpu_hz > 0)
+    option = option[on]
+    f = np.clip(result.uav_cpu_hz[on], curves.need_hz[option] * (1 + _ADMIT), env.cfg.uavs.cpu_hz)
+    shares = (option, f) + curves.at(option, f)
+    price = np.zeros(curves.shape[1])
+    np.maximum.at(price, decisions.serving_uav[on], shares[3])   # one price a UAV; max: the solver's tolerance
+    every = np.flatnonzero(np.isfinite(curves.need_hz))
+    uav = np.unravel_index(every, curves.shape)[1]
+    binds = price[uav] > 0
+    # a slack UAV's price is 0: its tangent is each option's least energy on any CPU, once
+    return _joined(shares, curves.at_price(every[~binds], np.zeros(int(np.sum(~binds)))),
+                   *(curves.at_price(every[binds], price[uav[binds]] * factor) for factor in PRICE_FACTORS))
+
+
+def _evaluated(env, decisions: SlotDecisions):
+    state, fly = env.slot_inputs()
+    return evaluate_slot(env.cfg, env.arrays, decisions, state, fly)
 
 
 def evaluate_tasks(env, decisions: SlotDecisions):
     """(late or dropped tasks, the tasks' weighted energy) of decisions on the env's current slot, exactly."""
-    state, fly = env.slot_inputs()
-    result = evaluate_slot(env.cfg, env.arrays, decisions, state, fly)
-    tasks_energy = result.e_tot - env.cfg.energy.w_fly * float(np.sum(fly))
+    result = _evaluated(env, decisions)
+    tasks_energy = result.e_tot - env.cfg.energy.w_fly * float(np.sum(result.flight_energy_j))
     return int(np.count_nonzero(result.state != 0)), float(tasks_energy)
 
 
