@@ -171,7 +171,7 @@ def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_m
     return _solve_mu(binding, uav_of_task, budget, args, cpu_hz, len(binding))
 
 
-def improved_allocation_reference(*args, cpu_price_start=None):
-    """model.allocation.improved_allocation on these solvers (each CPU price searched from the same start as
-    before issue 21: a caller's guess, cpu_price_start, is not used)."""
+def improved_allocation_reference(*args, cpu_price_start=None, lambda_start=None):
+    """model.allocation.improved_allocation on these solvers (each search from the same start as before issue
+    21: a caller's guesses, cpu_price_start and lambda_start, are not used)."""
     return improved_allocation(*args, solvers=sys.modules[__name__])

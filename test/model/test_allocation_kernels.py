@@ -51,13 +51,31 @@ def test_the_compiled_allocation_takes_the_steps_of_the_numpy_one_around_the_sam
         new, ok_new = improved_allocation(*args)
         ref, ok_ref = improved_allocation(*args, solvers=kernels)
         np.testing.assert_array_equal(ok_new, ok_ref)
-        for name in ('local_s', 'tx_s', 'uav_s', 'uav_hz', 'cpu_price'):
+        for name in ('local_s', 'tx_s', 'uav_s', 'uav_hz', 'cpu_price', 'log_lambda0'):
             np.testing.assert_allclose(getattr(new, name), getattr(ref, name), rtol=1e-13, atol=0, err_msg=name)
         late_tasks += int((~ok_ref).sum())
         binding += bool((ref.cpu_price > 0).any())
     assert late_tasks > 100 and binding > 100   # queued tasks and CPU prices were both exercised
     empty = improved_allocation(*(np.zeros(0),) * 5, np.zeros(0, np.int64), 2, 1e9, 1e9, 0.5, B1, KAPPA, W_UAV)
     assert empty[0].local_s.shape == (0,) and empty[1].shape == (0,)
+
+
+def test_each_tasks_multiplier_at_mu_0_from_its_solve_alone_gives_the_same_allocation_to_the_bit():
+    """The greedy solves every option alone first and passes each one's log(lambda) at mu = 0
+    (TaskTimes.log_lambda0) to the groups it joins (lambda_start): the first search of each task then
+    ends at once, and the allocation is the one found without it, to the bit; NaN where a task is late."""
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        args = _problem(rng)
+        n = len(args[0])
+        alone, ok_alone = improved_allocation(*args[:5], np.arange(n), n, *args[7:])   # each task its own UAV
+        assert np.all(np.isnan(alone.log_lambda0[~ok_alone])) and np.all(np.isfinite(alone.log_lambda0[ok_alone]))
+        for guess in (None, np.full(args[6], 1e-20)):   # cold, and as the greedy calls it (a price guess)
+            plain, ok_plain = improved_allocation(*args, cpu_price_start=guess)
+            given, ok_given = improved_allocation(*args, cpu_price_start=guess, lambda_start=alone.log_lambda0)
+            np.testing.assert_array_equal(ok_given, ok_plain)
+            for name in ('local_s', 'tx_s', 'uav_s', 'uav_hz', 'cpu_price', 'log_lambda0'):
+                np.testing.assert_array_equal(getattr(given, name), getattr(plain, name), err_msg=name)
 
 
 def test_a_cpu_price_guess_changes_where_the_search_starts_not_what_it_finds():

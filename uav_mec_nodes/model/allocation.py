@@ -36,6 +36,7 @@ class TaskTimes:
     uav_s: np.ndarray            # from the upload's end to the result (a queued task's wait included)
     uav_hz: np.ndarray = None    # f_ij; None: c_off / uav_s
     cpu_price: np.ndarray = None  # mu of the task's UAV [J/Hz]: the energy one more Hz of it would save (0: slack)
+    log_lambda0: np.ndarray = None  # each task's log(lambda) at mu = 0 (NaN: late)
 
 
 def min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_w, bandwidth_hz):
@@ -52,7 +53,7 @@ def min_uav_hz(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_max_hz, p_max_
 
 def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs,
                         cpu_uav_hz, cpu_max_hz, p_max_w, bandwidth_hz, kappa, w_uav, solvers=None,
-                        cpu_price_start=None):
+                        cpu_price_start=None, lambda_start=None):
     """Exact time split for the active tasks (all arrays (N,), computing_uav in 0..J-1).
 
     cpu_uav_hz is F_j, one for every UAV or (J,). Returns (TaskTimes, feasible (N,) bool): feasible is
@@ -62,7 +63,10 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     passes its reference; the tests compare the two). `cpu_price_start` (J,): a guess of each UAV's CPU
     price [J/cycle] (NaN or 0: none) where the compiled search starts instead of 1e-20; given, each
     search also starts where the one before it ended (the multipliers): the allocation is the same within
-    the searches' tolerances, in fewer steps, not to the bit. The numpy steps do not use it.
+    the searches' tolerances, in fewer steps, not to the bit. `lambda_start` (N,): each task's log(lambda) at
+    mu = 0 if known (TaskTimes.log_lambda0 of the same task and budget, from an earlier call; NaN: unknown),
+    where its first multiplier search starts: that search then ends at its first step, with the same answer
+    to the bit (the same search ran before). The numpy steps use neither guess (both return log_lambda0).
     """
     # a fresh array: a broadcast view is read-only, which numba compiles as another type (~14 s at first use)
     cpu_uav_hz = np.array(np.broadcast_to(np.asarray(cpu_uav_hz, float), (num_uavs,)))
@@ -70,12 +74,13 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
         from uav_mec_nodes.model import allocation_kernels
         # contiguous and writable, the one type compile_cached compiled: numba types a read-only array apart
         as_float = (np.require(x, float, 'CW') for x in (c_loc, c_off, bits, noise_over_gain, budget_s))
-        *times, late = allocation_kernels.allocate(
+        times = allocation_kernels.allocate(
             *as_float, np.require(computing_uav, np.int64, 'CW'), int(num_uavs), cpu_uav_hz,
             float(cpu_max_hz), float(p_max_w), float(bandwidth_hz), float(kappa), float(w_uav),
             np.full(num_uavs, np.nan) if cpu_price_start is None else np.require(cpu_price_start, float, 'CW'),
-            cpu_price_start is not None)
-        return TaskTimes(*times), ~late
+            cpu_price_start is not None,
+            np.full(len(c_loc), np.nan) if lambda_start is None else np.require(lambda_start, float, 'CW'))
+        return TaskTimes(*times[:5], log_lambda0=times[6]), ~times[5]
     # the same steps in numpy around a module of solvers (the benchmark's and the tests' reference)
     n_tasks = len(c_loc)
     a = bits / bandwidth_hz
@@ -91,7 +96,7 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     args = (c_loc, c_off, a, noise_over_gain, t_loc_min, t_tr_min)
 
     t_loc, t_tr, t_off = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks)
-    price = np.zeros(n_tasks)
+    price, log_lambda0 = np.zeros(n_tasks), np.full(n_tasks, np.nan)
     if ok.any():
         ok = slice(None) if ok.all() else ok   # all admitted (most slots): views, not copies
         sub = tuple(np.ascontiguousarray(x[ok], dtype=float) for x in args) + (float(kappa), float(w_uav))
@@ -99,8 +104,8 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
         m = len(budget)
         start = np.full(m, np.nan)   # each lambda from the compute terms' closed form
         mu_task = np.zeros(m)
-        lam = np.exp(solvers.solve_lambdas(mu_task, budget, *sub, start))
-        times = solvers.times_of(lam, mu_task, *sub)
+        log_lambda0[ok] = solvers.solve_lambdas(mu_task, budget, *sub, start)
+        times = solvers.times_of(np.exp(log_lambda0[ok]), mu_task, *sub)
         used = np.bincount(k, weights=np.where(sub[1] > 0, sub[1] / np.maximum(times[2], 1e-300), 0.0),
                            minlength=num_uavs)
         binding = used > cpu_uav_hz
@@ -119,7 +124,7 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
         f_off[late] = cpu_uav_hz[on] * c_off[late] / np.maximum(queued[on], 1e-300)
         wait = np.maximum(budget_s[late] - t_loc[late] - t_tr[late], 0.0)
         t_off[late] = np.where(c_off[late] > 0, wait + c_off[late] / np.maximum(f_off[late], 1e-300), 0.0)
-    return TaskTimes(t_loc, t_tr, t_off, f_off, price), ~late
+    return TaskTimes(t_loc, t_tr, t_off, f_off, price, log_lambda0), ~late
 
 
 def priced_task_energy_j(c_loc, c_off, bits, noise_over_gain, budget_s, cpu_price, cpu_max_hz, p_max_w,

@@ -229,13 +229,16 @@ def admit(need, computing_uav, num_uavs, cpu_uav_hz):
 
 
 @njit(cache=True)
-def _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz):
-    """g(y) = log(used / F) of one UAV at mu = e^y, and dg/dy with each lambda keeping its budget."""
+def _cpu_gap(y, tasks, x_warm, dx_dy, dy, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz):
+    """g(y) = log(used / F) of one UAV at mu = e^y, and dg/dy with each lambda keeping its budget. Each
+    lambda's search starts at x_warm + dx_dy dy (dx_dy: its slope in y where it was last solved, 0 for none),
+    and dx_dy is set to the slope at y."""
     mu = math.exp(y)
     used, d_used = 0.0, 0.0
     for i in tasks:
+        x0 = x_warm[i] + dx_dy[i] * dy if dx_dy.size and dx_dy[i] != 0.0 else x_warm[i]
         x_warm[i], slope, t_off = _solve_lambda(mu, budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i],
-                                                t_tr_min[i], kappa, w_uav, x_warm[i], 1e-12, 200)
+                                                t_tr_min[i], kappa, w_uav, x0, 1e-12, 200)
         if c_off[i] <= 0.0:
             continue
         lam = math.exp(x_warm[i])
@@ -243,6 +246,8 @@ def _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, 
         q = mu * c_off[i] * t_off / denom             # dt_off/dy at fixed lambda
         d_off = -lam * t_off ** 3 / denom              # dt_off/dx at fixed mu
         dt_dy = q - d_off * q / (slope if slope < 0.0 else -math.inf)
+        if dx_dy.size:   # dx/dy keeping the budget
+            dx_dy[i] = -q / (slope if slope < 0.0 else -math.inf)
         f = c_off[i] / max(t_off, 1e-300)
         used += f
         d_used += -f / t_off * dt_dy
@@ -254,18 +259,21 @@ def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_m
              tol=1e-11, max_iter=100):
     """Per UAV whose CPU binds, mu with sum c_off / t_off = F (within tol relative); 0 elsewhere."""
     return _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
-                     np.full(len(binding), math.nan), np.full(len(budget), math.nan), tol, max_iter)[0]
+                     np.full(len(binding), math.nan), np.full(len(budget), math.nan), tol, max_iter, False)[0]
 
 
 @njit(cache=True)
 def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
-              mu_start, x_start, tol, max_iter):
+              mu_start, x_start, tol, max_iter, predict):
     """solve_mu, each UAV's Newton started at mu_start (NaN or <= 0: at 1e-20 J/cycle) and each task's first
-    multiplier solve at x_start (log lambda; NaN: its closed form). Returns (mu, each task's log lambda at
-    the last price tried: at its UAV's mu where the CPU binds, x_start elsewhere)."""
+    multiplier solve at x_start (log lambda; NaN: its closed form). predict: each later multiplier solve
+    starts where its tangent in log(mu) puts it (fewer Newton steps; the same answer within the tolerance,
+    not to the bit). Returns (mu, each task's log lambda at the last price tried: at its UAV's mu where the
+    CPU binds, x_start elsewhere)."""
     num_uavs = len(binding)
     mu = np.zeros(num_uavs)
     x_warm = x_start.copy()
+    dx_dy = np.zeros(len(x_start) if predict else 0)
     by_uav, first = _tasks_by_uav(uav_of_task, num_uavs)
     for k in range(num_uavs):
         if not binding[k]:
@@ -276,9 +284,10 @@ def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_
         y = math.log(mu_start[k]) if mu_start[k] > 0.0 else math.log(1e-20)
         y = min(max(y, lo + 1.0), hi - 1.0)
         g = math.inf
+        y_last = y
         for _ in range(max_iter):
-            g, dg = _cpu_gap(y, tasks, x_warm, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav,
-                             cpu_hz[k])
+            g, dg = _cpu_gap(y, tasks, x_warm, dx_dy, y - y_last, budget, c_loc, c_off, a, n, t_loc_min,
+                             t_tr_min, kappa, w_uav, cpu_hz[k])
             if g > 0.0:
                 lo = y
             else:
@@ -286,6 +295,7 @@ def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_
             if abs(g) <= tol or hi - lo <= 1e-13:
                 break
             newton = y - g / dg if dg != 0.0 else math.nan
+            y_last = y
             y = newton if (math.isfinite(newton) and lo < newton < hi) else 0.5 * (lo + hi)
         mu[k] = math.exp(y if abs(g) <= tol else hi)
     return mu, x_warm
@@ -293,14 +303,17 @@ def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_
 
 @njit(cache=True, error_model='numpy')   # x / 0 is inf (a channel too weak to upload at all), as in numpy
 def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_uavs, cpu_uav_hz, cpu_max_hz,
-             p_max_w, bandwidth_hz, kappa, w_uav, cpu_price_start, warm):
+             p_max_w, bandwidth_hz, kappa, w_uav, cpu_price_start, warm, lambda_start):
     """model/allocation.py's improved_allocation on these solvers, whole, in one compiled call: its thirty-odd
     numpy calls around the solvers cost the env step more than the solvers themselves at I=10.
 
-    Returns (t_loc, t_tr, t_off, f_off, cpu_price, late), each (N,); the same steps in the same order
-    (a test compares the two on many problems). warm: each search starts where the one before it ended
-    (the price search at cpu_price_start and the multipliers at mu = 0; the last multipliers at the price
-    search's): the same answer within the searches' tolerances in fewer steps, not to the bit.
+    Returns (t_loc, t_tr, t_off, f_off, cpu_price, late, log_lambda0), each (N,); the same steps in the
+    same order (a test compares the two on many problems). warm: each search starts where the one before it
+    ended (the price search at cpu_price_start, each multiplier at mu = 0's and then where its tangent in
+    log(mu) puts it; the last multipliers at the price search's): the same answer within the searches'
+    tolerances in fewer steps, not to the bit. lambda_start: each task's log(lambda) at mu = 0 if known (a
+    log_lambda0 returned before for the same task and budget; NaN: the closed form's start), where the first
+    multiplier search starts; log_lambda0 is what that search found (NaN for tasks made late).
     """
     n_tasks = len(c_loc)
     a, t_loc_min, t_tr_min, need = np.empty(n_tasks), np.empty(n_tasks), np.empty(n_tasks), np.empty(n_tasks)
@@ -312,12 +325,14 @@ def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_u
         need[i] = c_off[i] / max(slack, 1e-300) if slack > 0 else math.inf
     late = admit(need, computing_uav, num_uavs, cpu_uav_hz)
     t_loc, t_tr, t_off, price = t_loc_min.copy(), t_tr_min.copy(), np.zeros(n_tasks), np.zeros(n_tasks)
+    log_lambda0 = np.full(n_tasks, math.nan)
     ok = np.flatnonzero(~late)
     if len(ok):
         sub = (c_loc[ok], c_off[ok], a[ok], noise_over_gain[ok], t_loc_min[ok], t_tr_min[ok])
         k, budget = computing_uav[ok], budget_s[ok]
         start, mu_task = np.full(len(ok), math.nan), np.zeros(len(ok))
-        x = solve_lambdas(mu_task, budget, *sub, kappa, w_uav, start)
+        x = solve_lambdas(mu_task, budget, *sub, kappa, w_uav, lambda_start[ok])
+        log_lambda0[ok] = x
         times = times_of(np.exp(x), mu_task, *sub, kappa, w_uav)
         used = np.zeros(num_uavs)
         for q in range(len(ok)):
@@ -327,7 +342,8 @@ def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_u
         if binding.any():
             mu_start = cpu_price_start if warm else np.full(num_uavs, math.nan)
             x_start = x if warm else start
-            mu, x = _solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz, mu_start, x_start, 1e-11, 100)
+            mu, x = _solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz, mu_start, x_start, 1e-11, 100,
+                              warm)
             mu_task = mu[k]
             x_start = x if warm else start
             lam = np.exp(solve_lambdas(mu_task, budget, *sub, kappa, w_uav, x_start))
@@ -347,7 +363,7 @@ def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_u
             f_off[i] = cpu_uav_hz[on] * c_off[i] / max(queued[on], 1e-300)
             wait = max(budget_s[i] - t_loc[i] - t_tr[i], 0.0)
             t_off[i] = wait + c_off[i] / max(f_off[i], 1e-300) if c_off[i] > 0 else 0.0
-    return t_loc, t_tr, t_off, f_off, price, late
+    return t_loc, t_tr, t_off, f_off, price, late, log_lambda0
 
 
 def compile_cached() -> None:
@@ -357,4 +373,4 @@ def compile_cached() -> None:
     n = 4
     allocate(np.full(n, 1e8), np.full(n, 3e9), np.full(n, 1e5), np.full(n, 1e-10), np.array([0.5, 0.5, 0.5, 1e-3]),
              np.array([0, 0, 1, 1], np.int64), 2, np.full(2, 1e10), 1e9, 0.5, 1e6, 1e-28, 1e-3, np.full(2, np.nan),
-             False)
+             False, np.full(n, np.nan))

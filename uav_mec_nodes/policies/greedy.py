@@ -77,7 +77,9 @@ class SlotProblem:
         c_off = np.broadcast_to(self.c_off[:, None, :], self.shape).ravel()
         bits = np.broadcast_to(self.bits[:, None, :], self.shape).ravel()
         nog = np.broadcast_to(self.noise_over_gain[:, :, None], self.shape).ravel()
-        energy, feasible = self.group_energy(c_loc, c_off, bits, nog, np.arange(c_loc.size))
+        energy, feasible, times = self.group_solution(c_loc, c_off, bits, nog, np.arange(c_loc.size))
+        # each option's multiplier at mu = 0, the same in every group it joins: where their searches start
+        self._log_lambda0 = times.log_lambda0.reshape(self.shape)
         need = self.need_hz(c_loc, c_off, bits, nog)
         valid = (self.valid_layer[:, None, :] & self.alive[None, :, None]).ravel()
         energy = np.where(valid, energy, np.inf).reshape(self.shape)
@@ -94,15 +96,21 @@ class SlotProblem:
         energy, ok, _ = self.group_solution(c_loc, c_off, bits, nog, group)
         return energy, ok
 
-    def group_solution(self, c_loc, c_off, bits, nog, group, price_start=None):
+    def log_lambda0(self, users, uavs, l_idx):
+        """Each option's log(lambda) at mu = 0 (its solve alone, candidates()): NaN where it is late alone."""
+        self.candidates()
+        return self._log_lambda0[users, uavs, l_idx]
+
+    def group_solution(self, c_loc, c_off, bits, nog, group, price_start=None, lambda_start=None):
         """group_energy, and the allocation's times (with each task's CPU price); price_start: a guess of each
-        group's CPU price where its CPU binds (the same answer within the solver's tolerance, in fewer steps)."""
+        group's CPU price where its CPU binds (the same answer within the solver's tolerance, in fewer steps);
+        lambda_start: each task's log_lambda0 if known (the same answer to the bit, fewer steps)."""
         cfg = self.cfg
         n_groups = int(group.max()) + 1 if group.size else 0
         times, ok = allocation.improved_allocation(
             c_loc, c_off, bits, nog, np.full(c_loc.size, cfg.scenario.slot_s), group, n_groups,
             cfg.uavs.cpu_hz, cfg.users.cpu_max_hz, cfg.users.tx_power_max_w, cfg.channel.bandwidth_mu_uav_hz,
-            cfg.compute.kappa, cfg.energy.w_uav, cpu_price_start=price_start)
+            cfg.compute.kappa, cfg.energy.w_uav, cpu_price_start=price_start, lambda_start=lambda_start)
         energy = allocation.task_energy_j(c_loc, c_off, bits, nog, times, cfg.channel.bandwidth_mu_uav_hz,
                                           cfg.compute.kappa, cfg.energy.w_uav)
         return energy, ok, times
@@ -230,7 +238,7 @@ class GroupEnergies:
         p = self.problem
         start = np.array([self.price_now.get(g[0], np.nan) for g in new])
         e, ok, times = p.group_solution(p.c_loc[users, l_idx], p.c_off[users, l_idx], p.bits[users, l_idx],
-                                        p.noise_over_gain[users, uavs], group, start)
+                                        p.noise_over_gain[users, uavs], group, start, p.log_lambda0(users, uavs, l_idx))
         self.energy.update(zip(new, np.bincount(group, weights=e + np.where(ok, 0.0, LATE_PENALTY_J),
                                                  minlength=len(new)).tolist()))
         # kept for every group: after a move, the groups it scored are the UAVs' groups as they are
