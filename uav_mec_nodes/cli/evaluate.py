@@ -120,7 +120,8 @@ def gap_cmd(args) -> int:
                          indent=1, allow_nan=False))
         return 0
     print(f'{args.episodes} episodes, seeds {seeds[0]}-{seeds[-1]}; each slot\'s optimum on the state the policy '
-          f'reached ({args.points} tangents per task to start); energy: the tasks\' weighted energy, flight excluded; '
+          f'reached ({args.points} tangents per task to start, and at greedy\'s CPU prices); energy: the tasks\' '
+          'weighted energy, flight excluded; '
           'slots where a UAV fails apart (its drops count for every decision)')
     print('| policy | slots (with a failure) | late tasks: policy / optimum / proved least | late in failure slots: '
           'policy / optimum | slots with more late | tasks energy [J]: policy / optimum | energy gap at equal '
