@@ -76,6 +76,12 @@ def test_each_tasks_multiplier_at_mu_0_from_its_solve_alone_gives_the_same_alloc
             np.testing.assert_array_equal(ok_given, ok_plain)
             for name in ('local_s', 'tx_s', 'uav_s', 'uav_hz', 'cpu_price', 'log_lambda0'):
                 np.testing.assert_array_equal(getattr(given, name), getattr(plain, name), err_msg=name)
+    # guesses of another size are refused before the kernel, which reads them without checks
+    args = _problem(rng)
+    with pytest.raises(ValueError, match=r'lambda_start must have shape'):
+        improved_allocation(*args, lambda_start=np.zeros(len(args[0]) + 1))
+    with pytest.raises(ValueError, match=r'cpu_price_start must have shape'):
+        improved_allocation(*args, cpu_price_start=np.zeros(args[6] + 1))
 
 
 def test_a_cpu_price_guess_changes_where_the_search_starts_not_what_it_finds():

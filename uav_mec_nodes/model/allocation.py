@@ -72,6 +72,10 @@ def improved_allocation(c_loc, c_off, bits, noise_over_gain, budget_s, computing
     cpu_uav_hz = np.array(np.broadcast_to(np.asarray(cpu_uav_hz, float), (num_uavs,)))
     if solvers is None:   # the compiled solvers, with the steps below in the same call (numba loads only here)
         from uav_mec_nodes.model import allocation_kernels
+        guesses = dict(cpu_price_start=(cpu_price_start, num_uavs), lambda_start=(lambda_start, len(c_loc)))
+        for name, (guess, size) in guesses.items():
+            if guess is not None and np.shape(guess) != (size,):   # the kernel reads them unchecked
+                raise ValueError(f'improved_allocation: {name} must have shape ({size},), got {np.shape(guess)}')
         # contiguous and writable, the one type compile_cached compiled: numba types a read-only array apart
         as_float = (np.require(x, float, 'CW') for x in (c_loc, c_off, bits, noise_over_gain, budget_s))
         times = allocation_kernels.allocate(

@@ -107,6 +107,8 @@ class SlotProblem:
         lambda_start: each task's log_lambda0 if known (the same answer to the bit, fewer steps)."""
         cfg = self.cfg
         n_groups = int(group.max()) + 1 if group.size else 0
+        if price_start is not None:   # one a group; the groups after the last task's are empty
+            price_start = price_start[:n_groups]
         times, ok = allocation.improved_allocation(
             c_loc, c_off, bits, nog, np.full(c_loc.size, cfg.scenario.slot_s), group, n_groups,
             cfg.uavs.cpu_hz, cfg.users.cpu_max_hz, cfg.users.tx_power_max_w, cfg.channel.bandwidth_mu_uav_hz,
