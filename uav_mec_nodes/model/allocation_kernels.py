@@ -231,12 +231,12 @@ def admit(need, computing_uav, num_uavs, cpu_uav_hz):
 @njit(cache=True)
 def _cpu_gap(y, tasks, x_warm, dx_dy, dy, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz):
     """g(y) = log(used / F) of one UAV at mu = e^y, and dg/dy with each lambda keeping its budget. Each
-    lambda's search starts at x_warm + dx_dy dy (dx_dy: its slope in y where it was last solved, 0 for none),
-    and dx_dy is set to the slope at y."""
+    lambda's search starts at x_warm + dx_dy dy (dx_dy: its slope in y where it was last solved, 0 before;
+    empty: x_warm alone), and dx_dy is set to the slope at y."""
     mu = math.exp(y)
     used, d_used = 0.0, 0.0
     for i in tasks:
-        x0 = x_warm[i] + dx_dy[i] * dy if dx_dy.size and dx_dy[i] != 0.0 else x_warm[i]
+        x0 = x_warm[i] + dx_dy[i] * dy if dx_dy.size else x_warm[i]
         x_warm[i], slope, t_off = _solve_lambda(mu, budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i],
                                                 t_tr_min[i], kappa, w_uav, x0, 1e-12, 200)
         if c_off[i] <= 0.0:
