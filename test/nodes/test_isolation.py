@@ -123,3 +123,65 @@ def test_node_processes_end_without_waiting_on_readers_that_left(tmp_path):
     assert {'sequencer.log', 'channel_sim.log', 'recorder.log', 'world.log'} <= set(logs)
     waited = [name for name, text in logs.items() if 'exiting with unacknowledged messages' in text]
     assert waited == []
+
+
+def test_only_the_shared_memory_of_dead_fast_dds_owners_is_removed(tmp_path):
+    """A segment or port whose lock file nobody holds (its process is gone) goes, with its mutex; one whose
+    lock is held (a live participant: Fast DDS holds it), a young one (its owner may still be setting up)
+    and files not Fast DDS's stay."""
+    import fcntl
+    import os
+
+    from uav_mec_nodes.graph.isolation import remove_dead_shared_memory
+
+    def make(*names, age_s=60.0):
+        for name in names:
+            path = tmp_path / name
+            path.write_bytes(b'x')
+            os.utime(path, (path.stat().st_atime - age_s,) * 2)
+    make('fastdds_0123456789abcdef', 'fastdds_0123456789abcdef_el',                              # dead segment
+         'fastdds_port7411', 'fastdds_port7411_sl', 'sem.fastdds_port7411_mutex',                  # dead port
+         'fastdds_fedcba9876543210', 'fastdds_fedcba9876543210_el',                                # live segment
+         'fastdds_port7413', 'fastdds_port7413_el',                                                # live port
+         'lttng-ust-wait-6', 'other_el')
+    make('fastdds_00000000000000aa', 'fastdds_00000000000000aa_el', age_s=0.0)                    # young
+    held = [open(tmp_path / name, 'ab') for name in ('fastdds_fedcba9876543210_el', 'fastdds_port7413_el')]
+    for fd in held:
+        fcntl.flock(fd, fcntl.LOCK_SH)   # as a live owner (any lock: ours asks for an exclusive one)
+    try:
+        assert remove_dead_shared_memory(tmp_path) == 2
+    finally:
+        for fd in held:
+            fd.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        'fastdds_fedcba9876543210', 'fastdds_fedcba9876543210_el', 'fastdds_port7413', 'fastdds_port7413_el',
+        'lttng-ust-wait-6', 'other_el', 'fastdds_00000000000000aa', 'fastdds_00000000000000aa_el'])
+    assert remove_dead_shared_memory(tmp_path / 'missing') == 0
+
+
+def test_a_run_leaves_no_shared_memory_of_its_node_processes(tmp_path):
+    """rmw_fastrtps keeps localhost participants on shared memory and node processes end without DDS
+    teardown: before, each run with one process per node left its nodes' segments in /dev/shm. Now none of
+    the segment lock files that appeared during the run is left once it has ended, unless someone holds it
+    (another process's live participant)."""
+    import fcntl
+    from pathlib import Path
+
+    shm = Path('/dev/shm')
+
+    def lock_files():
+        return {p.name for p in shm.glob('fastdds_*_el')}
+
+    def held(name):
+        try:
+            with open(shm / name, 'ab') as fd:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except OSError:
+            return True
+    before = lock_files()
+    out = subprocess.run([UAV_MEC, 'run', '--out', str(tmp_path / 'run'), '--processes', 'multi', '--slots', '10',
+                          '--policy', 'offload-all'], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    left = [name for name in lock_files() - before if (shm / name).exists() and not held(name)]
+    assert left == []

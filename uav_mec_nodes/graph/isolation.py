@@ -6,14 +6,17 @@ therefore takes a domain nobody else of this package holds (an exclusive
 SIGKILL), limits discovery to the host (ROS_AUTOMATIC_DISCOVERY_RANGE), and
 stamps its messages with a random run identity that every node checks, so a
 graph that shares the domain anyway (chosen by hand, or not ours) is ignored.
+At its end a run removes the shared memory its node processes left behind.
 No ROS import here: the launchers and the tests use it before rclpy starts.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -147,3 +150,41 @@ def ros_environment(domain_id: int, discovery: str) -> dict:
     if discovery == 'localhost' and not os.environ.get(PROFILES_ENV):
         env[PROFILES_ENV] = str(LOCALHOST_PROFILE)
     return env
+
+
+SHM_DIR = Path('/dev/shm')
+SHM_MIN_AGE_S = 0.5   # a lock file younger than this may belong to a participant still setting up: left alone
+
+
+def remove_dead_shared_memory(directory: Path = SHM_DIR, min_age_s: float = SHM_MIN_AGE_S) -> int:
+    """Remove the shared-memory files of Fast DDS participants whose processes are gone; how many sets.
+
+    rmw_fastrtps puts a participant of the localhost discovery range on shared memory whatever a
+    profile says, and a node process ends without DDS teardown (nodes/_run.py): every run left each
+    node's segment (about 0.5 MB of RAM) and port files in /dev/shm (5.3 GB of them on the CI machine),
+    and a port segment a killed process left can crash the next participant that opens it. While its
+    owner lives, Fast DDS holds a flock on each segment's and port's lock file (`*_el`, `*_sl`): a
+    lock file nobody holds marks a dead owner's files (what Fast DDS's `fastdds shm clean` removes too).
+    """
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    removed = 0
+    for name in names:
+        if not (name.startswith('fastdds_') and name.endswith(('_el', '_sl'))):
+            continue
+        lock = directory / name
+        try:
+            if time.time() - lock.stat().st_mtime < min_age_s:
+                continue
+            with open(lock, 'ab') as fd:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while an owner holds it
+                base = name[:-3]
+                for path in (directory / base, directory / f'sem.{base}_mutex', lock):   # removed while held
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+            removed += 1
+        except OSError:   # held (its owner lives), gone meanwhile, or another user's
+            continue
+    return removed

@@ -34,7 +34,8 @@ import yaml
 
 from uav_mec_nodes.graph.layout import (CORE, STALL_S, GraphConfig, NodeSpec, finishers_of, graph_scenario,
                                         node_specs, params_yaml, resolved_num_uavs, timeout_for)
-from uav_mec_nodes.graph.isolation import DomainLease, acquire_domain, new_run_id, ros_environment
+from uav_mec_nodes.graph.isolation import (DomainLease, acquire_domain, new_run_id, remove_dead_shared_memory,
+                                           ros_environment)
 from uav_mec_nodes.graph.progress import PROGRESS_ENV, SLOTS_DONE, SLOTS_RECORDED, SLOTS_SEEN, ProgressFiles
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
@@ -105,6 +106,7 @@ class Isolation:
                     os.environ[k] = v
 
     def close(self) -> None:
+        remove_dead_shared_memory()   # this run's node processes' segments, and any other dead owner's
         self.lease.close()
 
 
