@@ -126,9 +126,9 @@ def test_node_processes_end_without_waiting_on_readers_that_left(tmp_path):
 
 
 def test_only_the_shared_memory_of_dead_fast_dds_owners_is_removed(tmp_path):
-    """A segment or port whose lock file nobody holds (its process is gone) goes, with its mutex; one whose
-    lock is held (a live participant: Fast DDS holds it), a young one (its owner may still be setting up)
-    and files not Fast DDS's stay."""
+    """A segment or port none of whose lock files anybody holds (its process is gone) goes, with its mutex;
+    one with a lock held (a live participant: Fast DDS holds it), a young one (its owner may still be setting
+    up) and files not Fast DDS's stay."""
     import fcntl
     import os
 
@@ -143,9 +143,11 @@ def test_only_the_shared_memory_of_dead_fast_dds_owners_is_removed(tmp_path):
          'fastdds_port7411', 'fastdds_port7411_sl', 'sem.fastdds_port7411_mutex',                  # dead port
          'fastdds_fedcba9876543210', 'fastdds_fedcba9876543210_el',                                # live segment
          'fastdds_port7413', 'fastdds_port7413_el',                                                # live port
+         'fastdds_port7415', 'fastdds_port7415_el', 'fastdds_port7415_sl',                       # live: one lock
          'lttng-ust-wait-6', 'other_el')
     make('fastdds_00000000000000aa', 'fastdds_00000000000000aa_el', age_s=0.0)                    # young
-    held = [open(tmp_path / name, 'ab') for name in ('fastdds_fedcba9876543210_el', 'fastdds_port7413_el')]
+    held = [open(tmp_path / name, 'ab') for name in ('fastdds_fedcba9876543210_el', 'fastdds_port7413_el',
+                                                     'fastdds_port7415_sl')]
     for fd in held:
         fcntl.flock(fd, fcntl.LOCK_SH)   # as a live owner (any lock: ours asks for an exclusive one)
     try:
@@ -155,7 +157,8 @@ def test_only_the_shared_memory_of_dead_fast_dds_owners_is_removed(tmp_path):
             fd.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
         'fastdds_fedcba9876543210', 'fastdds_fedcba9876543210_el', 'fastdds_port7413', 'fastdds_port7413_el',
-        'lttng-ust-wait-6', 'other_el', 'fastdds_00000000000000aa', 'fastdds_00000000000000aa_el'])
+        'fastdds_port7415', 'fastdds_port7415_el', 'fastdds_port7415_sl', 'lttng-ust-wait-6', 'other_el',
+        'fastdds_00000000000000aa', 'fastdds_00000000000000aa_el'])
     assert remove_dead_shared_memory(tmp_path / 'missing') == 0
 
 

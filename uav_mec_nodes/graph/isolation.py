@@ -163,25 +163,25 @@ def remove_dead_shared_memory(directory: Path = SHM_DIR, min_age_s: float = SHM_
     profile says, and a node process ends without DDS teardown (nodes/_run.py): every run left each
     node's segment (about 0.5 MB of RAM) and port files in /dev/shm (5.3 GB of them on the CI machine),
     and a port segment a killed process left can crash the next participant that opens it. While its
-    owner lives, Fast DDS holds a flock on each segment's and port's lock file (`*_el`, `*_sl`): a
-    lock file nobody holds marks a dead owner's files (what Fast DDS's `fastdds shm clean` removes too).
+    owner lives, Fast DDS holds a flock on each segment's and port's lock files (`*_el`, `*_sl`): a set
+    none of whose lock files anybody holds is a dead owner's (what Fast DDS's `fastdds shm clean` removes).
     """
     try:
-        names = os.listdir(directory)
+        names = set(os.listdir(directory))
     except OSError:
         return 0
+    bases = {name[:-3] for name in names if name.startswith('fastdds_') and name.endswith(('_el', '_sl'))}
     removed = 0
-    for name in names:
-        if not (name.startswith('fastdds_') and name.endswith(('_el', '_sl'))):
-            continue
-        lock = directory / name
+    for base in sorted(bases):
+        locks = [directory / f'{base}{end}' for end in ('_el', '_sl') if f'{base}{end}' in names]
         try:
-            if time.time() - lock.stat().st_mtime < min_age_s:
+            if any(time.time() - lock.stat().st_mtime < min_age_s for lock in locks):
                 continue
-            with open(lock, 'ab') as fd:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while an owner holds it
-                base = name[:-3]
-                for path in (directory / base, directory / f'sem.{base}_mutex', lock):   # removed while held
+            with contextlib.ExitStack() as held:
+                for lock in locks:
+                    fd = held.enter_context(open(lock, 'ab'))
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while an owner holds it
+                for path in (directory / base, directory / f'sem.{base}_mutex', *locks):   # removed while held
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
             removed += 1
