@@ -124,6 +124,31 @@ def test_sigkill_of_a_uav_process_mid_episode(tmp_path, ros_domain_id, forger):
     assert time.monotonic() - killed_at < 120
 
 
+def test_a_recorder_reader_that_matches_late_holds_the_run_up_and_the_bag_loses_nothing(tmp_path, monkeypatch):
+    """CI once found a bag without the first 7 plans (every slot's metrics in it, exit 0): the recorder's
+    /plan reader had matched the planner's writer when its history of 16 plans no longer held them. Here
+    that reader starts 1.5 s late (at rtf 0 most of the episode): the world waits for the recorder, which
+    gets each plan from the writer's history once it matches."""
+    from uav_mec_nodes.nodes import _common as c
+    subscribe, slots = c.GuardedInput.subscribe, 40
+
+    def late_plan_reader(self, msg_type, topic, callback, raw=False, only=None):
+        if self.node.get_name() != 'recorder' or topic != c.TOPIC_PLAN:
+            return subscribe(self, msg_type, topic, callback, raw, only)
+
+        def start():
+            self.node.late_timer.cancel()
+            subscribe(self, msg_type, topic, callback, raw, only)
+        self.node.late_timer = self.node.create_timer(1.5, start)
+    monkeypatch.setattr(c.GuardedInput, 'subscribe', late_plan_reader)
+    g = GraphConfig(num_slots=slots, policy='offload-all', bag_path=str(tmp_path / 'bag'))
+    result = run_single_process(g, timeout_s=120)
+    assert not result.stopped and result.slots_done == slots
+    bag = read_bag(tmp_path / 'bag')
+    assert sorted(m.slot for m in bag['/plan']) == list(range(slots))
+    assert len(bag['/slot_metrics']) == slots
+
+
 def test_uav_that_never_starts_is_failed_from_the_first_slot(tmp_path):
     g = GraphConfig(num_slots=6, policy='offload-all', max_failures=0, missing_uavs=(2,),
                     bag_path=str(tmp_path / 'bag'))

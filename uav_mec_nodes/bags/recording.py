@@ -3,30 +3,85 @@
 `Recording` opens a new bag folder (never an existing one), writes the run's
 /run_info, takes every received message's bytes as DDS delivered them, counts the
 stray input it was told of (into /recorder/stray_input at each checkpoint), and
-checkpoints the bag after every slot it holds in full (its metrics, every task's
-report and, after the last slot, the last MOVE), so a killed recorder loses at most
-the slot it was writing.
+checkpoints the bag after every slot it holds in full (`SlotLedger`: every message
+contract.slot_messages names, the failure events its reports list and the UAV commands
+its MOVE took), so a killed recorder loses at most the slot it was writing. The world
+waits for a slot to be recorded before the next, so a reader that DDS matches late (its
+discovery lost a packet: seconds on a loaded machine) stalls the run until the writers'
+history reaches it, instead of leaving messages out of the bag.
 """
 from __future__ import annotations
 
 import hashlib
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Optional
 
 from uav_mec_nodes import __version__
 from uav_mec_nodes.bags.io import BagWriter
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_PLANT_COMMAND, TOPIC_RUN_INFO, TOPIC_SLOT_METRICS,
-                                          TOPIC_STRAY_INPUT, TOPIC_TASK_REPORTS)
+from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES, TOPIC_PLANT_COMMAND,
+                                          TOPIC_PLANT_REPORT, TOPIC_RUN_INFO, TOPIC_STRAY_INPUT, TOPIC_WORLD_UAVS,
+                                          uav_cmd_topic)
 
 DRAIN_S = 0.5   # after the last slot, late messages (the final /clock) still get in, if it does not come first
+REPORTS = (TOPIC_FAILURE_REPORT, TOPIC_PLANT_REPORT)
 MOVE = 1        # PlantCommand.KIND_MOVE
 
 
+class SlotLedger:
+    """Which of each slot's messages the bag holds; `whole`: slots 0..whole-1 are held in full.
+
+    Besides the messages every slot has (contract.slot_messages), a slot needs the ones its own
+    messages name: the failure events its reports list, and the command of every UAV its MOVE
+    moved (the sequencer had that /uav_<j>/cmd)."""
+
+    def __init__(self, slot_messages: dict):
+        self.expected = dict(slot_messages)       # topic -> messages every slot has
+        self.cmd_topics = [uav_cmd_topic(j) for j in range(slot_messages[TOPIC_WORLD_UAVS])]  # one state per UAV
+        self.held = defaultdict(Counter)          # slot -> topic -> messages held (slots not yet whole)
+        self.named = defaultdict(set)             # slot -> keys of the messages its own messages name
+        self.present = set()                      # keys of such messages held: ('/failures', uav, slot), (topic, slot)
+        self.whole = 0
+
+    def take(self, topic: str, msg) -> bool:
+        """One of the run's messages is in the bag; True when it made one or more slots whole."""
+        if topic == TOPIC_FAILURES:
+            self.present.add((topic, msg.uav_id, msg.slot))
+        elif topic in self.cmd_topics:
+            self.present.add((topic, msg.slot))
+        elif topic in self.expected and msg.slot >= self.whole:
+            self.held[msg.slot][topic] += 1
+            if topic in REPORTS:
+                self.named[msg.slot].update((TOPIC_FAILURES, e.uav_id, e.slot) for e in msg.failures)
+            elif topic == TOPIC_PLANT_COMMAND and msg.kind == MOVE:
+                self.named[msg.slot].update((self.cmd_topics[j], msg.slot) for j, moved in
+                                            enumerate(msg.moving[:len(self.cmd_topics)]) if moved)
+        before = self.whole
+        while self._has_all(self.whole):
+            self.held.pop(self.whole, None)
+            self.named.pop(self.whole, None)
+            self.present.difference_update((t, self.whole) for t in self.cmd_topics)
+            self.whole += 1
+        return self.whole > before
+
+    def _has_all(self, slot: int) -> bool:
+        held = self.held.get(slot)
+        return held is not None and all(held[t] >= n for t, n in self.expected.items()) \
+            and self.named.get(slot, set()) <= self.present
+
+    def missing(self, slot: int) -> list:
+        """What slot `slot` still lacks (for the recorder's word on a bag that ends in the middle of it)."""
+        held = self.held.get(slot, Counter())
+        lacks = [f'{t} ({held[t]} of {n})' for t, n in self.expected.items() if held[t] < n]
+        for key in sorted(self.named.get(slot, set()) - self.present):
+            lacks.append(f'/failures (UAV {key[1]} in slot {key[2]})' if key[0] == TOPIC_FAILURES else key[0])
+        return lacks
+
+
 class Recording:
-    def __init__(self, run_id: str, bag_path, storage: str, topics: dict, num_slots: int, num_users: int,
+    def __init__(self, run_id: str, bag_path, storage: str, topics: dict, num_slots: int, slot_messages: dict,
                  slot_s: float):
         self.bag_path = Path(bag_path)
         if self.bag_path.exists():
@@ -38,7 +93,8 @@ class Recording:
         except OSError as exc:
             raise UserInputError(f'recorder: parameter bag_path: cannot write {self.bag_path} '
                                  f'({exc.strerror or exc})') from None
-        self.run_id, self.num_slots, self.num_users = run_id, num_slots, num_users
+        self.run_id, self.num_slots = run_id, num_slots
+        self.ledger = SlotLedger(slot_messages)
         self.end_ns = int(round(num_slots * slot_s * 1e9))   # the sequencer's last /clock: the episode's end
         self.end_clock_seen = False
         self.connections = {name: self.bag.add_topic(name, spec.type_name, spec.qos) for name, spec in topics.items()}
@@ -46,7 +102,6 @@ class Recording:
         self.stray_connection = self.bag.add_topic(TOPIC_STRAY_INPUT, 'uav_mec_nodes/msg/StrayInput')
         self.counts = Counter()
         self.strays = Counter()          # (topic, reason) -> ignored since the last checkpoint
-        self.metrics_seen = self.slots_recorded = self.moves_seen = 0
         self.closed = False
         self.done_at: Optional[float] = None
         self.last_message = time.monotonic()
@@ -79,24 +134,20 @@ class Recording:
         self.bag.write(self.connections[topic], stamp_ns, data)
         self.last_message = time.monotonic()
         self.counts[topic] += 1
-        if topic == TOPIC_SLOT_METRICS:
-            self.metrics_seen += 1
-        if topic == TOPIC_PLANT_COMMAND and msg.kind == MOVE:
-            self.moves_seen = max(self.moves_seen, msg.slot + 1)
-        if topic == TOPIC_CLOCK and msg.clock.sec * 1_000_000_000 + msg.clock.nanosec >= self.end_ns:
-            self.end_clock_seen = True
-        recorded = False
-        if topic in (TOPIC_SLOT_METRICS, TOPIC_TASK_REPORTS):
-            # slots recorded in full (counts: topics are not ordered against each other)
-            done = min(self.metrics_seen, self.counts[TOPIC_TASK_REPORTS] // max(self.num_users, 1))
-            if done > self.slots_recorded:
-                self.slots_recorded = done
-                self.checkpoint()
-                recorded = True
-        # the last MOVE is published beside the last slot's accounting, not before it: wait for both
-        if self.done_at is None and self.slots_recorded >= self.num_slots and self.moves_seen >= self.num_slots:
+        if topic == TOPIC_CLOCK:
+            if msg.clock.sec * 1_000_000_000 + msg.clock.nanosec >= self.end_ns:
+                self.end_clock_seen = True
+            return False
+        recorded = self.ledger.take(topic, msg)
+        if recorded:
+            self.checkpoint()
+        if self.done_at is None and self.slots_recorded >= self.num_slots:
             self.done_at = time.monotonic()
         return recorded
+
+    @property
+    def slots_recorded(self) -> int:
+        return self.ledger.whole
 
     def stray(self, topic: str, reason: str) -> None:
         self.strays[(topic, reason)] += 1

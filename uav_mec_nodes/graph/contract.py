@@ -23,7 +23,7 @@ The slot protocol (one slot t, all on simulated time):
                  accounting and the world's motion of slot t wait for report t)
   px4_bridge     (--plant px4) /plant/report t once the vehicles have flown slot t in real time,
                  with the failures PX4 reported during it: the slot's accounting waits for it
-  recorder       /recorder/progress: slots written in full (the world waits for it)
+  recorder       /recorder/progress: slots written in full (`slot_messages`; the world waits for it)
 
 Trust: a message is believed only if its writer belongs to a node that owns
 the topic (`TopicSpec.publishers`, checked on the DDS writer's GID) and, for
@@ -261,6 +261,20 @@ def recorded_topics(num_users: int, num_uavs: int) -> Dict[str, TopicSpec]:
     for u in range(num_uavs):
         topics.pop(uav_heartbeat_topic(u))
     return topics
+
+
+def slot_messages(num_users: int, num_uavs: int, real_time_plant: bool) -> Dict[str, int]:
+    """What the graph publishes for every slot t (each message carries t), by topic: START and MOVE,
+    the plant's states, /users and /channel, the plan, the injector's report (and a real-time plant's),
+    every task's report and the metrics. All are sent before the world moves on to t + 1 (the
+    sequencer sends MOVE before it waits for the metrics, the rest come before them), so the
+    recorder calls a slot recorded only once the bag holds them all, with every failure event the
+    slot's reports list."""
+    parts = {TOPIC_PLANT_COMMAND: 2, TOPIC_WORLD_UAVS: num_uavs, TOPIC_USERS: 1, TOPIC_CHANNEL: 1, TOPIC_PLAN: 1,
+             TOPIC_FAILURE_REPORT: 1, TOPIC_TASK_REPORTS: num_users, TOPIC_SLOT_METRICS: 1}
+    if real_time_plant:
+        parts[TOPIC_PLANT_REPORT] = 1
+    return parts
 
 
 # --- array bounds ---------------------------------------------------------------------------------

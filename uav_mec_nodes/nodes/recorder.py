@@ -21,7 +21,7 @@ from rclpy.node import Node
 
 from uav_mec_nodes.bags.recording import Recording
 from uav_mec_nodes.config import render_yaml
-from uav_mec_nodes.graph.contract import px4_topics, reader_qos, recorded_topics
+from uav_mec_nodes.graph.contract import px4_topics, reader_qos, recorded_topics, slot_messages
 from uav_mec_nodes.graph.progress import SLOTS_RECORDED, ProgressFiles
 from uav_mec_nodes.msg import RecorderProgress
 from uav_mec_nodes.nodes import _common as c
@@ -41,7 +41,8 @@ class RecorderNode(Node):
         s = self.cfg.scenario
         topics = recorded_topics(s.num_users, s.num_uavs)
         bag = p.bag_path or f'runs/{p.run_id or "recorder"}/bag'   # as GraphConfig names it
-        self.recording = Recording(p.run_id, bag, p.storage, topics, s.num_slots, s.num_users, s.slot_s)
+        self.recording = Recording(p.run_id, bag, p.storage, topics, s.num_slots,
+                                   slot_messages(s.num_users, s.num_uavs, p.plant != 'kinematic'), s.slot_s)
         self.recording.write_run_info(p.seed, p.policy, p.failure_mode, render_yaml(self.cfg),
                                       int(self.context.get_domain_id()))
         # unfiltered: other runs' messages on the domain are counted as stray input in the bag
@@ -89,6 +90,10 @@ class RecorderNode(Node):
         """Close the bag readable (also when the run is interrupted), with what the guard still held."""
         try:
             self.inputs.flush()
+            lacks = self.recording.ledger.missing(self.slots_recorded)
+            if not self.done and lacks and len(lacks) < len(self.recording.ledger.expected):
+                self.get_logger().warning(f'the bag holds {self.slots_recorded} slots whole; slot '
+                                          f'{self.slots_recorded} lacks {", ".join(lacks)}')
         finally:
             self.recording.close()
 
