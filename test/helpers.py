@@ -165,3 +165,16 @@ class ToyAgent:
         if not actor_only:
             self.opt.load_state_dict(state['opt'])
             self.updates = int(state['updates'])
+
+
+BELOW_START_M = 3.0    # each PX4 vehicle's home a few metres under its start point: a short climb and landing
+
+
+def px4_homes(seed: int = 0, num_uavs: int = 3):
+    """PX4 homes just under the UAVs' start points of this seed's episode: (array, --px4-homes text)."""
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.env import UavMecEnv
+    env = UavMecEnv(load_scenario(None, {'scenario.num_uavs': num_uavs}))
+    env.reset(seed=seed)
+    homes = env.uav_pos - [0.0, 0.0, BELOW_START_M]
+    return homes, ';'.join(','.join(f'{v:.6f}' for v in h) for h in homes)

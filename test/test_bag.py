@@ -128,21 +128,20 @@ def test_metadata_of_every_checkpoint_is_one_yaml_dump_of_the_whole(tmp_path):
     assert topic_counts(tmp_path / 'bag') == {'/numbers': 4, '/more': 3, '/none': 0}
 
 
-def write_slot(recording, slot, skip=(), failures=(), moved=()):
+def write_slot(recording, slot, skip=(), failures=()):
     """Every message the graph sends for a slot (contract.slot_messages) but those of `skip`; the injector's
-    report lists `failures`, the MOVE (kind 1) moves `moved` (uav ids); the bytes are made up."""
+    report lists `failures` (uav ids); the bytes are made up."""
     from types import SimpleNamespace as NS
-    moving = [j in moved for j in range(len(recording.ledger.cmd_topics))]
     for topic, n in recording.ledger.expected.items():
         for k in range(n - skip.count(topic)):
             events = [NS(uav_id=j, slot=slot) for j in failures] if topic == '/failure_injector/report' else []
-            recording.write(topic, 1, b'\0' * 8, NS(slot=slot, kind=k, failures=events, moving=moving))
+            recording.write(topic, 1, b'\0' * 8, NS(slot=slot, kind=k, failures=events))
 
 
 def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):
     """A reader DDS matched late (CI: the recorder got no /plan for the first 7 slots, 60 /slot_metrics, exit
     0): the slot is not recorded, so the world waits, until the bag holds the message; the same for a failure
-    event that the slot's report lists and a UAV command that its MOVE took; slots become whole in order."""
+    event that the slot's report lists; slots become whole in order."""
     from types import SimpleNamespace as NS
 
     from uav_mec_nodes.bags import recording as rec
@@ -158,13 +157,11 @@ def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):
     assert r.slots_recorded == 1
     assert r.write(TOPIC_FAILURES, 1, b'\0' * 8, NS(uav_id=1, slot=1))
     write_slot(r, 3)
-    write_slot(r, 2, skip=('/world/uav_states',), moved=(0,))  # one of two UAV states: slot 3 waits too
-    assert r.slots_recorded == 2 and r.done_at is None
-    assert r.ledger.missing(2) == ['/world/uav_states (1 of 2)', '/uav_0/cmd']
-    r.write('/uav_0/cmd', 1, b'\0' * 8, NS(slot=1))              # the command of another slot
+    write_slot(r, 2, skip=('/world/uav_states',))              # one of two UAV states: slot 3 waits too
+    assert r.slots_recorded == 2 and r.done_at is None and r.ledger.missing(2) == ['/world/uav_states (1 of 2)']
+    r.write('/world/uav_states', 1, b'\0' * 8, NS(slot=1))      # another slot's: no use
+    assert r.slots_recorded == 2
     r.write('/world/uav_states', 1, b'\0' * 8, NS(slot=2))
-    assert r.slots_recorded == 2 and r.ledger.missing(2) == ['/uav_0/cmd']
-    r.write('/uav_0/cmd', 1, b'\0' * 8, NS(slot=2))              # the command the MOVE took
     assert r.slots_recorded == 4 and r.done_at is not None
     assert slot_messages(2, 2, True)['/plant/report'] == 1 and '/plant/report' not in r.ledger.expected
     r.close()

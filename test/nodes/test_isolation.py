@@ -2,7 +2,7 @@
 import subprocess
 
 import pytest
-from helpers import UAV_MEC, gym_episode, summary_of
+from helpers import UAV_MEC, gym_episode, px4_homes, summary_of
 
 from uav_mec_nodes.policies import shipped_policy_path
 
@@ -162,11 +162,15 @@ def test_only_the_shared_memory_of_dead_fast_dds_owners_is_removed(tmp_path):
     assert remove_dead_shared_memory(tmp_path / 'missing') == 0
 
 
-def test_a_run_leaves_no_shared_memory_of_its_node_processes(tmp_path):
+@pytest.mark.parametrize('run_args', [('--processes', 'multi', '--slots', '10'),
+                                      ('--plant', 'px4', '--rtf', '1', '--slots', '3', '--px4-end-action', 'hold',
+                                       '--px4-homes', px4_homes()[1])], ids=['multi', 'single-px4'])
+def test_a_run_leaves_no_shared_memory_of_its_node_processes(tmp_path, run_args):
     """rmw_fastrtps keeps localhost participants on shared memory and node processes end without DDS
     teardown: before, each run with one process per node left its nodes' segments in /dev/shm. Now none of
     the segment lock files that appeared during the run is left once it has ended, unless someone holds it
-    (another process's live participant)."""
+    (another process's live participant). A single-process run's PX4 stand-ins are processes of their own:
+    their segments go too (they were left when the run cleaned up before it stopped them)."""
     import fcntl
     from pathlib import Path
 
@@ -183,8 +187,8 @@ def test_a_run_leaves_no_shared_memory_of_its_node_processes(tmp_path):
         except OSError:
             return True
     before = lock_files()
-    out = subprocess.run([UAV_MEC, 'run', '--out', str(tmp_path / 'run'), '--processes', 'multi', '--slots', '10',
-                          '--policy', 'offload-all'], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([UAV_MEC, 'run', '--out', str(tmp_path / 'run'), *run_args, '--policy', 'offload-all'],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     left = [name for name in lock_files() - before if (shm / name).exists() and not held(name)]
     assert left == []

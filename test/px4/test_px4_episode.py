@@ -12,19 +12,17 @@ from collections import defaultdict
 import numpy as np
 import rclpy
 import yaml
-from helpers import assert_every_task_once
+from helpers import BELOW_START_M, assert_every_task_once, px4_homes
 
 from uav_mec_nodes.graph import contract
 from uav_mec_nodes.bags.io import read_bag, topic_counts
 from uav_mec_nodes.config import load_scenario
-from uav_mec_nodes.env import UavMecEnv
 from uav_mec_nodes.graph.layout import GraphConfig
 from uav_mec_nodes.graph.launcher import MultiProcessRun
 from uav_mec_nodes.nodes._common import qos
 from uav_mec_nodes.px4 import frames
 
 FAIL_UAV, FAIL_SLOT, SEED = 1, 20, 0
-BELOW_START_M = 3.0    # each vehicle's home a few metres under its start point: a short climb and landing
 
 
 class Probe:
@@ -62,15 +60,8 @@ class Probe:
         rclpy.try_shutdown(context=self.context)
 
 
-def _homes(num_uavs: int = 3):
-    env = UavMecEnv(load_scenario(None, {'scenario.num_uavs': num_uavs}))
-    env.reset(seed=SEED)
-    homes = env.uav_pos - [0.0, 0.0, BELOW_START_M]
-    return homes, ';'.join(','.join(f'{v:.6f}' for v in h) for h in homes)
-
-
 def test_a_full_episode_on_px4_stand_ins(tmp_path):
-    homes, homes_text = _homes()
+    homes, homes_text = px4_homes(SEED)
     g = GraphConfig(plant='px4', real_time_factor=1.0, seed=SEED, policy='offload-all',
                     failure_mode='px4_termination', failure_schedule=f'{FAIL_UAV}:{FAIL_SLOT}',
                     bag_path=str(tmp_path / 'bag'), px4_homes=homes_text)
@@ -137,7 +128,7 @@ def test_a_full_episode_on_px4_stand_ins(tmp_path):
 
 def test_a_take_off_px4_refuses_fails_naming_the_vehicle_and_pxs_answer(tmp_path):
     """Stand-ins whose offboard signal never counts as recent (COM_OF_LOSS_T 0): PX4 rejects every arming."""
-    homes, homes_text = _homes(2)
+    homes, homes_text = px4_homes(SEED, 2)
     g = GraphConfig(plant='px4', real_time_factor=1.0, num_uavs=2, num_users=4, policy='greedy', px4_external=True,
                     px4_homes=homes_text, px4_takeoff_timeout_s=8.0, bag_path=str(tmp_path / 'bag'))
     with MultiProcessRun(g, log_dir=tmp_path / 'logs') as run:

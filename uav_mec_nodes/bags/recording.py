@@ -4,8 +4,7 @@
 /run_info, takes every received message's bytes as DDS delivered them, counts the
 stray input it was told of (into /recorder/stray_input at each checkpoint), and
 checkpoints the bag after every slot it holds in full (`SlotLedger`: every message
-contract.slot_messages names, the failure events its reports list and the UAV commands
-its MOVE took), so a killed recorder loses at most the slot it was writing. The world
+contract.slot_messages names and the failure events its reports list), so a killed recorder loses at most the slot it was writing. The world
 waits for a slot to be recorded before the next, so a reader that DDS matches late (its
 discovery lost a packet: seconds on a loaded machine) stalls the run until the writers'
 history reaches it, instead of leaving messages out of the bag.
@@ -21,63 +20,53 @@ from typing import Optional
 from uav_mec_nodes import __version__
 from uav_mec_nodes.bags.io import BagWriter
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES, TOPIC_PLANT_COMMAND,
-                                          TOPIC_PLANT_REPORT, TOPIC_RUN_INFO, TOPIC_STRAY_INPUT, TOPIC_WORLD_UAVS,
-                                          uav_cmd_topic)
+from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES, TOPIC_PLANT_REPORT,
+                                          TOPIC_RUN_INFO, TOPIC_STRAY_INPUT)
 
 DRAIN_S = 0.5   # after the last slot, late messages (the final /clock) still get in, if it does not come first
 REPORTS = (TOPIC_FAILURE_REPORT, TOPIC_PLANT_REPORT)
-MOVE = 1        # PlantCommand.KIND_MOVE
 
 
 class SlotLedger:
     """Which of each slot's messages the bag holds; `whole`: slots 0..whole-1 are held in full.
 
-    Besides the messages every slot has (contract.slot_messages), a slot needs the ones its own
-    messages name: the failure events its reports list, and the command of every UAV its MOVE
-    moved (the sequencer had that /uav_<j>/cmd)."""
+    Besides the messages every slot has (contract.slot_messages), a slot needs the failure events
+    its reports list. All come from the graph's core nodes, whose end stops the run; a UAV node's
+    relay of its command is not waited for (a UAV process killed after sending it could leave the
+    recorder waiting for good; the plan and the MOVE hold the command)."""
 
     def __init__(self, slot_messages: dict):
         self.expected = dict(slot_messages)       # topic -> messages every slot has
-        self.cmd_topics = [uav_cmd_topic(j) for j in range(slot_messages[TOPIC_WORLD_UAVS])]  # one state per UAV
         self.held = defaultdict(Counter)          # slot -> topic -> messages held (slots not yet whole)
-        self.named = defaultdict(set)             # slot -> keys of the messages its own messages name
-        self.present = set()                      # keys of such messages held: ('/failures', uav, slot), (topic, slot)
+        self.listed = defaultdict(set)            # slot -> failure events (uav, slot) its reports list
+        self.events = set()                       # failure events held
         self.whole = 0
 
     def take(self, topic: str, msg) -> bool:
         """One of the run's messages is in the bag; True when it made one or more slots whole."""
         if topic == TOPIC_FAILURES:
-            self.present.add((topic, msg.uav_id, msg.slot))
-        elif topic in self.cmd_topics:
-            self.present.add((topic, msg.slot))
+            self.events.add((msg.uav_id, msg.slot))
         elif topic in self.expected and msg.slot >= self.whole:
             self.held[msg.slot][topic] += 1
             if topic in REPORTS:
-                self.named[msg.slot].update((TOPIC_FAILURES, e.uav_id, e.slot) for e in msg.failures)
-            elif topic == TOPIC_PLANT_COMMAND and msg.kind == MOVE:
-                self.named[msg.slot].update((self.cmd_topics[j], msg.slot) for j, moved in
-                                            enumerate(msg.moving[:len(self.cmd_topics)]) if moved)
+                self.listed[msg.slot].update((e.uav_id, e.slot) for e in msg.failures)
         before = self.whole
         while self._has_all(self.whole):
             self.held.pop(self.whole, None)
-            self.named.pop(self.whole, None)
-            self.present.difference_update((t, self.whole) for t in self.cmd_topics)
+            self.listed.pop(self.whole, None)
             self.whole += 1
         return self.whole > before
 
     def _has_all(self, slot: int) -> bool:
         held = self.held.get(slot)
         return held is not None and all(held[t] >= n for t, n in self.expected.items()) \
-            and self.named.get(slot, set()) <= self.present
+            and self.listed.get(slot, set()) <= self.events
 
     def missing(self, slot: int) -> list:
         """What slot `slot` still lacks (for the recorder's word on a bag that ends in the middle of it)."""
         held = self.held.get(slot, Counter())
         lacks = [f'{t} ({held[t]} of {n})' for t, n in self.expected.items() if held[t] < n]
-        for key in sorted(self.named.get(slot, set()) - self.present):
-            lacks.append(f'/failures (UAV {key[1]} in slot {key[2]})' if key[0] == TOPIC_FAILURES else key[0])
-        return lacks
+        return lacks + [f'/failures (UAV {j} in slot {s})' for j, s in sorted(self.listed.get(slot, set()) - self.events)]
 
 
 class Recording:

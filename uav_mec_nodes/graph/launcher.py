@@ -165,54 +165,56 @@ def run_single_process(g: GraphConfig, timeout_s: Optional[float] = None, say: S
     context = rclpy.Context()
     nodes = {}
     vehicles = Vehicles([s for s in specs if s.module in VEHICLES], iso)   # PX4 stand-ins: a process each
-    with StopSignals() as stop, iso.environment(), vehicles:
-        rclpy.init(context=context, domain_id=iso.lease.domain_id)
-        executor = SingleThreadedExecutor(context=context)
-        try:
-            for spec in specs:
-                if spec.module in VEHICLES:
-                    continue
-                cls = node_class(spec.module)
-                kwargs = dict(context=context, parameter_overrides=_overrides(spec.params))
-                if spec.module == 'uav':
-                    kwargs['uav_id'] = spec.params['uav_id']
-                if spec.namespace:
-                    kwargs['namespace'] = spec.namespace
-                nodes[spec.key] = cls(**kwargs)
-                executor.add_node(nodes[spec.key])
-            finishers = [nodes[n] for n in finishers_of(specs) if n in nodes]
-            while not all(node.done for node in finishers):
-                try:
-                    executor.spin_once(timeout_sec=0.05)
-                except Exception as exc:   # a node's callback raised: the run cannot go on
-                    result.stopped = f'a node crashed: {type(exc).__name__}: {exc}'.splitlines()[0]
-                    result.exit_code, result.detail = EXIT_CRASH, traceback.format_exc()
-                    break
-                watch.progress(nodes['channel_sim'].slots_done if 'channel_sim' in nodes else
-                               max((n.slots_seen for n in finishers), default=0))
-                verdict = watch.verdict(stop)
-                if verdict:
-                    result.stopped, result.exit_code = verdict
-                    _drain(executor, nodes)
-                    break
-        finally:
-            stop.ignore_more()
-            if 'recorder' in nodes:
-                nodes['recorder'].close()
-            if 'channel_sim' in nodes:
-                result.slots = list(nodes['channel_sim'].records)
-                result.slots_done = nodes['channel_sim'].slots_done
-            if 'planner' in nodes:
-                times = nodes['planner'].decision_times
-                result.decision_times_s = times[np.isfinite(times)].tolist()   # the slots it decided
-            result.tail_layers_run = sum(getattr(node, 'layers_run', 0) for node in nodes.values())
-            if g.nodes == 'uavs':   # how each UAV node of this host ended (no process of its own to exit)
-                result.returncodes = {k: 0 if n.done else 1 for k, n in nodes.items()}
-            for node in nodes.values():
-                executor.remove_node(node)
-                node.destroy_node()
-            rclpy.try_shutdown(context=context)
-            iso.close()
+    try:   # the domain and shared memory go once the vehicles' processes too have ended
+        with StopSignals() as stop, iso.environment(), vehicles:
+            rclpy.init(context=context, domain_id=iso.lease.domain_id)
+            executor = SingleThreadedExecutor(context=context)
+            try:
+                for spec in specs:
+                    if spec.module in VEHICLES:
+                        continue
+                    cls = node_class(spec.module)
+                    kwargs = dict(context=context, parameter_overrides=_overrides(spec.params))
+                    if spec.module == 'uav':
+                        kwargs['uav_id'] = spec.params['uav_id']
+                    if spec.namespace:
+                        kwargs['namespace'] = spec.namespace
+                    nodes[spec.key] = cls(**kwargs)
+                    executor.add_node(nodes[spec.key])
+                finishers = [nodes[n] for n in finishers_of(specs) if n in nodes]
+                while not all(node.done for node in finishers):
+                    try:
+                        executor.spin_once(timeout_sec=0.05)
+                    except Exception as exc:   # a node's callback raised: the run cannot go on
+                        result.stopped = f'a node crashed: {type(exc).__name__}: {exc}'.splitlines()[0]
+                        result.exit_code, result.detail = EXIT_CRASH, traceback.format_exc()
+                        break
+                    watch.progress(nodes['channel_sim'].slots_done if 'channel_sim' in nodes else
+                                   max((n.slots_seen for n in finishers), default=0))
+                    verdict = watch.verdict(stop)
+                    if verdict:
+                        result.stopped, result.exit_code = verdict
+                        _drain(executor, nodes)
+                        break
+            finally:
+                stop.ignore_more()
+                if 'recorder' in nodes:
+                    nodes['recorder'].close()
+                if 'channel_sim' in nodes:
+                    result.slots = list(nodes['channel_sim'].records)
+                    result.slots_done = nodes['channel_sim'].slots_done
+                if 'planner' in nodes:
+                    times = nodes['planner'].decision_times
+                    result.decision_times_s = times[np.isfinite(times)].tolist()   # the slots it decided
+                result.tail_layers_run = sum(getattr(node, 'layers_run', 0) for node in nodes.values())
+                if g.nodes == 'uavs':   # how each UAV node of this host ended (no process of its own to exit)
+                    result.returncodes = {k: 0 if n.done else 1 for k, n in nodes.items()}
+                for node in nodes.values():
+                    executor.remove_node(node)
+                    node.destroy_node()
+                rclpy.try_shutdown(context=context)
+    finally:
+        iso.close()
     result.wall_s = time.monotonic() - watch.start
     return result
 
