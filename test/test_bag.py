@@ -129,19 +129,21 @@ def test_metadata_of_every_checkpoint_is_one_yaml_dump_of_the_whole(tmp_path):
 
 
 def write_slot(recording, slot, skip=(), failures=()):
-    """Every message the graph sends for a slot (contract.slot_messages) but those of `skip`; the injector's
-    report lists `failures` (uav ids); the bytes are made up."""
+    """Every message the graph sends for a slot (contract.slot_messages, then its MOVE) but those of `skip`
+    ('MOVE' too); the injector's report lists `failures` (uav ids); the bytes are made up."""
     from types import SimpleNamespace as NS
     for topic, n in recording.ledger.expected.items():
-        for k in range(n - skip.count(topic)):
+        for _ in range(n - skip.count(topic)):
             events = [NS(uav_id=j, slot=slot) for j in failures] if topic == '/failure_injector/report' else []
-            recording.write(topic, 1, b'\0' * 8, NS(slot=slot, kind=k, failures=events))
+            recording.write(topic, 1, b'\0' * 8, NS(slot=slot, kind=0, failures=events))
+    if 'MOVE' not in skip:
+        recording.write('/plant/command', 1, b'\0' * 8, NS(slot=slot, kind=1))
 
 
 def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):
     """A reader DDS matched late (CI: the recorder got no /plan for the first 7 slots, 60 /slot_metrics, exit
     0): the slot is not recorded, so the world waits, until the bag holds the message; the same for a failure
-    event that the slot's report lists; slots become whole in order."""
+    event that the slot's report lists and the MOVE of the slot before; slots become whole in order."""
     from types import SimpleNamespace as NS
 
     from uav_mec_nodes.bags import recording as rec
@@ -156,13 +158,17 @@ def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):
     r.write(TOPIC_FAILURES, 1, b'\0' * 8, NS(uav_id=0, slot=1))   # another UAV's event: not the one listed
     assert r.slots_recorded == 1
     assert r.write(TOPIC_FAILURES, 1, b'\0' * 8, NS(uav_id=1, slot=1))
-    write_slot(r, 3)
-    write_slot(r, 2, skip=('/world/uav_states',))              # one of two UAV states: slot 3 waits too
+    write_slot(r, 3, skip=('MOVE',))
+    write_slot(r, 2, skip=('/world/uav_states', 'MOVE'))       # one of two UAV states: slot 3 waits too
     assert r.slots_recorded == 2 and r.done_at is None and r.ledger.missing(2) == ['/world/uav_states (1 of 2)']
     r.write('/world/uav_states', 1, b'\0' * 8, NS(slot=1))      # another slot's: no use
     assert r.slots_recorded == 2
-    r.write('/world/uav_states', 1, b'\0' * 8, NS(slot=2))
-    assert r.slots_recorded == 4 and r.done_at is not None
+    r.write('/world/uav_states', 1, b'\0' * 8, NS(slot=2))      # slot 3 needs the MOVE of slot 2
+    assert r.slots_recorded == 3 and r.ledger.missing(3) == ['the MOVE of slot 2']
+    r.write('/plant/command', 1, b'\0' * 8, NS(slot=2, kind=1))
+    assert r.slots_recorded == 4 and r.done_at is None           # every slot whole; the episode's last MOVE not in
+    r.write('/plant/command', 1, b'\0' * 8, NS(slot=3, kind=1))
+    assert r.done_at is not None
     assert slot_messages(2, 2, True)['/plant/report'] == 1 and '/plant/report' not in r.ledger.expected
     r.close()
 

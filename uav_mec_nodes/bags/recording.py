@@ -4,10 +4,11 @@
 /run_info, takes every received message's bytes as DDS delivered them, counts the
 stray input it was told of (into /recorder/stray_input at each checkpoint), and
 checkpoints the bag after every slot it holds in full (`SlotLedger`: every message
-contract.slot_messages names and the failure events its reports list), so a killed recorder loses at most the slot it was writing. The world
-waits for a slot to be recorded before the next, so a reader that DDS matches late (its
-discovery lost a packet: seconds on a loaded machine) stalls the run until the writers'
-history reaches it, instead of leaving messages out of the bag.
+contract.slot_messages names, the failure events its reports list, the MOVE before
+it), so a killed recorder loses at most the slot it was writing. The world waits for
+a slot to be recorded before the next, so a reader that DDS matches late (its
+discovery lost a packet: seconds on a loaded machine) stalls the run until the
+writers' history reaches it, instead of leaving messages out of the bag.
 """
 from __future__ import annotations
 
@@ -20,32 +21,36 @@ from typing import Optional
 from uav_mec_nodes import __version__
 from uav_mec_nodes.bags.io import BagWriter
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES, TOPIC_PLANT_REPORT,
-                                          TOPIC_RUN_INFO, TOPIC_STRAY_INPUT)
+from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES, TOPIC_PLANT_COMMAND,
+                                          TOPIC_PLANT_REPORT, TOPIC_RUN_INFO, TOPIC_STRAY_INPUT)
 
 DRAIN_S = 0.5   # after the last slot, late messages (the final /clock) still get in, if it does not come first
 REPORTS = (TOPIC_FAILURE_REPORT, TOPIC_PLANT_REPORT)
+MOVE = 1        # PlantCommand.KIND_MOVE (KIND_START is 0)
 
 
 class SlotLedger:
     """Which of each slot's messages the bag holds; `whole`: slots 0..whole-1 are held in full.
 
-    Besides the messages every slot has (contract.slot_messages), a slot needs the failure events
-    its reports list. All come from the graph's core nodes, whose end stops the run; a UAV node's
-    relay of its command is not waited for (a UAV process killed after sending it could leave the
-    recorder waiting for good; the plan and the MOVE hold the command)."""
+    Besides the messages every slot has (contract.slot_messages; of /plant/command the START), a slot
+    needs the failure events its reports list and the MOVE of the slot before (`flown`: slots whose
+    MOVE is in; the last one is waited for at the episode's end). All come from the graph's core
+    nodes, whose end stops the run; a UAV node's relay of its command is not waited for (a UAV process
+    killed after sending it could leave the recorder waiting for good; the plan and the MOVE hold it)."""
 
     def __init__(self, slot_messages: dict):
         self.expected = dict(slot_messages)       # topic -> messages every slot has
         self.held = defaultdict(Counter)          # slot -> topic -> messages held (slots not yet whole)
         self.listed = defaultdict(set)            # slot -> failure events (uav, slot) its reports list
         self.events = set()                       # failure events held
-        self.whole = 0
+        self.whole = self.flown = 0
 
     def take(self, topic: str, msg) -> bool:
         """One of the run's messages is in the bag; True when it made one or more slots whole."""
         if topic == TOPIC_FAILURES:
             self.events.add((msg.uav_id, msg.slot))
+        elif topic == TOPIC_PLANT_COMMAND and msg.kind == MOVE:
+            self.flown = max(self.flown, msg.slot + 1)
         elif topic in self.expected and msg.slot >= self.whole:
             self.held[msg.slot][topic] += 1
             if topic in REPORTS:
@@ -59,13 +64,14 @@ class SlotLedger:
 
     def _has_all(self, slot: int) -> bool:
         held = self.held.get(slot)
-        return held is not None and all(held[t] >= n for t, n in self.expected.items()) \
+        return held is not None and self.flown >= slot and all(held[t] >= n for t, n in self.expected.items()) \
             and self.listed.get(slot, set()) <= self.events
 
     def missing(self, slot: int) -> list:
         """What slot `slot` still lacks (for the recorder's word on a bag that ends in the middle of it)."""
         held = self.held.get(slot, Counter())
         lacks = [f'{t} ({held[t]} of {n})' for t, n in self.expected.items() if held[t] < n]
+        lacks += [f'the MOVE of slot {slot - 1}'] if self.flown < slot else []
         return lacks + [f'/failures (UAV {j} in slot {s})' for j, s in sorted(self.listed.get(slot, set()) - self.events)]
 
 
@@ -130,7 +136,8 @@ class Recording:
         recorded = self.ledger.take(topic, msg)
         if recorded:
             self.checkpoint()
-        if self.done_at is None and self.slots_recorded >= self.num_slots:
+        # the last MOVE is published beside the last slot's accounting, not before it: wait for both
+        if self.done_at is None and self.slots_recorded >= self.num_slots and self.ledger.flown >= self.num_slots:
             self.done_at = time.monotonic()
         return recorded
 

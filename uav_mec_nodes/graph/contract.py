@@ -264,13 +264,13 @@ def recorded_topics(num_users: int, num_uavs: int) -> Dict[str, TopicSpec]:
 
 
 def slot_messages(num_users: int, num_uavs: int, real_time_plant: bool) -> Dict[str, int]:
-    """What the graph publishes for every slot t (each message carries t), by topic: START and MOVE,
-    the plant's states, /users and /channel, the plan, the injector's report (and a real-time plant's),
-    every task's report and the metrics. All are sent before the world moves on to t + 1 (the
-    sequencer sends MOVE before it waits for the metrics, the rest come before them), so the
-    recorder calls a slot recorded only once the bag holds them all, with every failure event the
-    slot's reports list."""
-    parts = {TOPIC_PLANT_COMMAND: 2, TOPIC_WORLD_UAVS: num_uavs, TOPIC_USERS: 1, TOPIC_CHANNEL: 1, TOPIC_PLAN: 1,
+    """What the graph publishes for every slot t (each message carries t), by topic: START, the plant's
+    states, /users and /channel, the plan, the injector's report (and a real-time plant's), every task's
+    report and the metrics: all sent before the world moves on to t + 1, so the recorder calls a slot
+    recorded only once the bag holds them all (and the failure events the slot's reports list, and the
+    MOVE of slot t - 1: MOVE t often follows the metrics, and waiting for it would cost every slot a
+    round trip)."""
+    parts = {TOPIC_PLANT_COMMAND: 1, TOPIC_WORLD_UAVS: num_uavs, TOPIC_USERS: 1, TOPIC_CHANNEL: 1, TOPIC_PLAN: 1,
              TOPIC_FAILURE_REPORT: 1, TOPIC_TASK_REPORTS: num_users, TOPIC_SLOT_METRICS: 1}
     if real_time_plant:
         parts[TOPIC_PLANT_REPORT] = 1
