@@ -72,7 +72,8 @@ class SlotLedger:
         held = self.held.get(slot, Counter())
         lacks = [f'{t} ({held[t]} of {n})' for t, n in self.expected.items() if held[t] < n]
         lacks += [f'the MOVE of slot {slot - 1}'] if self.flown < slot else []
-        return lacks + [f'/failures (UAV {j} in slot {s})' for j, s in sorted(self.listed.get(slot, set()) - self.events)]
+        unheld = sorted(self.listed.get(slot, set()) - self.events)
+        return lacks + [f'/failures (UAV {j} in slot {s})' for j, s in unheld]
 
 
 class Recording:

@@ -90,10 +90,10 @@ class RecorderNode(Node):
         """Close the bag readable (also when the run is interrupted), with what the guard still held."""
         try:
             self.inputs.flush()
-            lacks = self.recording.ledger.missing(self.slots_recorded)
-            if not self.done and lacks and len(lacks) < len(self.recording.ledger.expected):
-                self.get_logger().warning(f'the bag holds {self.slots_recorded} slots whole; slot '
-                                          f'{self.slots_recorded} lacks {", ".join(lacks)}')
+            ledger, slot = self.recording.ledger, self.slots_recorded
+            if not self.done and ledger.held.get(slot):   # stopped in the middle of a slot: say what it lacks
+                self.get_logger().warning(f'the bag holds {slot} slots whole; slot {slot} lacks '
+                                          f'{", ".join(ledger.missing(slot))}')
         finally:
             self.recording.close()
 
