@@ -132,12 +132,14 @@ def write_slot(recording, slot, skip=(), failures=()):
     """Every message the graph sends for a slot (contract.slot_messages, then its MOVE) but those of `skip`
     ('MOVE' too); the injector's report lists `failures` (uav ids); the bytes are made up."""
     from types import SimpleNamespace as NS
+
+    from uav_mec_nodes.graph.contract import TOPIC_FAILURE_REPORT, TOPIC_PLANT_COMMAND
     for topic, n in recording.ledger.expected.items():
         for _ in range(n - skip.count(topic)):
-            events = [NS(uav_id=j, slot=slot) for j in failures] if topic == '/failure_injector/report' else []
+            events = [NS(uav_id=j, slot=slot) for j in failures] if topic == TOPIC_FAILURE_REPORT else []
             recording.write(topic, 1, b'\0' * 8, NS(slot=slot, kind=0, failures=events))
     if 'MOVE' not in skip:
-        recording.write('/plant/command', 1, b'\0' * 8, NS(slot=slot, kind=1))
+        recording.write(TOPIC_PLANT_COMMAND, 1, b'\0' * 8, NS(slot=slot, kind=1))
 
 
 def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):

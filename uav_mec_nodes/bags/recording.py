@@ -96,7 +96,6 @@ class Recording:
         self.connections = {name: self.bag.add_topic(name, spec.type_name, spec.qos) for name, spec in topics.items()}
         self.info_connection = self.bag.add_topic(TOPIC_RUN_INFO, 'uav_mec_nodes/msg/RunInfo')
         self.stray_connection = self.bag.add_topic(TOPIC_STRAY_INPUT, 'uav_mec_nodes/msg/StrayInput')
-        self.counts = Counter()
         self.strays = Counter()          # (topic, reason) -> ignored since the last checkpoint
         self.closed = False
         self.done_at: Optional[float] = None
@@ -129,7 +128,6 @@ class Recording:
             return False
         self.bag.write(self.connections[topic], stamp_ns, data)
         self.last_message = time.monotonic()
-        self.counts[topic] += 1
         if topic == TOPIC_CLOCK:
             if msg.clock.sec * 1_000_000_000 + msg.clock.nanosec >= self.end_ns:
                 self.end_clock_seen = True
