@@ -192,11 +192,15 @@ def test_sweep_flags_are_checked_before_ray_starts(tmp_path):
 
 # the driver of a sweep on host A of two (test/hosts.py): this file's runs and evaluations
 CLUSTER_DRIVER = '''
-import json, sys
+import json, sys, time
 sys.path.insert(0, sys.argv[3])
 import ray
 from test_sweeps import EVALS, OVERRIDES, RUNS
-from uav_mec_nodes.experiments.sweeps import sweep_plan
+from uav_mec_nodes.experiments.sweeps import start_ray, sweep_plan
+start_ray(sys.argv[2], None)
+deadline = time.monotonic() + 60   # B's raylet in the cluster first: else A may train every piece alone
+while sum(n["Alive"] for n in ray.nodes()) < 2 and time.monotonic() < deadline:
+    time.sleep(0.2)
 done = sweep_plan(RUNS, EVALS, __import__("pathlib").Path(sys.argv[1]), address=sys.argv[2], chunk_steps=120,
                   learner_overrides=OVERRIDES)
 nodes = {n["NodeManagerAddress"]: n["Alive"] for n in ray.nodes()}
@@ -242,7 +246,7 @@ def test_a_sweep_on_a_cluster_of_two_hosts_survives_the_worker_host_s_cut_link(t
             driver.kill()
         print(f'the sweep ended {time.monotonic() - cut_at:.0f} s after the cut')
         assert head.poll() is None   # B's raylet ends itself once it cannot reach the head; the head goes on
-    assert training_on_b, 'host B never trained a piece'
+    assert training_on_b, f'host B never trained a piece; the driver said: {err[-1500:]}'
     assert driver.returncode == 0, err[-3000:]
     done = json.loads(out.strip().splitlines()[-1])
     assert (done['runs'], done['evals']) == (2, 4)
