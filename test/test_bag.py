@@ -155,7 +155,9 @@ def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):
     write_slot(r, 0, skip=(TOPIC_PLAN,))
     write_slot(r, 1, failures=(1,))
     assert r.slots_recorded == 0 and r.ledger.missing(0) == ['/plan (0 of 1)']
+    assert r.ledger.started(0) and not r.ledger.started(2)
     assert r.write(TOPIC_PLAN, 1, b'\0' * 8, NS(slot=0))          # slot 0 whole; slot 1 waits for its event
+    assert not r.ledger.started(0)
     assert r.slots_recorded == 1 and r.ledger.missing(1) == ['/failures (UAV 1 in slot 1)']
     r.write(TOPIC_FAILURES, 1, b'\0' * 8, NS(uav_id=0, slot=1))   # another UAV's event: not the one listed
     assert r.slots_recorded == 1

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+import yaml
 from helpers import assert_every_task_once as _assert_every_task_once
 from helpers import gym_episode, wait_for_slots
 
@@ -147,6 +148,47 @@ def test_a_recorder_reader_that_matches_late_holds_the_run_up_and_the_bag_loses_
     bag = read_bag(tmp_path / 'bag')
     assert sorted(m.slot for m in bag['/plan']) == list(range(slots))
     assert len(bag['/slot_metrics']) == slots
+
+
+# Loaded by every node process of the test below (PYTHONPATH): UAV 1's /slot_metrics reader starts late.
+LATE_METRICS_READER = """
+import sys
+if '__node:=uav_1' in sys.argv:
+    from uav_mec_nodes.nodes import _common as c
+    subscribe = c.GuardedInput.subscribe
+
+    def late(self, msg_type, topic, callback, raw=False, only=None):
+        if topic != c.TOPIC_SLOT_METRICS:
+            return subscribe(self, msg_type, topic, callback, raw, only)
+
+        def start():
+            self.node.destroy_timer(timer)
+            subscribe(self, msg_type, topic, callback, raw, only)
+        timer = self.node.create_timer(DELAY_S, start, clock=c.wall_clock())
+    c.GuardedInput.subscribe = late
+"""
+
+
+def test_a_uav_node_whose_reader_matches_late_is_up_only_then_and_ends_with_the_episode(tmp_path, monkeypatch):
+    """CI once found two UAV nodes still running after the episode (stopped, exit 143): nothing waits for a UAV's
+    /slot_metrics reader, and one that DDS matched after channel_sim had left never hears the last slot. Here
+    UAV 1's reader starts 6 s late, after the episode would be over: the UAV is up (beats, relays its state)
+    only once it hears every input, so the first slot waits for it and it ends with the episode."""
+    (tmp_path / 'sitecustomize.py').write_text(LATE_METRICS_READER.replace('DELAY_S', '6.0'))
+    monkeypatch.setenv('PYTHONPATH', str(tmp_path))
+    g = GraphConfig(num_slots=SLOTS, policy='greedy', failure_schedule=SCHEDULE, bag_path=str(tmp_path / 'bag'))
+    run = MultiProcessRun(g, log_dir=tmp_path / 'logs')
+    params = yaml.safe_load(run.params_file.read_text())
+    params['planner']['ros__parameters']['startup_wait_s'] = 60.0   # waits for UAV 1 (5 s by default)
+    run.params_file.write_text(yaml.safe_dump(params))
+    with run:
+        result = run.wait(timeout_s=180)
+    assert not result.stopped, result.stopped + result.detail
+    assert set(result.returncodes.values()) == {0}, (result.returncodes, run.log_tails())
+    assert 'no writer matched yet for /slot_metrics after 2 s' in (tmp_path / 'logs' / 'uav_1.log').read_text()
+    expected, _ = _gym_e_tot('greedy')
+    np.testing.assert_allclose([m.e_tot for m in sorted(read_bag(tmp_path / 'bag')['/slot_metrics'],
+                                                        key=lambda m: m.slot)], expected, rtol=1e-9, atol=0)
 
 
 def test_uav_that_never_starts_is_failed_from_the_first_slot(tmp_path):

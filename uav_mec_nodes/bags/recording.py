@@ -67,6 +67,10 @@ class SlotLedger:
         return held is not None and self.flown >= slot and all(held[t] >= n for t, n in self.expected.items()) \
             and self.listed.get(slot, set()) <= self.events
 
+    def started(self, slot: int) -> bool:
+        """Whether the bag holds some, not all, of slot `slot`'s messages."""
+        return bool(self.held.get(slot))   # a whole slot's count is dropped
+
     def missing(self, slot: int) -> list:
         """What slot `slot` still lacks (for the recorder's word on a bag that ends in the middle of it)."""
         held = self.held.get(slot, Counter())

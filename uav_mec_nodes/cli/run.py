@@ -7,6 +7,7 @@ from pathlib import Path
 
 from uav_mec_nodes.cli.registry import subcommand
 from uav_mec_nodes.cli.shared import check_scenario_args, make_env, scenario_args, stderr, writable_dir
+from uav_mec_nodes.graph.contract import REAL_TIME_PLANTS
 
 
 def _run_args(parser):
@@ -35,7 +36,7 @@ def run(args) -> int:
     g.record = g.nodes != 'uavs'   # the core's recorder writes the bag of a split graph
     g.policy = g.policy or default_policy_name()
     if 'real_time_factor' not in given:   # as fast as the graph allows; PX4 flies in real time
-        g.real_time_factor = 1.0 if g.plant == 'px4' else 0.0
+        g.real_time_factor = 1.0 if g.plant in REAL_TIME_PLANTS else 0.0
     if args.engine == 'gym':
         from uav_mec_nodes.experiments.episode import run_episode
         env = make_env(args, safety=g.safety)

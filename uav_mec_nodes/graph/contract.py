@@ -76,6 +76,9 @@ HEARTBEATS_PER_LEASE = 5   # a UAV's heartbeats a lease: one late or lost sample
 # --- plants ---------------------------------------------------------------------------------------
 # what moves the UAVs and reports their states: plant name -> its node's module (and node name)
 PLANTS = {'kinematic': 'world', 'px4': 'px4_bridge'}
+# plants that fly in wall time (a run at rtf 1) and report what failed in flight on /plant/report, which
+# the slot's accounting and recording then wait for
+REAL_TIME_PLANTS = ('px4',)
 
 
 # --- failure modes ------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from typing import Dict, List
 from uav_mec_nodes.errors import ConfigError, UserInputError
 from uav_mec_nodes.graph.arguments import (BY_NAME, DEFAULT_LEASE_S, EVERY_NODE, RUN_ARGUMENTS, RUN_ID,  # noqa: F401
                                            parameter_defaults)
-from uav_mec_nodes.graph.contract import INJECTED_FAILURE_MODES, PLANTS, PX4_FAILURE_MODES, uav_node_name
+from uav_mec_nodes.graph.contract import (INJECTED_FAILURE_MODES, PLANTS, PX4_FAILURE_MODES, REAL_TIME_PLANTS,
+                                          uav_node_name)
 from uav_mec_nodes.graph.isolation import DOMAIN_MAX
 
 FAILURE_MODES = INJECTED_FAILURE_MODES
@@ -43,7 +44,7 @@ def _validate(self, num_uavs: int, launch: bool = False) -> None:
         elif a.type is float:
             raise UserInputError(f'{name(a.name)}: must be a finite number, got {value}')
     px4_plant = 'plant:=px4' if launch else '--plant px4'
-    if self.plant == 'px4' and self.real_time_factor != 1.0:
+    if self.plant in REAL_TIME_PLANTS and self.real_time_factor != 1.0:
         raise UserInputError(f'{name("real_time_factor")}: PX4 flies in real time, so {px4_plant} needs 1, '
                              f'got {self.real_time_factor}')
     if self.failure_mode in PX4_FAILURE_MODES and self.plant != 'px4':

@@ -24,8 +24,8 @@ from uav_mec_nodes.graph.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAIL
                                     TOPIC_MARKERS, TOPIC_PLAN, TOPIC_PLANT_COMMAND, TOPIC_PLANT_REPORT,
                                     TOPIC_RECORDER_PROGRESS,
                                     TOPIC_SLOT_METRICS, TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec,
-                                    HEARTBEATS_PER_LEASE, graph_topics, reader_qos, uav_cmd_topic,
-                                    uav_heartbeat_topic, uav_state_topic)
+                                    HEARTBEATS_PER_LEASE, REAL_TIME_PLANTS, graph_topics, reader_qos,
+                                    uav_cmd_topic, uav_heartbeat_topic, uav_state_topic)
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.graph.arguments import DEFAULT_LEASE_S, RUN_ID, parameters_of
 from uav_mec_nodes.graph.layout import scenario_for
@@ -177,6 +177,7 @@ class GuardedInput:
         self.guard = InputGuard(run_id, self.topics, self._writers)
         self.on_stray: Optional[Callable[[str, str], None]] = None
         self._retry_timer = None
+        self._readers = {}   # topic -> its subscriptions, for unheard()
 
     def _writers(self, topic: str):
         return [(bytes(e.endpoint_gid), e.node_namespace, e.node_name)
@@ -188,10 +189,16 @@ class GuardedInput:
         the callback still checks, a filter is not a guard)."""
         spec = self.topics[topic]
         route = (msg_type, topic, callback, raw)
-        return self.node.create_subscription(
+        reader = self.node.create_subscription(
             msg_type, topic, lambda data, info: self._receive(route, data, info), qos(reader_qos(spec.qos)), raw=True,
             content_filter_options=content_filter(self.run_id if spec.carries_run_id else None, *(only or ())),
             event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=self.event_warnings))
+        self._readers.setdefault(topic, []).append(reader)
+        return reader
+
+    def unheard(self, topics) -> list:
+        """Those of `topics` that no reader here has a writer matched with yet (DDS discovery under way)."""
+        return [t for t in topics if not any(r.get_publisher_count() for r in self._readers.get(t, ()))]
 
     def _receive(self, route, data: bytes, info) -> None:
         gid = bytes(info['publisher_gid']['data']) if info.get('publisher_gid') else b''
@@ -243,6 +250,56 @@ class GuardedInput:
             self.node.get_logger().warning(f'ignored input on {topic}: {reason} (counted; not logged again)')
         if self.on_stray is not None:
             self.on_stray(topic, reason)
+
+
+class UntilHeard:
+    """`ready` once DDS has matched each of `topics` that `inputs` reads with a writer; then on_ready() once.
+    Polled on the wall clock; after NOTE_S the node says, once, which topics still have no writer."""
+    NOTE_S = 2.0
+
+    def __init__(self, node: Node, inputs: GuardedInput, topics, on_ready: Callable[[], None]):
+        import time
+        self.node, self.inputs, self.topics, self.on_ready = node, inputs, list(topics), on_ready
+        self.ready = False
+        self._note_at = time.monotonic() + self.NOTE_S
+        self._timer = node.create_timer(POLL_S, self._poll, clock=wall_clock())
+
+    def _poll(self) -> None:
+        import time
+        unheard = self.inputs.unheard(self.topics)
+        if unheard and self._note_at is not None and time.monotonic() > self._note_at:
+            self._note_at = None
+            self.node.get_logger().warning(f'no writer matched yet for {", ".join(unheard)} after {self.NOTE_S:g} s')
+        if not unheard:
+            self.ready = True
+            self.node.destroy_timer(self._timer)
+            self.on_ready()
+
+
+class Heartbeats:
+    """A thread of its own publishes `beat` (count + 1 each time) every period_s while beating() holds: so a
+    lease says whether the process lives, whatever its callbacks are busy with."""
+
+    def __init__(self, publisher, beat, period_s: float, beating: Callable[[], bool], name: str):
+        import threading
+        self.publisher, self.beat, self.period_s, self.beating = publisher, beat, period_s, beating
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period_s):
+            if not self.beating():
+                continue
+            self.beat.count += 1
+            try:
+                self.publisher.publish(self.beat)
+            except Exception:   # the node or its context is being destroyed
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
 
 
 def subscribe_heartbeats(inputs: GuardedInput, num_uavs: int, leases) -> None:

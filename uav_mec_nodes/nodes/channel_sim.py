@@ -48,7 +48,7 @@ class ChannelSimNode(Node):
         inputs.subscribe(FailureReport, c.TOPIC_FAILURE_REPORT, self.on_failure_report)
         self.reported_slots = set()
         # a real-time plant (PX4) fails when it fails: a slot is accounted once it has been flown
-        self.plant_reported = None if p.plant == 'kinematic' else set()
+        self.plant_reported = set() if p.plant in c.REAL_TIME_PLANTS else None
         if self.plant_reported is not None:
             inputs.subscribe(FailureReport, c.TOPIC_PLANT_REPORT, self.on_plant_report)
         self.pending_plan = None

@@ -42,7 +42,7 @@ class RecorderNode(Node):
         topics = recorded_topics(s.num_users, s.num_uavs)
         bag = p.bag_path or f'runs/{p.run_id or "recorder"}/bag'   # as GraphConfig names it
         self.recording = Recording(p.run_id, bag, p.storage, topics, s.num_slots,
-                                   slot_messages(s.num_users, s.num_uavs, p.plant != 'kinematic'), s.slot_s)
+                                   slot_messages(s.num_users, s.num_uavs, p.plant in c.REAL_TIME_PLANTS), s.slot_s)
         self.recording.write_run_info(p.seed, p.policy, p.failure_mode, render_yaml(self.cfg),
                                       int(self.context.get_domain_id()))
         # unfiltered: other runs' messages on the domain are counted as stray input in the bag
@@ -91,7 +91,7 @@ class RecorderNode(Node):
         try:
             self.inputs.flush()
             ledger, slot = self.recording.ledger, self.slots_recorded
-            if not self.done and ledger.held.get(slot):   # stopped in the middle of a slot: say what it lacks
+            if not self.done and ledger.started(slot):   # stopped in the middle of a slot: say what it lacks
                 self.get_logger().warning(f'the bag holds {slot} slots whole; slot {slot} lacks '
                                           f'{", ".join(ledger.missing(slot))}')
         finally:

@@ -3,19 +3,23 @@
 Reports its state every slot on /uav_<j>/state, and beats on /uav_<j>/heartbeat
 from a thread of its own, so its lease says whether the process lives, whatever
 traffic its callbacks are busy with: if the process dies (SIGKILL) or the UAV
-is silenced, the heartbeats stop and the planner notices within a lease. Relays its command of each plan to the world (/uav_<j>/cmd). Accounts
-the compute of the tasks it runs (from /task_reports, the model's numbers) and
-can run the real torch tail layers of each task on a random tensor
-(`run_torch_layers`). Failure modes it obeys (FailureEvent for itself):
-ANNOUNCE keeps reporting with alive=false; SILENCE stops reporting and
-beating; KILL ends its own process with SIGKILL when it runs alone (else it
-falls silent). It ends when the last slot's metrics are in and its plan relayed.
+is silenced, the heartbeats stop and the planner notices within a lease. Relays
+its command of each plan to the world (/uav_<j>/cmd). Accounts the compute of
+the tasks it runs (from /task_reports, the model's numbers) and can run the
+real torch tail layers of each task on a random tensor (`run_torch_layers`).
+Failure modes it obeys (FailureEvent for itself): ANNOUNCE keeps reporting with
+alive=false; SILENCE stops reporting and beating; KILL ends its own process
+with SIGKILL when it runs alone (else it falls silent). It is up (beats,
+relays its state) only once DDS has matched every topic it reads with a writer:
+nothing else waits for its /slot_metrics reader, and one matched after
+channel_sim has left would never hear the episode end (CI once found two UAV
+nodes waiting after a run). It ends when the last slot's metrics are in and its
+plan relayed.
 """
 from __future__ import annotations
 
 import os
 import signal
-import threading
 
 from rclpy.node import Node
 
@@ -23,6 +27,10 @@ from uav_mec_nodes.graph.contract import uav_node_name
 from uav_mec_nodes.graph.progress import SLOTS_SEEN, ProgressFiles
 from uav_mec_nodes.msg import FailureEvent, Heartbeat, Plan, SlotMetrics, TaskReport, UavCommand, UavState
 from uav_mec_nodes.nodes import _common as c
+
+UAV_INPUTS = ((UavState, c.TOPIC_WORLD_UAVS, 'on_world_state'), (Plan, c.TOPIC_PLAN, 'on_plan'),
+              (FailureEvent, c.TOPIC_FAILURES, 'on_failure'), (TaskReport, c.TOPIC_TASK_REPORTS, 'on_report'),
+              (SlotMetrics, c.TOPIC_SLOT_METRICS, 'on_metrics'))
 
 
 class UavNode(Node):
@@ -42,37 +50,28 @@ class UavNode(Node):
         self.progress = ProgressFiles.from_environment()
         self.last_plan = -1        # the last slot whose plan it handled
         self.load_hz = {}          # slot -> CPU given to its tasks; only the last two slots are kept
-        self.energy_j = {}
         self._tail = None          # the torch tail layers (run_torch_layers)
         topics = c.graph_topics(self.cfg.scenario.num_users, self.cfg.scenario.num_uavs)
         self.state_pub = c.publisher(self, UavState, c.uav_state_topic(self.uav_id), topics)
         self.cmd_pub = c.publisher(self, UavCommand, c.uav_cmd_topic(self.uav_id), topics)
-        self.heartbeat_pub = c.publisher(self, Heartbeat, c.uav_heartbeat_topic(self.uav_id), topics)
+        heartbeat_pub = c.publisher(self, Heartbeat, c.uav_heartbeat_topic(self.uav_id), topics)
         self.inputs = c.GuardedInput(self, self.run_id, self.cfg)
         # of the topics of all UAVs, the middleware hands this node only its own UAV's messages
-        self.inputs.subscribe(UavState, c.TOPIC_WORLD_UAVS, self.on_world_state, only=('uav_id', self.uav_id))
-        self.inputs.subscribe(Plan, c.TOPIC_PLAN, self.on_plan)
-        self.inputs.subscribe(FailureEvent, c.TOPIC_FAILURES, self.on_failure)
-        self.inputs.subscribe(TaskReport, c.TOPIC_TASK_REPORTS, self.on_report, only=('computing_uav', self.uav_id))
-        self.inputs.subscribe(SlotMetrics, c.TOPIC_SLOT_METRICS, self.on_metrics)
-        self._stop = threading.Event()
-        self._heartbeat = threading.Thread(target=self._beat, name=f'uav_{self.uav_id}_heartbeat', daemon=True)
-        self._heartbeat.start()
+        own = {c.TOPIC_WORLD_UAVS: ('uav_id', self.uav_id), c.TOPIC_TASK_REPORTS: ('computing_uav', self.uav_id)}
+        for msg_type, topic, callback in UAV_INPUTS:
+            self.inputs.subscribe(msg_type, topic, getattr(self, callback), only=own.get(topic))
+        self._early_state = None   # the plant's latest state that came before the node was up
+        self.up = c.UntilHeard(self, self.inputs, [topic for _, topic, _ in UAV_INPUTS], self._relay_early_state)
+        self.heartbeats = c.Heartbeats(heartbeat_pub, Heartbeat(run_id=self.run_id, uav_id=self.uav_id),
+                                       self.lease_s / c.HEARTBEATS_PER_LEASE, lambda: self.up.ready and not self.silent,
+                                       name=f'uav_{self.uav_id}_heartbeat')
 
-    def _beat(self) -> None:
-        beat = Heartbeat(run_id=self.run_id, uav_id=self.uav_id)
-        while not self._stop.wait(self.lease_s / c.HEARTBEATS_PER_LEASE):
-            if self.silent:
-                continue
-            beat.count += 1
-            try:
-                self.heartbeat_pub.publish(beat)
-            except Exception:   # the node or its context is being destroyed
-                return
+    def _relay_early_state(self) -> None:
+        if self._early_state is not None:
+            self.on_world_state(self._early_state)
 
     def destroy_node(self) -> None:
-        self._stop.set()
-        self._heartbeat.join(timeout=5.0)
+        self.heartbeats.stop()
         super().destroy_node()
 
     def on_failure(self, msg: FailureEvent) -> None:
@@ -89,6 +88,9 @@ class UavNode(Node):
     def on_world_state(self, msg: UavState) -> None:
         if msg.uav_id != self.uav_id or self.silent:
             return
+        if not self.up.ready:
+            self._early_state = msg
+            return
         out = UavState(header=msg.header, run_id=self.run_id, slot=msg.slot, uav_id=msg.uav_id,
                        alive=msg.alive and not self.failed, position=msg.position, velocity=msg.velocity,
                        cpu_capacity_hz=msg.cpu_capacity_hz, cpu_load_hz=self.load_hz.get(msg.slot - 1, 0.0),
@@ -96,7 +98,6 @@ class UavNode(Node):
         self.state_pub.publish(out)
         for old in [s for s in self.load_hz if s < msg.slot - 1]:
             self.load_hz.pop(old)
-            self.energy_j.pop(old, None)
 
     def on_plan(self, msg: Plan) -> None:
         if self.silent or len(msg.uav_commands) > self.cfg.scenario.num_uavs:
@@ -112,7 +113,6 @@ class UavNode(Node):
         if msg.computing_uav != self.uav_id or self.silent:
             return
         self.load_hz[msg.slot] = self.load_hz.get(msg.slot, 0.0) + msg.uav_cpu_hz
-        self.energy_j[msg.slot] = self.energy_j.get(msg.slot, 0.0) + msg.uav_energy_j
         if self.run_torch:
             self.run_tail_layers(msg.dnn_type, msg.partition_layer)
 
