@@ -19,8 +19,8 @@ def groups_energy(problem, groups) -> np.ndarray:
     l_idx = np.concatenate([g[2] for g in groups]).astype(np.int64) - 1
     uavs = np.repeat([g[0] for g in groups], sizes)
     group = np.repeat(np.arange(len(groups)), sizes)
-    e, ok = problem.group_energy(problem.c_loc[users, l_idx], problem.c_off[users, l_idx],
-                                 problem.bits[users, l_idx], problem.noise_over_gain[users, uavs], group)
+    e, ok, _ = problem.group_solution(problem.c_loc[users, l_idx], problem.c_off[users, l_idx],
+                                      problem.bits[users, l_idx], problem.noise_over_gain[users, uavs], group)
     e = e + np.where(ok, 0.0, LATE_PENALTY_J)
     return np.bincount(group, weights=e, minlength=len(groups))
 

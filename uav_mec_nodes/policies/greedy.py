@@ -91,18 +91,14 @@ class SlotProblem:
         return allocation.min_uav_hz(c_loc, c_off, bits, nog, cfg.scenario.slot_s, cfg.users.cpu_max_hz,
                                      cfg.users.tx_power_max_w, cfg.channel.bandwidth_mu_uav_hz)[2]
 
-    def group_energy(self, c_loc, c_off, bits, nog, group):
-        """Exact joint energy of tasks sharing a UAV, per task; group ids are virtual UAVs."""
-        energy, ok, _ = self.group_solution(c_loc, c_off, bits, nog, group)
-        return energy, ok
-
     def log_lambda0(self, users, uavs, l_idx):
         """Each option's log(lambda) at mu = 0 (its solve alone, candidates()): NaN where it is late alone."""
         self.candidates()
         return self._log_lambda0[users, uavs, l_idx]
 
     def group_solution(self, c_loc, c_off, bits, nog, group, price_start=None, lambda_start=None):
-        """group_energy, and the allocation's times (with each task's CPU price); price_start: a guess of each
+        """Exact joint energy of tasks sharing a UAV, per task (group ids are virtual UAVs), whether each is on
+        time, and the allocation's times (with each task's CPU price); price_start: a guess of each
         group's CPU price where its CPU binds (the same answer within the solver's tolerance, in fewer steps);
         lambda_start: each task's log_lambda0 if known (the same answer to the bit, fewer steps)."""
         cfg = self.cfg
@@ -182,10 +178,11 @@ def polish(problem: SlotProblem, serving, layer, max_moves: int, top_k: int = 6)
         # only a move above the threshold is taken: score, in one batch, those whose bound reaches it
         scored = np.flatnonzero(bounds.gains(keep, serving, layer, book, now) >= threshold)
         gain = np.full(len(moves), -np.inf)
-        if len(scored):
-            groups = [_move_groups(now, serving, *moves[m]) for m in scored]
+        if len(scored):   # in Python ints and floats: numpy's scalars cost several times more here
+            serving_now, energy_now = serving.tolist(), current.tolist()
+            groups = [_move_groups(now, serving_now, *move) for move in moves[scored].tolist()]
             book.solve([g for pair in groups for g in pair])
-            gain[scored] = [sum(current[g[0]] - book.energy[g] for g in pair) for pair in groups]
+            gain[scored] = [sum(energy_now[g[0]] - book.energy[g] for g in pair) for pair in groups]
         best = int(np.argmax(gain))   # the first of the best, as over all moves
         if gain[best] <= threshold:
             break
@@ -194,12 +191,11 @@ def polish(problem: SlotProblem, serving, layer, max_moves: int, top_k: int = 6)
 
 
 def _move_groups(now, serving, i, j2, layer2):
-    """The groups of the UAVs a move of user i to (j2, layer2) changes, as they are after it."""
-    j1 = int(serving[i])
+    """The groups of the UAVs a move of user i to (j2, layer2) changes, as they are after it (ints)."""
+    j1 = serving[i]
     if j2 == j1:   # another layer on the same UAV
-        return ((j1, tuple((u, int(layer2) if u == i else lu) for u, lu in now[j1][1])),)
-    return ((j1, tuple(m for m in now[j1][1] if m[0] != i)),
-            (int(j2), tuple(sorted(now[j2][1] + ((int(i), int(layer2)),)))))
+        return ((j1, tuple((u, layer2 if u == i else lu) for u, lu in now[j1][1])),)
+    return ((j1, tuple(m for m in now[j1][1] if m[0] != i)), (j2, tuple(sorted(now[j2][1] + ((i, layer2),)))))
 
 
 class GroupEnergies:
