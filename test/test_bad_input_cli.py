@@ -42,7 +42,7 @@ def _one_line_error(capsys, argv, *needles):
     (['--policy', 'no-such-policy'], ['no-such-policy']),
     (['--config', 'missing.yaml'], ['scenario file not found: missing.yaml']),
     (['--plant', 'gazebo'], ['--plant', "invalid choice: 'gazebo'"]),
-    (['--plant', 'px4', '--rtf', '0'], ['--rtf: PX4 flies in real time, so --plant px4 needs 1']),
+    (['--plant', 'px4', '--rtf', '0'], ['--rtf: plant px4 flies in real time, so --plant px4 needs 1']),
     (['--plant', 'px4', '--px4-homes', '1,2'], ['--px4-homes: expected 3 points']),
     (['--failure-mode', 'px4_motor'], ['--failure-mode px4_motor: only with --plant px4']),
     (['--safety', 'maybe'], ['--safety', "invalid choice: 'maybe'"]),

@@ -43,13 +43,14 @@ def _validate(self, num_uavs: int, launch: bool = False) -> None:
             a.check(value, name(a.name))
         elif a.type is float:
             raise UserInputError(f'{name(a.name)}: must be a finite number, got {value}')
-    px4_plant = 'plant:=px4' if launch else '--plant px4'
+    def plant_flag(plant):
+        return f'plant:={plant}' if launch else f'--plant {plant}'
     if self.plant in REAL_TIME_PLANTS and self.real_time_factor != 1.0:
-        raise UserInputError(f'{name("real_time_factor")}: PX4 flies in real time, so {px4_plant} needs 1, '
-                             f'got {self.real_time_factor}')
+        raise UserInputError(f'{name("real_time_factor")}: plant {self.plant} flies in real time, so '
+                             f'{plant_flag(self.plant)} needs 1, got {self.real_time_factor}')
     if self.failure_mode in PX4_FAILURE_MODES and self.plant != 'px4':
         mode = name('failure_mode') if launch else f'--failure-mode {self.failure_mode}'
-        raise UserInputError(f'{mode}: only with {px4_plant} (a failure through PX4)')
+        raise UserInputError(f'{mode}: only with {plant_flag("px4")} (a failure through PX4)')
     if self.domain_id is not None and not 0 <= self.domain_id <= DOMAIN_MAX:
         raise UserInputError(f'{name("domain_id")}: must be in [0, {DOMAIN_MAX}] or auto, got {self.domain_id}')
     if self.px4_homes:

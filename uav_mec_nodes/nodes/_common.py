@@ -8,6 +8,8 @@ the run's own messages from the topic's owners (see `_guard.InputGuard`).
 from __future__ import annotations
 
 import math
+import threading
+import time
 from types import SimpleNamespace
 from typing import Callable, Optional
 
@@ -258,14 +260,12 @@ class UntilHeard:
     NOTE_S = 2.0
 
     def __init__(self, node: Node, inputs: GuardedInput, topics, on_ready: Callable[[], None]):
-        import time
         self.node, self.inputs, self.topics, self.on_ready = node, inputs, list(topics), on_ready
         self.ready = False
         self._note_at = time.monotonic() + self.NOTE_S
         self._timer = node.create_timer(POLL_S, self._poll, clock=wall_clock())
 
     def _poll(self) -> None:
-        import time
         unheard = self.inputs.unheard(self.topics)
         if unheard and self._note_at is not None and time.monotonic() > self._note_at:
             self._note_at = None
@@ -281,7 +281,6 @@ class Heartbeats:
     lease says whether the process lives, whatever its callbacks are busy with."""
 
     def __init__(self, publisher, beat, period_s: float, beating: Callable[[], bool], name: str):
-        import threading
         self.publisher, self.beat, self.period_s, self.beating = publisher, beat, period_s, beating
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -305,8 +304,6 @@ class Heartbeats:
 def subscribe_heartbeats(inputs: GuardedInput, num_uavs: int, leases) -> None:
     """Each UAV's lease (a graph.failure_book.LeaseWatch) held on the heartbeats the guard believed: from
     its own node, of this run, on its own topic."""
-    import time
-
     from uav_mec_nodes.msg import Heartbeat
     for j in range(num_uavs):
         inputs.subscribe(Heartbeat, uav_heartbeat_topic(j),
