@@ -185,7 +185,9 @@ def test_a_uav_node_whose_reader_matches_late_is_up_only_then_and_ends_with_the_
         result = run.wait(timeout_s=180)
     assert not result.stopped, result.stopped + result.detail
     assert set(result.returncodes.values()) == {0}, (result.returncodes, run.log_tails())
-    assert 'no writer matched yet for /slot_metrics after 2 s' in (tmp_path / 'logs' / 'uav_1.log').read_text()
+    # it names /slot_metrics, and any other input still without a writer (CI: the planner's /plan, not up yet)
+    assert re.search(r'no writer matched yet for [^\n]*/slot_metrics[^\n]* after 2 s',
+                     (tmp_path / 'logs' / 'uav_1.log').read_text())
     expected, _ = _gym_e_tot('greedy')
     np.testing.assert_allclose([m.e_tot for m in sorted(read_bag(tmp_path / 'bag')['/slot_metrics'],
                                                         key=lambda m: m.slot)], expected, rtol=1e-9, atol=0)
