@@ -133,13 +133,13 @@ def write_slot(recording, slot, skip=(), failures=()):
     ('MOVE' too); the injector's report lists `failures` (uav ids); the bytes are made up."""
     from types import SimpleNamespace as NS
 
-    from uav_mec_nodes.graph.contract import TOPIC_FAILURE_REPORT, TOPIC_PLANT_COMMAND
+    from uav_mec_nodes.graph.contract import PLANT_MOVE, PLANT_START, TOPIC_FAILURE_REPORT, TOPIC_PLANT_COMMAND
     for topic, n in recording.ledger.expected.items():
         for _ in range(n - skip.count(topic)):
             events = [NS(uav_id=j, slot=slot) for j in failures] if topic == TOPIC_FAILURE_REPORT else []
-            recording.write(topic, 1, b'\0' * 8, NS(slot=slot, kind=0, failures=events))
+            recording.write(topic, 1, b'\0' * 8, NS(slot=slot, kind=PLANT_START, failures=events))
     if 'MOVE' not in skip:
-        recording.write(TOPIC_PLANT_COMMAND, 1, b'\0' * 8, NS(slot=slot, kind=1))
+        recording.write(TOPIC_PLANT_COMMAND, 1, b'\0' * 8, NS(slot=slot, kind=PLANT_MOVE))
 
 
 def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):
@@ -149,7 +149,8 @@ def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):
     from types import SimpleNamespace as NS
 
     from uav_mec_nodes.bags import recording as rec
-    from uav_mec_nodes.graph.contract import TOPIC_FAILURES, TOPIC_PLAN, recorded_topics, slot_messages
+    from uav_mec_nodes.graph.contract import (PLANT_MOVE, TOPIC_FAILURES, TOPIC_PLAN, recorded_topics,
+                                              slot_messages)
     r = rec.Recording('run-a', tmp_path / 'bag', 'sqlite3', recorded_topics(2, 2), 4, slot_messages(2, 2, False),
                       slot_s=0.5)
     write_slot(r, 0, skip=(TOPIC_PLAN,))
@@ -169,9 +170,9 @@ def test_a_slot_is_recorded_once_the_bag_holds_every_message_of_it(tmp_path):
     assert r.slots_recorded == 2
     r.write('/world/uav_states', 1, b'\0' * 8, NS(slot=2))      # slot 3 needs the MOVE of slot 2
     assert r.slots_recorded == 3 and r.ledger.missing(3) == ['the MOVE of slot 2']
-    r.write('/plant/command', 1, b'\0' * 8, NS(slot=2, kind=1))
+    r.write('/plant/command', 1, b'\0' * 8, NS(slot=2, kind=PLANT_MOVE))
     assert r.slots_recorded == 4 and r.done_at is None           # every slot whole; the episode's last MOVE not in
-    r.write('/plant/command', 1, b'\0' * 8, NS(slot=3, kind=1))
+    r.write('/plant/command', 1, b'\0' * 8, NS(slot=3, kind=PLANT_MOVE))
     assert r.done_at is not None
     assert slot_messages(2, 2, True)['/plant/report'] == 1 and '/plant/report' not in r.ledger.expected
     r.close()

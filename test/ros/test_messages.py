@@ -20,6 +20,12 @@ def test_message_set_is_complete():
     assert EXPECTED_TYPES <= set(msg_fill.all_message_types())
 
 
+def test_the_contracts_plant_command_kinds_are_the_messages():
+    from uav_mec_nodes.graph.contract import PLANT_MOVE, PLANT_START
+    from uav_mec_nodes.msg import PlantCommand
+    assert (PLANT_START, PLANT_MOVE) == (PlantCommand.KIND_START, PlantCommand.KIND_MOVE)
+
+
 def test_every_message_crosses_processes(ros_domain_id):
     seed = 1234
     names = msg_fill.all_message_types()

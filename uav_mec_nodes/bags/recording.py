@@ -21,12 +21,11 @@ from typing import Optional
 from uav_mec_nodes import __version__
 from uav_mec_nodes.bags.io import BagWriter
 from uav_mec_nodes.errors import UserInputError
-from uav_mec_nodes.graph.contract import (TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES, TOPIC_PLANT_COMMAND,
-                                          TOPIC_PLANT_REPORT, TOPIC_RUN_INFO, TOPIC_STRAY_INPUT)
+from uav_mec_nodes.graph.contract import (PLANT_MOVE, TOPIC_CLOCK, TOPIC_FAILURE_REPORT, TOPIC_FAILURES,
+                                          TOPIC_PLANT_COMMAND, TOPIC_PLANT_REPORT, TOPIC_RUN_INFO, TOPIC_STRAY_INPUT)
 
 DRAIN_S = 0.5   # after the last slot, late messages (the final /clock) still get in, if it does not come first
 REPORTS = (TOPIC_FAILURE_REPORT, TOPIC_PLANT_REPORT)
-MOVE = 1        # PlantCommand.KIND_MOVE (KIND_START is 0)
 
 
 class SlotLedger:
@@ -49,7 +48,7 @@ class SlotLedger:
         """One of the run's messages is in the bag; True when it made one or more slots whole."""
         if topic == TOPIC_FAILURES:
             self.events.add((msg.uav_id, msg.slot))
-        elif topic == TOPIC_PLANT_COMMAND and msg.kind == MOVE:
+        elif topic == TOPIC_PLANT_COMMAND and msg.kind == PLANT_MOVE:
             self.flown = max(self.flown, msg.slot + 1)
         elif topic in self.expected and msg.slot >= self.whole:
             self.held[msg.slot][topic] += 1

@@ -86,7 +86,7 @@ def summarize(bag: Dict[str, List], policy: str, seed) -> dict:
     strays = Counter()
     for s in bag.get(c.TOPIC_STRAY_INPUT, []):
         strays[s.topic] += s.count
-    moves = {m.slot: m for m in bag.get(c.TOPIC_PLANT_COMMAND, []) if m.kind == 1 and m.slot in whole}
+    moves = {m.slot: m for m in bag.get(c.TOPIC_PLANT_COMMAND, []) if m.kind == c.PLANT_MOVE and m.slot in whole}
     out = dict(policy=policy, seed=seed, slots=len(metrics), tasks=tasks,
                **{p: float(sum(getattr(m, p) for m in metrics)) for p in parts},
                **{f'tasks_{name}': states.get(s, 0) for s, name in enumerate(STATE_NAMES)},

@@ -79,6 +79,8 @@ PLANTS = {'kinematic': 'world', 'px4': 'px4_bridge'}
 # plants that fly in wall time (a run at rtf 1) and report what failed in flight on /plant/report, which
 # the slot's accounting and recording then wait for
 REAL_TIME_PLANTS = ('px4',)
+# PlantCommand.kind (msg/PlantCommand.msg's KIND_START, KIND_MOVE), for what reads a bag without ROS
+PLANT_START, PLANT_MOVE = 0, 1
 
 
 # --- failure modes ------------------------------------------------------------------------------
