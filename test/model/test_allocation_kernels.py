@@ -192,3 +192,34 @@ def test_greedy_decides_as_todays_greedy_on_many_slots():
             env.step_decisions(new, accel)
             slots += 1
     assert slots == 86
+
+
+def test_each_option_alone_with_a_nan_price_guess_is_the_cold_allocation_and_binds_at_its_price_alone():
+    """The greedy's candidate table solves every option alone with a NaN price guess per option (warm
+    searches): where an option's CPU binds alone its price search starts at its price alone
+    (kernels._alone_price), which is the price the search finds to 1e-8; the allocation is the cold one to
+    the searches' tolerance, and to the bit where the CPU does not bind (the second pass keeps those
+    times: its search would stop where the first one ended)."""
+    rng = np.random.default_rng(5)
+    binding = 0
+    for _ in range(200):
+        args = _problem(rng)
+        n = len(args[0])
+        alone = (*args[:5], np.arange(n), n, *args[7:])
+        cold, ok_cold = improved_allocation(*alone)
+        warm, ok_warm = improved_allocation(*alone, cpu_price_start=np.full(n, np.nan))
+        np.testing.assert_array_equal(ok_warm, ok_cold)
+        free = cold.cpu_price == 0
+        for name in ('local_s', 'tx_s', 'uav_s', 'uav_hz', 'cpu_price', 'log_lambda0'):
+            np.testing.assert_array_equal(getattr(warm, name)[free], getattr(cold, name)[free], err_msg=name)
+            np.testing.assert_allclose(getattr(warm, name), getattr(cold, name), rtol=5e-9, atol=0, err_msg=name)
+        c_loc, c_off, bits, nog, budget = args[:5]
+        a = bits / B1
+        t_loc_min = np.where(c_loc > 0, c_loc / args[8], 0.0)
+        t_tr_min = np.where(a > 0, a / np.log2(1.0 + args[9] / nog), 0.0)
+        for i in np.flatnonzero(~free):
+            guess = kernels._alone_price(budget[i], c_loc[i], c_off[i], a[i], nog[i], t_loc_min[i], t_tr_min[i],
+                                         KAPPA, W_UAV, args[7])
+            assert guess == pytest.approx(cold.cpu_price[i], rel=1e-8)
+            binding += 1
+    assert binding > 50

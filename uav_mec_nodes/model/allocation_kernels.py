@@ -119,7 +119,8 @@ def _times_and_slope(lam, mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_
 @njit(cache=True)
 def _solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, x0, tol, max_iter):
     """solve_lambda, with t_off and the slope at the returned log(lambda) (the CPU-price solver needs them:
-    they come from the last evaluation instead of a second one)."""
+    they come from the last evaluation instead of a second one), and whether it met the tolerance there (a
+    search started at a point where it did stops at once: allocate's second pass skips it)."""
     lo, hi = LOG_LAMBDA
     if math.isnan(x0):
         x0 = 0.0
@@ -143,10 +144,10 @@ def _solve_lambda(mu, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_
         newton = x - f / slope if slope != 0.0 else math.nan
         x = newton if (math.isfinite(newton) and lo < newton < hi) else 0.5 * (lo + hi)
     if abs(f) <= tol * budget:
-        return x, slope, t_off
+        return x, slope, t_off, True
     # bracket collapsed: keep the side within budget
     _, _, t_off, slope = _times_and_slope(math.exp(hi), mu, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav)
-    return hi, slope, t_off
+    return hi, slope, t_off, False
 
 
 @njit(cache=True)
@@ -237,8 +238,8 @@ def _cpu_gap(y, tasks, x_warm, dx_dy, dy, budget, c_loc, c_off, a, n, t_loc_min,
     used, d_used = 0.0, 0.0
     for i in tasks:
         x0 = x_warm[i] + dx_dy[i] * dy if dx_dy.size else x_warm[i]
-        x_warm[i], slope, t_off = _solve_lambda(mu, budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i],
-                                                t_tr_min[i], kappa, w_uav, x0, 1e-12, 200)
+        x_warm[i], slope, t_off, _ = _solve_lambda(mu, budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i],
+                                                   t_tr_min[i], kappa, w_uav, x0, 1e-12, 200)
         if c_off[i] <= 0.0:
             continue
         lam = math.exp(x_warm[i])
@@ -263,12 +264,26 @@ def solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_m
 
 
 @njit(cache=True)
+def _alone_price(budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz):
+    """The CPU price of a task alone on a UAV whose CPU binds: it then runs at the whole CPU, t_off = c_off / F,
+    its multiplier is that of the rest of its budget spent on the local and upload terms, and the price
+    follows from t_off's cubic (_uav_time). NaN where that leaves no time."""
+    t_off = c_off / cpu_hz
+    rest = budget - t_off
+    if not (c_off > 0.0 and rest > 0.0):
+        return math.nan
+    x = _solve_lambda(0.0, rest, c_loc, 0.0, a, n, t_loc_min, t_tr_min, kappa, w_uav, math.nan, 1e-12, 200)[0]
+    return (math.exp(x) * t_off ** 3 - 2.0 * w_uav * kappa * c_off ** 3) / (c_off * t_off)
+
+
+@njit(cache=True)
 def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_min, kappa, w_uav, cpu_hz,
               mu_start, x_start, tol, max_iter, predict):
     """solve_mu, each UAV's Newton started at mu_start (NaN or <= 0: at 1e-20 J/cycle) and each task's first
     multiplier solve at x_start (log lambda; NaN: its closed form). predict: each later multiplier solve
-    starts where its tangent in log(mu) puts it (fewer Newton steps; the same answer within the tolerance,
-    not to the bit). Returns (mu, each task's log lambda at the last price tried: at its UAV's mu where the
+    starts where its tangent in log(mu) puts it, and a UAV of one task with no guess starts at that task's
+    price alone (_alone_price); fewer Newton steps, the same answer within the tolerance, not to the bit.
+    Returns (mu, each task's log lambda at the last price tried: at its UAV's mu where the
     CPU binds, x_start elsewhere)."""
     num_uavs = len(binding)
     mu = np.zeros(num_uavs)
@@ -280,8 +295,13 @@ def _solve_mu(binding, uav_of_task, budget, c_loc, c_off, a, n, t_loc_min, t_tr_
             continue
         tasks = by_uav[first[k]:first[k + 1]]
         lo, hi = LOG_MU
-        # J/cycle: the order of w2 kappa f^2 at GHz speeds, or the caller's guess
-        y = math.log(mu_start[k]) if mu_start[k] > 0.0 else math.log(1e-20)
+        # J/cycle: the caller's guess, or the order of w2 kappa f^2 at GHz speeds
+        guess = mu_start[k]
+        if not guess > 0.0 and predict and len(tasks) == 1:
+            i = tasks[0]
+            guess = _alone_price(budget[i], c_loc[i], c_off[i], a[i], n[i], t_loc_min[i], t_tr_min[i], kappa,
+                                 w_uav, cpu_hz[k])
+        y = math.log(guess) if guess > 0.0 and math.isfinite(guess) else math.log(1e-20)
         y = min(max(y, lo + 1.0), hi - 1.0)
         g = math.inf
         y_last = y
@@ -309,9 +329,10 @@ def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_u
 
     Returns (t_loc, t_tr, t_off, f_off, cpu_price, late, log_lambda0), each (N,); the same steps in the
     same order (a test compares the two on many problems). warm: each search starts where the one before it
-    ended (the price search at cpu_price_start, each multiplier at mu = 0's and then where its tangent in
-    log(mu) puts it; the last multipliers at the price search's): the same answer within the searches'
-    tolerances in fewer steps, not to the bit. lambda_start: each task's log(lambda) at mu = 0 if known (a
+    ended (the price search at cpu_price_start, or for a UAV of one task with none at its price alone, each
+    multiplier at mu = 0's and then where its tangent in log(mu) puts it; the last multipliers at the price
+    search's): the same answer within the searches' tolerances in fewer steps, not to the bit (to the bit
+    for the tasks of UAVs whose CPU does not bind). lambda_start: each task's log(lambda) at mu = 0 if known (a
     log_lambda0 returned before for the same task and budget; NaN: the closed form's start), where the first
     multiplier search starts; log_lambda0 is what that search found (NaN for tasks made late).
     """
@@ -331,7 +352,11 @@ def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_u
         sub = (c_loc[ok], c_off[ok], a[ok], noise_over_gain[ok], t_loc_min[ok], t_tr_min[ok])
         k, budget = computing_uav[ok], budget_s[ok]
         start, mu_task = np.full(len(ok), math.nan), np.zeros(len(ok))
-        x = solve_lambdas(mu_task, budget, *sub, kappa, w_uav, lambda_start[ok])
+        first_start = lambda_start[ok]
+        x, met = np.empty(len(ok)), np.empty(len(ok), np.bool_)
+        for q in range(len(ok)):   # solve_lambdas, with whether each search met its tolerance
+            x[q], _, _, met[q] = _solve_lambda(0.0, budget[q], sub[0][q], sub[1][q], sub[2][q], sub[3][q],
+                                               sub[4][q], sub[5][q], kappa, w_uav, first_start[q], 1e-12, 200)
         log_lambda0[ok] = x
         times = times_of(np.exp(x), mu_task, *sub, kappa, w_uav)
         used = np.zeros(num_uavs)
@@ -342,12 +367,23 @@ def allocate(c_loc, c_off, bits, noise_over_gain, budget_s, computing_uav, num_u
         if binding.any():
             mu_start = cpu_price_start if warm else np.full(num_uavs, math.nan)
             x_start = x if warm else start
-            mu, x = _solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz, mu_start, x_start, 1e-11, 100,
-                              warm)
+            mu, x_mu = _solve_mu(binding, k, budget, *sub, kappa, w_uav, cpu_uav_hz, mu_start, x_start, 1e-11,
+                                 100, warm)
             mu_task = mu[k]
-            x_start = x if warm else start
-            lam = np.exp(solve_lambdas(mu_task, budget, *sub, kappa, w_uav, x_start))
-            times = times_of(lam, mu_task, *sub, kappa, w_uav)
+            x_start = x_mu if warm else start
+            # a task of a UAV whose CPU does not bind keeps mu = 0, and its times stand (to the bit) where its
+            # search again would repeat its first: from the same start, or from where that one met its
+            # tolerance (inside the bracket's clamp), where it stops at its first step
+            redo = np.empty(len(ok), np.bool_)
+            for q in range(len(ok)):
+                same_start = x_start[q] == first_start[q] or (math.isnan(x_start[q]) and math.isnan(first_start[q]))
+                at_end = met[q] and x_start[q] == x[q] and LOG_LAMBDA[0] + 1.0 <= x[q] <= LOG_LAMBDA[1] - 1.0
+                redo[q] = binding[k[q]] or not (same_start or at_end)
+            r = np.flatnonzero(redo)
+            sub_r = (sub[0][r], sub[1][r], sub[2][r], sub[3][r], sub[4][r], sub[5][r])
+            lam = np.exp(solve_lambdas(mu_task[r], budget[r], *sub_r, kappa, w_uav, x_start[r]))
+            for arr, part in zip(times, times_of(lam, mu_task[r], *sub_r, kappa, w_uav)):
+                arr[r] = part
             price[ok] = mu_task
         t_loc[ok], t_tr[ok], t_off[ok] = times
     f_off = np.zeros(n_tasks)
