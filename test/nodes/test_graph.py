@@ -253,10 +253,10 @@ def test_multi_process_run_stops_at_once_with_the_log_of_a_dead_core_node(tmp_pa
     assert all(p.poll() is not None for p in run.processes.values())   # nothing of the run is left
 
 
-def test_only_the_recorder_waits_on_qos_events_of_the_contract_topics(tmp_path, ros_domain_id):
+def test_no_node_waits_on_qos_events_of_the_contract_topics(tmp_path, ros_domain_id):
     # rclpy gives every endpoint two QoS event handlers by default, and the executor visits each on every
-    # wait; the graph's endpoints go without (their QoS and types come from one contract), except the
-    # recorder's subscriptions, which keep telling of a foreign endpoint's incompatible QoS or type
+    # wait; the graph's endpoints go without (their QoS and types come from one contract); the recorder
+    # tells of a foreign writer DDS never matches by a look at the graph instead (next test)
     import rclpy
     from rclpy.parameter import Parameter
 
@@ -274,9 +274,70 @@ def test_only_the_recorder_waits_on_qos_events_of_the_contract_topics(tmp_path, 
                                    'events': len(list(n.waitables))} for n in nodes)
         assert uav['subs'] >= 4 and uav['pubs'] >= 4 and uav['events'] == own
         assert planner['subs'] >= 8 and planner['events'] == own
-        assert recorder['subs'] >= 15 and recorder['events'] == own + 2 * recorder['subs']
+        assert recorder['subs'] >= 15 and recorder['events'] == own
         nodes[2].close()
         for node in nodes:
             node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_the_recorder_tells_once_of_each_foreign_writer_dds_never_matches_with_it(tmp_path, context, capfd):
+    """A writer of a contract topic with another type, or offering less reliability or durability than the
+    contract's readers request, is logged by the recorder once, naming the topic and the policy; a writer
+    that matches (the contract's QoS and type, however foreign) is not. A reader with rclpy's default
+    handlers on (what the recorder had before) hears the middleware say the same of the same writer."""
+    from rclpy.event_handler import SubscriptionEventCallbacks
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
+
+    from uav_mec_nodes.graph.contract import reader_qos
+    from uav_mec_nodes.msg import Plan, SlotMetrics
+    from uav_mec_nodes.nodes._common import qos
+    from uav_mec_nodes.nodes.recorder import RecorderNode
+    import rclpy
+    recorder = RecorderNode(context=context, parameter_overrides=[Parameter('bag_path', value=str(tmp_path / 'b'))])
+    elsewhere = rclpy.Context()   # another participant: DDS refuses a second type on a topic within one
+    rclpy.init(context=elsewhere)
+    foreign = probe = None
+    try:
+        foreign = rclpy.create_node('foreign', context=elsewhere)
+        spec = graph_topics(10, 3)
+        best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT,
+                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        volatile = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+        foreign.create_publisher(Plan, '/plan', best_effort)
+        foreign.create_publisher(SlotMetrics, '/slot_metrics', volatile)
+        foreign.create_publisher(String, '/task_reports', 10)
+        foreign.create_publisher(Plan, '/plan', qos(spec['/plan'].qos))   # the contract's: matches
+        # the middleware's own word, from a reader of /plan as the recorder's, with a QoS event handler
+        heard = []
+        probe = rclpy.create_node('probe', context=context)
+        probe.create_subscription(
+            Plan, '/plan', lambda m: None, qos(reader_qos(spec['/plan'].qos)),
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda e: heard.append(e.total_count)))
+        executor = SingleThreadedExecutor(context=context)
+        for node in (recorder, probe):
+            executor.add_node(node)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (len(recorder.foreign.judged) < 4 or not heard):
+            executor.spin_once(timeout_sec=0.1)
+        recorder.foreign.check()   # each judged once: a second look logs nothing more
+        log = capfd.readouterr().err
+    finally:
+        recorder.close()
+        for node in (recorder, foreign, probe):
+            if node is not None:
+                node.destroy_node()
+        rclpy.try_shutdown(context=elsewhere)
+    assert heard == [1]   # DDS refused exactly one writer of /plan: the best-effort one
+    lines = [line for line in log.splitlines() if 'DDS never matches it' in line]
+    assert len(lines) == 3, log
+    assert any('/foreign on /plan offers less' in x and 'reliability best_effort, where they ask reliable' in x
+               for x in lines)
+    assert any('/foreign on /slot_metrics offers less' in x and 'durability volatile, where they ask '
+               'transient_local' in x for x in lines)
+    assert any('/foreign on /task_reports is of type std_msgs/msg/String, not the contract\'s '
+               'uav_mec_nodes/msg/TaskReport' in x for x in lines)

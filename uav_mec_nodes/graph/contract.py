@@ -120,6 +120,24 @@ HISTORY_SLOTS = 8
 READER_DEPTH_MIN = 2000
 
 
+# DDS matches a reader with a writer only where the writer offers at least what the reader requests
+# ("request vs offered", DDS 1.4 section 2.2.3; ROS 2's QoS compatibility table): of the policies a QosSpec
+# sets, reliability (best_effort < reliable) and durability (volatile < transient_local). Depth never blocks.
+QOS_STRENGTH = {'reliability': ('best_effort', 'reliable'), 'durability': ('volatile', 'transient_local')}
+
+
+def unmet_policies(requested: QosSpec, offered: dict) -> list:
+    """The policies ('RELIABILITY', 'DURABILITY') in which a writer offering `offered` ({'reliability': ...,
+    'durability': ...}; a value outside QOS_STRENGTH is not judged) falls short of a reader's request: DDS
+    never matches the two."""
+    short = []
+    for policy, order in QOS_STRENGTH.items():
+        value = offered.get(policy)
+        if value in order and order.index(value) < order.index(getattr(requested, policy)):
+            short.append(policy.upper())
+    return short
+
+
 def reader_qos(spec: QosSpec) -> QosSpec:
     return QosSpec(spec.reliability, spec.durability, max(spec.depth, READER_DEPTH_MIN))
 

@@ -26,7 +26,7 @@ from uav_mec_nodes.graph.contract import (TOPIC_CHANNEL, TOPIC_CLOCK, TOPIC_FAIL
                                     TOPIC_MARKERS, TOPIC_PLAN, TOPIC_PLANT_COMMAND, TOPIC_PLANT_REPORT,
                                     TOPIC_RECORDER_PROGRESS,
                                     TOPIC_SLOT_METRICS, TOPIC_TASK_REPORTS, TOPIC_USERS, TOPIC_WORLD_UAVS, QosSpec,
-                                    HEARTBEATS_PER_LEASE, REAL_TIME_PLANTS, graph_topics, reader_qos,
+                                    HEARTBEATS_PER_LEASE, REAL_TIME_PLANTS, graph_topics, reader_qos, unmet_policies,
                                     uav_cmd_topic, uav_heartbeat_topic, uav_state_topic)
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.graph.arguments import DEFAULT_LEASE_S, RUN_ID, parameters_of
@@ -137,8 +137,7 @@ def publisher(node: Node, msg_type, topic: str, topics: dict):
     visits each on every wait: in the single-process graph they were 192 of its 322 entities, about a third
     of the run's time (bench/planner_latency.py). Between the graph's own endpoints they cannot fire (one
     contract sets both sides' QoS and type); a foreign endpoint's mismatch is still logged by its own side,
-    and by the recorder, which reads every contract topic with the handlers on (GuardedInput's
-    event_warnings).
+    and by the recorder, which reads every contract topic and looks for such writers (ForeignWriters).
     """
     return node.create_publisher(msg_type, topic, qos(topics[topic].qos),
                                  event_callbacks=PublisherEventCallbacks(use_default_callbacks=False))
@@ -170,10 +169,8 @@ class GuardedInput:
     logged once per kind.
     """
 
-    def __init__(self, node: Node, run_id: str, cfg: ScenarioConfig, filter_foreign_runs: bool = True,
-                 event_warnings: bool = False):
+    def __init__(self, node: Node, run_id: str, cfg: ScenarioConfig, filter_foreign_runs: bool = True):
         self.node = node
-        self.event_warnings = event_warnings   # rclpy's default QoS event handlers (see publisher())
         self.run_id = run_id if filter_foreign_runs else None
         self.topics = graph_topics(cfg.scenario.num_users, cfg.scenario.num_uavs)
         self.guard = InputGuard(run_id, self.topics, self._writers)
@@ -194,7 +191,7 @@ class GuardedInput:
         reader = self.node.create_subscription(
             msg_type, topic, lambda data, info: self._receive(route, data, info), qos(reader_qos(spec.qos)), raw=True,
             content_filter_options=content_filter(self.run_id if spec.carries_run_id else None, *(only or ())),
-            event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=self.event_warnings))
+            event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False))   # see publisher()
         self._readers.setdefault(topic, []).append(reader)
         return reader
 
@@ -252,6 +249,50 @@ class GuardedInput:
             self.node.get_logger().warning(f'ignored input on {topic}: {reason} (counted; not logged again)')
         if self.on_stray is not None:
             self.on_stray(topic, reason)
+
+
+FOREIGN_WRITER_CHECK_S = 1.0   # how often ForeignWriters looks at the graph (wall clock)
+RELIABILITY_NAMES = {ReliabilityPolicy.RELIABLE: 'reliable', ReliabilityPolicy.BEST_EFFORT: 'best_effort'}
+DURABILITY_NAMES = {DurabilityPolicy.TRANSIENT_LOCAL: 'transient_local', DurabilityPolicy.VOLATILE: 'volatile'}
+
+
+class ForeignWriters:
+    """Logs once each writer of these topics that DDS never matches with this node's readers of them: of
+    another type, or offering less than they request (contract.unmet_policies). rclpy's default QoS event
+    handlers say the same, but two a reader, visited on every wait of the executor, cost the recorder's ~30
+    readers about an eighth of the single-process run; a look at the graph every FOREIGN_WRITER_CHECK_S
+    costs one timer.
+
+    readers: topic -> (type name, the QosSpec its readers request).
+    """
+
+    def __init__(self, node: Node, readers: dict):
+        self.node, self.readers = node, readers
+        self.judged = set()   # writers' GIDs
+        self.timer = node.create_timer(FOREIGN_WRITER_CHECK_S, self.check, clock=wall_clock())
+
+    def check(self) -> None:
+        for topic, (type_name, requested) in self.readers.items():
+            for info in self.node.get_publishers_info_by_topic(topic):
+                gid = bytes(info.endpoint_gid)
+                if gid in self.judged:
+                    continue
+                self.judged.add(gid)
+                writer = f'{info.node_namespace.rstrip("/")}/{info.node_name}'
+                if info.topic_type != type_name:
+                    self.node.get_logger().warning(
+                        f'publisher {writer} on {topic} is of type {info.topic_type}, not the contract\'s '
+                        f'{type_name}: DDS never matches it with this node, nothing of it is read')
+                    continue
+                offered = {'reliability': RELIABILITY_NAMES.get(info.qos_profile.reliability),
+                           'durability': DURABILITY_NAMES.get(info.qos_profile.durability)}
+                short = unmet_policies(requested, offered)
+                if short:
+                    self.node.get_logger().warning(
+                        f'publisher {writer} on {topic} offers less than the contract\'s readers request '
+                        f'({", ".join(f"{p.lower()} {offered[p.lower()]}" for p in short)}, where they ask '
+                        f'{", ".join(getattr(requested, p.lower()) for p in short)}): DDS never matches it with '
+                        'this node, nothing of it is read')
 
 
 class UntilHeard:

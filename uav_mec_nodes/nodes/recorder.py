@@ -46,9 +46,9 @@ class RecorderNode(Node):
         self.recording.write_run_info(p.seed, p.policy, p.failure_mode, render_yaml(self.cfg),
                                       int(self.context.get_domain_id()))
         # unfiltered: other runs' messages on the domain are counted as stray input in the bag
-        # it reads every topic of the contract, so it alone keeps rclpy's warnings of a foreign endpoint's
-        # incompatible QoS or type (see _common.publisher)
-        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, filter_foreign_runs=False, event_warnings=True)
+        self.inputs = c.GuardedInput(self, self.run_id, self.cfg, filter_foreign_runs=False)
+        # it reads every topic of the contract, so it alone tells of a foreign writer DDS never matches with it
+        self.foreign = c.ForeignWriters(self, {t: (spec.type_name, reader_qos(spec.qos)) for t, spec in topics.items()})
         self.inputs.on_stray = self.recording.stray
         self.progress = ProgressFiles.from_environment()   # the launcher's view of the run
         self.progress_pub = c.publisher(self, RecorderProgress, c.TOPIC_RECORDER_PROGRESS, self.inputs.topics)
