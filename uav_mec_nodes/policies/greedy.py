@@ -77,18 +77,23 @@ class SlotProblem:
         c_off = np.broadcast_to(self.c_off[:, None, :], self.shape).ravel()
         bits = np.broadcast_to(self.bits[:, None, :], self.shape).ravel()
         nog = np.broadcast_to(self.noise_over_gain[:, :, None], self.shape).ravel()
+        # only the options there are: a layer past a user's DNN (a quarter of the table at the default DNNs)
+        # repeats its last one, and a dead UAV serves no one; each option is a group of its own, so the others'
+        # solves are the same without them, to the bit
+        valid = (self.valid_layer[:, None, :] & self.alive[None, :, None]).ravel()
+        at = np.flatnonzero(valid)
         # a price guess (NaN: none) for each option's group makes the searches warm: an option whose CPU binds
         # alone starts its price search at its price alone (allocation_kernels._alone_price): those searches
         # take a quarter of the time at I=100, J=30; the others' times are those of the cold call, to the bit
-        energy, feasible, times = self.group_solution(c_loc, c_off, bits, nog, np.arange(c_loc.size),
-                                                      np.full(c_loc.size, np.nan))
+        solved, ok, times = self.group_solution(c_loc[at], c_off[at], bits[at], nog[at], np.arange(at.size),
+                                                np.full(at.size, np.nan))
+        energy, feasible, log_lambda0 = np.full(c_loc.size, np.inf), np.zeros(c_loc.size, bool), \
+            np.full(c_loc.size, np.nan)
+        energy[at], feasible[at], log_lambda0[at] = solved, ok, times.log_lambda0
         # each option's multiplier at mu = 0, the same in every group it joins: where their searches start
-        self._log_lambda0 = times.log_lambda0.reshape(self.shape)
-        need = self.need_hz(c_loc, c_off, bits, nog)
-        valid = (self.valid_layer[:, None, :] & self.alive[None, :, None]).ravel()
-        energy = np.where(valid, energy, np.inf).reshape(self.shape)
-        need = np.where(valid, need, np.inf).reshape(self.shape)
-        return energy, need, (feasible & valid).reshape(self.shape)
+        self._log_lambda0 = log_lambda0.reshape(self.shape)
+        need = np.where(valid, self.need_hz(c_loc, c_off, bits, nog), np.inf)
+        return energy.reshape(self.shape), need.reshape(self.shape), feasible.reshape(self.shape)
 
     def need_hz(self, c_loc, c_off, bits, nog):
         cfg = self.cfg
@@ -96,7 +101,8 @@ class SlotProblem:
                                      cfg.users.tx_power_max_w, cfg.channel.bandwidth_mu_uav_hz)[2]
 
     def log_lambda0(self, users, uavs, l_idx):
-        """Each option's log(lambda) at mu = 0 (its solve alone, candidates()): NaN where it is late alone."""
+        """Each option's log(lambda) at mu = 0 (its solve alone, candidates()): NaN where it is late alone or is
+        no option (a layer past the user's DNN, a dead UAV: a group's search then starts at its closed form)."""
         self.candidates()
         return self._log_lambda0[users, uavs, l_idx]
 
