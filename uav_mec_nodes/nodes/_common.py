@@ -34,13 +34,15 @@ from uav_mec_nodes.graph.layout import scenario_for
 from uav_mec_nodes.nodes._guard import UNKNOWN, InputGuard
 
 
+# rclpy's policies by QosSpec's names (qos() one way, ForeignWriters the other)
+RELIABILITY = {'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityPolicy.BEST_EFFORT}
+DURABILITY = {'transient_local': DurabilityPolicy.TRANSIENT_LOCAL, 'volatile': DurabilityPolicy.VOLATILE}
+
+
 def qos(spec: QosSpec) -> QoSProfile:
-    profile = QoSProfile(
-        depth=spec.depth, history=HistoryPolicy.KEEP_LAST,
-        reliability=ReliabilityPolicy.RELIABLE if spec.reliability == 'reliable' else ReliabilityPolicy.BEST_EFFORT,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if spec.durability == 'transient_local'
-        else DurabilityPolicy.VOLATILE)
-    return profile
+    return QoSProfile(depth=spec.depth, history=HistoryPolicy.KEEP_LAST,
+                      reliability=RELIABILITY.get(spec.reliability, ReliabilityPolicy.BEST_EFFORT),
+                      durability=DURABILITY.get(spec.durability, DurabilityPolicy.VOLATILE))
 
 
 def wall_clock() -> Clock:
@@ -252,8 +254,6 @@ class GuardedInput:
 
 
 FOREIGN_WRITER_CHECK_S = 1.0   # how often ForeignWriters looks at the graph (wall clock)
-RELIABILITY_NAMES = {ReliabilityPolicy.RELIABLE: 'reliable', ReliabilityPolicy.BEST_EFFORT: 'best_effort'}
-DURABILITY_NAMES = {DurabilityPolicy.TRANSIENT_LOCAL: 'transient_local', DurabilityPolicy.VOLATILE: 'volatile'}
 
 
 class ForeignWriters:
@@ -269,6 +269,8 @@ class ForeignWriters:
     def __init__(self, node: Node, readers: dict):
         self.node, self.readers = node, readers
         self.judged = set()   # writers' GIDs
+        self.names = {'reliability': {v: k for k, v in RELIABILITY.items()},
+                      'durability': {v: k for k, v in DURABILITY.items()}}
         self.timer = node.create_timer(FOREIGN_WRITER_CHECK_S, self.check, clock=wall_clock())
 
     def check(self) -> None:
@@ -284,8 +286,7 @@ class ForeignWriters:
                         f'publisher {writer} on {topic} is of type {info.topic_type}, not the contract\'s '
                         f'{type_name}: DDS never matches it with this node, nothing of it is read')
                     continue
-                offered = {'reliability': RELIABILITY_NAMES.get(info.qos_profile.reliability),
-                           'durability': DURABILITY_NAMES.get(info.qos_profile.durability)}
+                offered = {policy: names.get(getattr(info.qos_profile, policy)) for policy, names in self.names.items()}
                 short = unmet_policies(requested, offered)
                 if short:
                     self.node.get_logger().warning(
