@@ -127,15 +127,11 @@ QOS_STRENGTH = {'reliability': ('best_effort', 'reliable'), 'durability': ('vola
 
 
 def unmet_policies(requested: QosSpec, offered: dict) -> list:
-    """The policies ('RELIABILITY', 'DURABILITY') in which a writer offering `offered` ({'reliability': ...,
-    'durability': ...}; a value outside QOS_STRENGTH is not judged) falls short of a reader's request: DDS
+    """The policies ('reliability', 'durability': QosSpec's fields) in which a writer offering `offered`
+    ({policy: value}; a value outside QOS_STRENGTH is not judged) falls short of a reader's request: DDS
     never matches the two."""
-    short = []
-    for policy, order in QOS_STRENGTH.items():
-        value = offered.get(policy)
-        if value in order and order.index(value) < order.index(getattr(requested, policy)):
-            short.append(policy.upper())
-    return short
+    return [policy for policy, order in QOS_STRENGTH.items()
+            if offered.get(policy) in order and order.index(offered[policy]) < order.index(getattr(requested, policy))]
 
 
 def reader_qos(spec: QosSpec) -> QosSpec:

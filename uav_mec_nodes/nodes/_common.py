@@ -34,9 +34,11 @@ from uav_mec_nodes.graph.layout import scenario_for
 from uav_mec_nodes.nodes._guard import UNKNOWN, InputGuard
 
 
-# rclpy's policies by QosSpec's names (qos() one way, ForeignWriters the other)
+# rclpy's policies by QosSpec's names (qos() one way, ForeignWriters the other, POLICY_NAMES)
 RELIABILITY = {'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityPolicy.BEST_EFFORT}
 DURABILITY = {'transient_local': DurabilityPolicy.TRANSIENT_LOCAL, 'volatile': DurabilityPolicy.VOLATILE}
+POLICY_NAMES = {'reliability': {v: k for k, v in RELIABILITY.items()},
+                'durability': {v: k for k, v in DURABILITY.items()}}
 
 
 def qos(spec: QosSpec) -> QoSProfile:
@@ -269,8 +271,6 @@ class ForeignWriters:
     def __init__(self, node: Node, readers: dict):
         self.node, self.readers = node, readers
         self.judged = set()   # writers' GIDs
-        self.names = {'reliability': {v: k for k, v in RELIABILITY.items()},
-                      'durability': {v: k for k, v in DURABILITY.items()}}
         self.timer = node.create_timer(FOREIGN_WRITER_CHECK_S, self.check, clock=wall_clock())
 
     def check(self) -> None:
@@ -286,13 +286,14 @@ class ForeignWriters:
                         f'publisher {writer} on {topic} is of type {info.topic_type}, not the contract\'s '
                         f'{type_name}: DDS never matches it with this node, nothing of it is read')
                     continue
-                offered = {policy: names.get(getattr(info.qos_profile, policy)) for policy, names in self.names.items()}
+                offered = {policy: names.get(getattr(info.qos_profile, policy))
+                           for policy, names in POLICY_NAMES.items()}
                 short = unmet_policies(requested, offered)
                 if short:
                     self.node.get_logger().warning(
                         f'publisher {writer} on {topic} offers less than the contract\'s readers request '
-                        f'({", ".join(f"{p.lower()} {offered[p.lower()]}" for p in short)}, where they ask '
-                        f'{", ".join(getattr(requested, p.lower()) for p in short)}): DDS never matches it with '
+                        f'({", ".join(f"{p} {offered[p]}" for p in short)}, where they ask '
+                        f'{", ".join(getattr(requested, p) for p in short)}): DDS never matches it with '
                         'this node, nothing of it is read')
 
 
