@@ -32,7 +32,7 @@ def test_every_subcommands_help_renders(capsys):
         assert name in capsys.readouterr().out
 
 
-HEAVY = ('torch', 'scipy.optimize', 'numba', 'matplotlib', 'rclpy')
+HEAVY = ('torch', 'scipy.optimize', 'numba', 'matplotlib', 'gymnasium', 'rclpy')
 
 
 def test_parsing_the_command_line_imports_nothing_heavy(tmp_path):
@@ -51,7 +51,7 @@ def test_node_modules_import_nothing_heavy(tmp_path):
     from uav_mec_nodes.graph.launcher import NODE_MODULES
     code = ('import importlib, sys\n'
             f'for m in {sorted(NODE_MODULES)!r}:\n    importlib.import_module("uav_mec_nodes.nodes." + m)\n'
-            f'print(",".join(m for m in {HEAVY[:4]!r} if m in sys.modules))')
+            f'print(",".join(m for m in {HEAVY[:5]!r} if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
                          cwd=tmp_path)   # the installed package, not the source tree
     assert out.returncode == 0, out.stderr

@@ -1,4 +1,7 @@
 """The Gymnasium environment: API, determinism, honest spaces, bad actions."""
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -17,6 +20,18 @@ def _rollout(seed, steps=10):
         obs, r, term, trunc, info = env.step(env.action_space.sample())
         out += [obs, np.array([r]), info['task_state']]
     return out
+
+
+def test_importing_the_package_registers_the_env_id_for_a_gymnasium_loaded_later(tmp_path):
+    # registered by an import hook: the package itself does not load Gymnasium (50 ms in every node process)
+    code = ('import sys\nimport uav_mec_nodes\nprint("gymnasium" in sys.modules)\n'
+            'import gymnasium as gym\nprint(type(gym.make("UavMec-v0").unwrapped).__name__)\n'
+            'import importlib\nimportlib.reload(uav_mec_nodes)\nprint(list(gym.registry).count("UavMec-v0"))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)   # the installed package, not the source tree
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ['False', 'UavMecEnv', '1']
+    assert 'UavMec-v0' in gym.registry   # this process loaded Gymnasium first: registered at once
 
 
 def test_check_env():

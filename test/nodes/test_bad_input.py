@@ -243,3 +243,32 @@ def test_a_uav_node_is_handed_only_its_own_uavs_messages_of_a_topic_of_all_uavs(
     finally:
         writer.destroy_node()
         node.destroy_node()
+
+
+def test_a_node_whose_content_filters_are_off_sets_none_and_its_guard_still_drops_another_runs_messages(context):
+    """content_filters off (a run on a domain of its own): no DDS filter, so every report reaches Python; the
+    guard drops another run's by run id and the callback gets this run's of every UAV (a UAV node's checks
+    its own)."""
+    import rclpy
+
+    from uav_mec_nodes.config import load_scenario
+    from uav_mec_nodes.msg import TaskReport
+    from uav_mec_nodes.nodes._common import GuardedInput, qos
+    node = rclpy.create_node('uav_1', context=context)
+    node.declare_parameter('content_filters', 'off')
+    writer = rclpy.create_node('channel_sim', context=context)
+    try:
+        inputs = GuardedInput(node, 'run-a', load_scenario())
+        got = []
+        sub = inputs.subscribe(TaskReport, '/task_reports', lambda m: got.append((m.run_id, m.computing_uav)),
+                               only=('computing_uav', 1))
+        assert not sub.is_cft_enabled
+        pub = writer.create_publisher(TaskReport, '/task_reports', qos(inputs.topics['/task_reports'].qos))
+        _publish_and_take(context, node, inputs, pub, [
+            TaskReport(run_id='run-a' if k < 9 else 'run-b', slot=k, computing_uav=k % 3 - 1) for k in range(12)],
+            got, 9)
+        assert got == [('run-a', k % 3 - 1) for k in range(9)]
+        assert inputs.guard.strays == {('/task_reports', 'message of another run (run-b)'): 3}
+    finally:
+        writer.destroy_node()
+        node.destroy_node()

@@ -38,9 +38,11 @@ def test_two_runs_started_together_give_their_solo_numbers(tmp_path):
 
 
 def test_runs_forced_onto_one_domain_ignore_each_other(tmp_path, ros_domain_id):
-    """Same domain, same node names: only the run identity tells them apart, and it does."""
+    """Same domain, same node names: only the run identity tells them apart, and it does, in DDS content filters
+    (seed 3: auto, which a domain chosen by hand turns on) or in each node's guard alone (seed 4: off)."""
     runs = [_start(tmp_path / f's{seed}', '--seed', seed, '--policy', 'offload-all', '--domain-id', ros_domain_id,
-                   '--rtf', 10) for seed in (3, 4)]   # 6 s episodes: they overlap however slow the start
+                   '--rtf', 10, '--content-filters', filters)
+            for seed, filters in ((3, 'auto'), (4, 'off'))]   # 6 s episodes: they overlap however slow the start
     outs = [p.communicate(timeout=300) for p in runs]
     assert [p.returncode for p in runs] == [0, 0], outs
     for seed, (_, err) in zip((3, 4), outs):
@@ -60,6 +62,26 @@ def test_a_process_never_starts_a_run_on_the_domain_its_last_run_just_left():
             assert lease.exclusive and lease.domain_id in AUTO_DOMAINS
             seen.append(lease.domain_id)
     assert seen[0] != seen[1] != seen[2], seen
+
+
+def test_content_filters_are_off_by_default_only_on_a_domain_the_run_picked_and_holds_alone_on_this_host(
+        ros_domain_id):
+    from uav_mec_nodes.graph.isolation import content_filters_for
+    from uav_mec_nodes.graph.launcher import Isolation
+    from uav_mec_nodes.graph.layout import GraphConfig
+    assert content_filters_for('auto', True, True, 'localhost') == 'off'
+    for picked, exclusive, discovery in ((False, True, 'localhost'), (True, False, 'localhost'),
+                                         (True, True, 'subnet')):
+        assert content_filters_for('auto', picked, exclusive, discovery) == 'on'
+    assert content_filters_for('on', True, True, 'localhost') == 'on'
+    assert content_filters_for('off', False, False, 'subnet') == 'off'
+    for domain, filters in ((None, 'off'), (int(ros_domain_id), 'on')):   # the nodes get it as a parameter
+        g = GraphConfig(domain_id=domain)
+        iso = Isolation(g, lambda line: None)
+        try:
+            assert g.content_filters == filters
+        finally:
+            iso.close()
 
 
 def test_the_launchers_progress_files_are_whole_counts_or_nothing(tmp_path):

@@ -17,7 +17,7 @@ from typing import Callable, Dict, Optional, Tuple
 from uav_mec_nodes.errors import UserInputError
 from uav_mec_nodes.graph.contract import (INJECTED_FAILURE_MODES, MAX_UAVS, MAX_USERS, PLANTS, PX4_END_ACTIONS,
                                           PX4_MESSAGE_VERSIONS, VEHICLE_PARAMETERS, ParamSpec)
-from uav_mec_nodes.graph.isolation import DISCOVERY_RANGES, DOMAIN_MAX, parse_domain
+from uav_mec_nodes.graph.isolation import CONTENT_FILTERS, DISCOVERY_RANGES, DOMAIN_MAX, parse_domain
 
 GRAPH_PARTS = ('all', 'core', 'uavs')   # --nodes: the whole graph, or one host's part of a split one
 RUN_ID = re.compile(r'[A-Za-z0-9_-]{1,64}')   # quotable in a DDS content filter as it is
@@ -197,6 +197,11 @@ RUN_ARGUMENTS = (
                                           f'0-{DOMAIN_MAX}', flag='--domain-id', convert=parse_domain),
     RunArgument('discovery', str, 'localhost', 'DDS discovery and transport: localhost (this host, loopback) or '
                                                'subnet', choices=DISCOVERY_RANGES, flag='--discovery'),
+    RunArgument('content_filters', str, 'auto', 'DDS content filters that drop another run\'s messages (and a UAV '
+                                                'node\'s other UAVs\') before Python: on, off, or auto (off where '
+                                                'the run picked its domain and holds it alone with localhost '
+                                                'discovery; on otherwise, and under ros2 launch or ros2 run)',
+                choices=CONTENT_FILTERS, flag='--content-filters', nodes=(EVERY_NODE,)),
     RunArgument('timeout_s', float, 0.0, 'stop the run after this many seconds of wall time (0: twice its '
                                          'simulated time, or 10 s a slot, plus 5 min)', 0.0, 1e7, flag='--timeout',
                 launch=False),

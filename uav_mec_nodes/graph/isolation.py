@@ -28,6 +28,7 @@ from uav_mec_nodes.errors import UserInputError
 AUTO_DOMAINS = range(60, 102)
 DOMAIN_MAX = 232                       # Fast DDS's largest domain id
 DISCOVERY_RANGES = ('localhost', 'subnet')
+CONTENT_FILTERS = ('auto', 'on', 'off')   # the nodes' DDS content filters on run_id (and a UAV node's own UAV)
 
 
 def new_run_id() -> str:
@@ -119,6 +120,20 @@ def acquire_domain(requested: Optional[int], run_id: str) -> DomainLease:
             return DomainLease(AUTO_DOMAINS[index], exclusive=True, _fd=fd)
     raise UserInputError(f'--domain-id: every automatic domain ({AUTO_DOMAINS.start}-{AUTO_DOMAINS.stop - 1}) '
                          'is held by another uav-mec run on this host; pass --domain-id N')
+
+
+def content_filters_for(requested: str, domain_picked: bool, exclusive: bool, discovery: str) -> str:
+    """'auto' -> 'off' where no other run of ours shares the domain unasked, else 'on'; 'on' and 'off' as they are.
+
+    A run whose domain was picked for it and is held by it alone, with discovery on this host, meets no
+    other run's messages unless someone later chooses that domain by hand; the guard still drops those by
+    run id (every node checks it), only in Python. Fast DDS evaluates a content filter by deserialising
+    each sample once per filtered reader (about 0.4 s of the 60-slot main job in one process, a tenth of
+    its time: bench/planner_latency.py), which only a flood of another run's messages repays.
+    """
+    if requested != 'auto':
+        return requested
+    return 'off' if domain_picked and exclusive and discovery == 'localhost' else 'on'
 
 
 def parse_domain(text: str) -> Optional[int]:

@@ -34,8 +34,8 @@ import yaml
 
 from uav_mec_nodes.graph.layout import (CORE, STALL_S, GraphConfig, NodeSpec, finishers_of, graph_scenario,
                                         node_specs, params_yaml, resolved_num_uavs, timeout_for)
-from uav_mec_nodes.graph.isolation import (DomainLease, acquire_domain, new_run_id, remove_dead_shared_memory,
-                                           ros_environment)
+from uav_mec_nodes.graph.isolation import (DomainLease, acquire_domain, content_filters_for, new_run_id,
+                                           remove_dead_shared_memory, ros_environment)
 from uav_mec_nodes.graph.progress import PROGRESS_ENV, SLOTS_DONE, SLOTS_RECORDED, SLOTS_SEEN, ProgressFiles
 from uav_mec_nodes.nodes._run import PARENT_ENV, StopSignals
 
@@ -85,6 +85,8 @@ class Isolation:
         g.bag_path = g.bag_path or f'runs/{g.run_id}/bag'   # the recorder names it so too
         self.lease: DomainLease = acquire_domain(g.domain_id, g.run_id)
         self.env = ros_environment(self.lease.domain_id, g.discovery)
+        g.content_filters = content_filters_for(g.content_filters, g.domain_id is None, self.lease.exclusive,
+                                                g.discovery)
         how = 'chosen with --domain-id' if g.domain_id is not None else 'picked for this run; --domain-id N to choose'
         say(f'run {g.run_id} on ROS 2 domain {self.lease.domain_id} ({how}), discovery {g.discovery}')
         if not self.lease.exclusive:

@@ -170,11 +170,15 @@ class GuardedInput:
     put them in the bag). Subscriptions are raw: the writer is checked on the GID the
     middleware attaches to a sample before the sample is deserialised, so traffic of
     foreign writers costs no parsing. Ignored messages are counted (`guard.strays`) and
-    logged once per kind.
+    logged once per kind. A node whose `content_filters` parameter is off sets no DDS
+    filter at all (graph/isolation.py, content_filters_for, says when a run does so): the
+    guard then drops another run's messages, and a UAV node's callbacks another UAV's.
     """
 
     def __init__(self, node: Node, run_id: str, cfg: ScenarioConfig, filter_foreign_runs: bool = True):
         self.node = node
+        self.filters = not (node.has_parameter('content_filters')
+                            and node.get_parameter('content_filters').value == 'off')   # auto: on, unresolved
         self.run_id = run_id if filter_foreign_runs else None
         self.topics = graph_topics(cfg.scenario.num_users, cfg.scenario.num_uavs)
         self.guard = InputGuard(run_id, self.topics, self._writers)
@@ -194,7 +198,8 @@ class GuardedInput:
         route = (msg_type, topic, callback, raw)
         reader = self.node.create_subscription(
             msg_type, topic, lambda data, info: self._receive(route, data, info), qos(reader_qos(spec.qos)), raw=True,
-            content_filter_options=content_filter(self.run_id if spec.carries_run_id else None, *(only or ())),
+            content_filter_options=content_filter(self.run_id if spec.carries_run_id else None, *(only or ()))
+            if self.filters else None,
             event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False))   # see publisher()
         self._readers.setdefault(topic, []).append(reader)
         return reader
