@@ -31,7 +31,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from uav_mec_nodes.graph.arguments import RUN_ARGUMENTS
-from uav_mec_nodes.graph.isolation import acquire_domain, new_run_id, ros_environment
+from uav_mec_nodes.graph.isolation import acquire_domain, content_filters_for, new_run_id, ros_environment
 from uav_mec_nodes.graph.layout import CORE, GraphConfig, finishers_of, node_specs, resolved_num_uavs
 
 DOMAIN_LEASES = []   # held by this launch process for as long as it runs
@@ -85,6 +85,7 @@ def _nodes(context):
     lease = acquire_domain(g.domain_id, g.run_id)
     DOMAIN_LEASES.append(lease)
     env = ros_environment(lease.domain_id, g.discovery)
+    g.content_filters = content_filters_for(g.content_filters, g.domain_id is None, lease.exclusive, g.discovery)
     actions = [LogInfo(msg=f'run {g.run_id} on ROS 2 domain {lease.domain_id} (discovery {g.discovery}); '
                            f'bag {g.bag_path}')]
     extra = LaunchConfiguration('params_file').perform(context)

@@ -200,7 +200,7 @@ RUN_ARGUMENTS = (
     RunArgument('content_filters', str, 'auto', 'DDS content filters that drop another run\'s messages (and a UAV '
                                                 'node\'s other UAVs\') before Python: on, off, or auto (off where '
                                                 'the run picked its domain and holds it alone with localhost '
-                                                'discovery; on otherwise, and under ros2 launch or ros2 run)',
+                                                'discovery; on otherwise, and in a node started by ros2 run)',
                 choices=CONTENT_FILTERS, flag='--content-filters', nodes=(EVERY_NODE,)),
     RunArgument('timeout_s', float, 0.0, 'stop the run after this many seconds of wall time (0: twice its '
                                          'simulated time, or 10 s a slot, plus 5 min)', 0.0, 1e7, flag='--timeout',
