@@ -1,13 +1,15 @@
 """Benchmark: a run's wall time with another run's traffic flooding its DDS domain, against a quiet run.
 
     .venv/bin/python bench/foreign_traffic.py [--slots 60] [--repeats 3] [--rate 2000] [--processes single|multi]
+        [--content-filters on|off]
 
 Another run of this package on the same domain (nodes named `planner`, `channel_sim` and
 `world`, as a real one's are) floods it with its plans of 10,000 decisions, channel states,
 slot metrics, task reports and UAV states, `--rate` messages a second. The nodes drop
 another run's messages in a DDS content filter on `run_id` before they reach Python
 (nodes/_common.GuardedInput); the recorder alone takes them, to count them as stray in the
-bag. The reference is the same episode (default scenario, rtf 0, recorded) with nothing
+bag. With `--content-filters off` (what auto sets on a domain a run picked and holds alone)
+every node takes them and its guard drops them by run id. The reference is the same episode (default scenario, rtf 0, recorded) with nothing
 else on the domain, measured in the same invocation, quiet and flooded runs alternating.
 Prints each run's wall time, the medians and their ratio (flooded / quiet), and checks
 that the flooded run's numbers are the quiet run's (exit 1 otherwise).
@@ -68,8 +70,8 @@ def flood(domain_id: int, rate: float, seconds: float) -> None:
     rclpy.try_shutdown()
 
 
-def one_run(domain_id: int, slots: int, processes: str, out: Path):
-    """(wall s, per-slot e_tot) of one recorded episode at rtf 0 on `domain_id`."""
+def one_run(domain_id: int, slots: int, processes: str, out: Path, content_filters: str = 'auto'):
+    """(wall s, per-slot e_tot) of one recorded episode at rtf 0 on `domain_id` (chosen: auto filters are on)."""
     import shutil
 
     from uav_mec_nodes.bags.io import read_bag
@@ -77,7 +79,7 @@ def one_run(domain_id: int, slots: int, processes: str, out: Path):
     from uav_mec_nodes.graph.launcher import MultiProcessRun, run_single_process
     shutil.rmtree(out, ignore_errors=True)
     g = GraphConfig(num_slots=slots, policy='offload-all', domain_id=domain_id, bag_path=str(out / 'bag'),
-                    lease_s=2.0)
+                    lease_s=2.0, content_filters=content_filters)
     start = time.monotonic()
     if processes == 'single':
         result = run_single_process(g, timeout_s=600)
@@ -97,6 +99,9 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--rate', type=float, default=2000.0, help='foreign messages a second')
     parser.add_argument('--processes', choices=('single', 'multi'), default='single')
+    parser.add_argument('--content-filters', choices=('on', 'off'), default='on',
+                        help='the run\'s DDS content filters (default on, as auto sets them on a domain chosen by '
+                             'hand; off: its guards alone drop the flood)')
     parser.add_argument('--out', default='runs/bench_foreign_traffic')
     parser.add_argument('--flood', nargs=3, metavar=('DOMAIN', 'RATE', 'SECONDS'), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -119,7 +124,8 @@ def main() -> None:
                     assert flooder.stdout.readline().startswith('flooding')
                     time.sleep(1.0)   # discovered and flowing before the run starts
                 try:
-                    wall, e_tot = one_run(lease.domain_id, args.slots, args.processes, out / f'{kind}_{k}')
+                    wall, e_tot = one_run(lease.domain_id, args.slots, args.processes, out / f'{kind}_{k}',
+                                          args.content_filters)
                 finally:
                     if flooder is not None:
                         flooder.terminate()

@@ -82,7 +82,7 @@ def main_job(tmp: Path, slots: int, repeats: int) -> None:
     from uav_mec_nodes.policies import shipped_policy_path
     runs = iter(range(10 ** 6))
 
-    def graph(runner, content_filters: str = 'auto') -> float:
+    def graph(runner, content_filters: str = 'on') -> float:
         g = GraphConfig(bag_path=str(tmp / f'bag_{next(runs)}'), policy=str(shipped_policy_path()), num_slots=slots,
                         content_filters=content_filters)
         start = time.perf_counter()
@@ -104,11 +104,11 @@ def main_job(tmp: Path, slots: int, repeats: int) -> None:
         single.append(graph(run_single_process))
         with default_event_handlers():
             before.append(graph(run_single_process))
-        filtered.append(graph(run_single_process, 'on'))
+        filtered.append(graph(run_single_process, 'off'))
     rows = [('`uav-mec run` (start-up, run, report)', [command() for _ in range(repeats)], None, None),
             ('one process', single, np.median(before), MAIN_TARGETS_S['one process']),
             ('one process, default QoS event handlers (before)', before, None, None),
-            ('one process, DDS content filters on (before; auto turns them off here)', filtered, None, None),
+            ('one process, --content-filters off', filtered, None, None),
             ('one process per node', [graph(run_multi_process) for _ in range(repeats)], None,
              MAIN_TARGETS_S['one process per node'])]
     print(f'| main job ({slots} slots, I=10, J=3, SAC-PER, bag on) | wall time [s], median of {repeats} | '

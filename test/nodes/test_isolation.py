@@ -64,7 +64,7 @@ def test_a_process_never_starts_a_run_on_the_domain_its_last_run_just_left():
     assert seen[0] != seen[1] != seen[2], seen
 
 
-def test_content_filters_are_off_by_default_only_on_a_domain_the_run_picked_and_holds_alone_on_this_host(
+def test_content_filters_auto_are_off_only_on_a_domain_the_run_picked_and_holds_alone_on_this_host(
         ros_domain_id):
     from uav_mec_nodes.graph.isolation import content_filters_for
     from uav_mec_nodes.graph.launcher import Isolation
@@ -76,7 +76,8 @@ def test_content_filters_are_off_by_default_only_on_a_domain_the_run_picked_and_
     assert content_filters_for('on', True, True, 'localhost') == 'on'
     assert content_filters_for('off', False, False, 'subnet') == 'off'
     for domain, filters in ((None, 'off'), (int(ros_domain_id), 'on')):   # the nodes get it as a parameter
-        g = GraphConfig(domain_id=domain)
+        assert GraphConfig(domain_id=domain).content_filters == 'on'   # the default
+        g = GraphConfig(domain_id=domain, content_filters='auto')
         iso = Isolation(g, lambda line: None)
         try:
             assert g.content_filters == filters

@@ -78,8 +78,7 @@ def test_launch_file_starts_the_nodes_of_graph_py(launch_file):
                       run_id='feedc0de')
     nodes = [a for a in actions if hasattr(a, 'kwargs')]
     expected = node_specs(GraphConfig(num_uavs=4, seed=7, failure_mode='kill', missing_uavs=(3,), policy='greedy',
-                                      bag_path='runs/feedc0de/bag', run_id='feedc0de',
-                                      content_filters='off'), 4)   # auto, on a domain the launch picked
+                                      bag_path='runs/feedc0de/bag', run_id='feedc0de'), 4)
     assert [n.kwargs['name'] for n in nodes] == [s.name for s in expected]
     for node, s in zip(nodes, expected):
         assert node.kwargs['executable'] == s.module and node.kwargs['package'] == 'uav_mec_nodes'
@@ -106,8 +105,10 @@ def test_each_launch_is_isolated_with_its_own_run_domain_and_bag(launch_file):
     assert all(e['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_localhost.xml') for e in envs)
     assert bags[0] != bags[1]            # a second launch never collides with the first one's bag
     assert f"domain {envs[0]['ROS_DOMAIN_ID']}" in infos[0]
-    # content filters (auto) as `uav-mec run` sets them: off on a domain picked for the launch, on on one chosen
-    for actions, filters in ((first, 'off'), (_launch(launch_file, domain_id=envs[0]['ROS_DOMAIN_ID']), 'on')):
+    # content filters: on by default; auto as `uav-mec run` decides it: off on a domain picked for the launch
+    assert {n.kwargs['parameters'][0]['content_filters'] for n in first if hasattr(n, 'kwargs')} == {'on'}
+    for actions, filters in ((_launch(launch_file, content_filters='auto'), 'off'),
+                             (_launch(launch_file, content_filters='auto', domain_id=envs[0]['ROS_DOMAIN_ID']), 'on')):
         assert {n.kwargs['parameters'][0]['content_filters'] for n in actions if hasattr(n, 'kwargs')} == {filters}
 
 

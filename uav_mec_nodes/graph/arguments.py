@@ -197,10 +197,11 @@ RUN_ARGUMENTS = (
                                           f'0-{DOMAIN_MAX}', flag='--domain-id', convert=parse_domain),
     RunArgument('discovery', str, 'localhost', 'DDS discovery and transport: localhost (this host, loopback) or '
                                                'subnet', choices=DISCOVERY_RANGES, flag='--discovery'),
-    RunArgument('content_filters', str, 'auto', 'DDS content filters that drop another run\'s messages (and a UAV '
-                                                'node\'s other UAVs\') before Python: on, off, or auto (off where '
-                                                'the run picked its domain and holds it alone with localhost '
-                                                'discovery; on otherwise, and in a node started by ros2 run)',
+    RunArgument('content_filters', str, 'on', 'DDS content filters that drop another run\'s messages (and a UAV '
+                                              'node\'s other UAVs\') before Python: on; off (a tenth faster in one '
+                                              'process, but a flood of another run\'s messages on the domain can '
+                                              'stall the run); or auto (off where the run picked its domain and '
+                                              'holds it alone with localhost discovery, else on)',
                 choices=CONTENT_FILTERS, flag='--content-filters', nodes=(EVERY_NODE,)),
     RunArgument('timeout_s', float, 0.0, 'stop the run after this many seconds of wall time (0: twice its '
                                          'simulated time, or 10 s a slot, plus 5 min)', 0.0, 1e7, flag='--timeout',

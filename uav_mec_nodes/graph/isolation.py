@@ -28,7 +28,7 @@ from uav_mec_nodes.errors import UserInputError
 AUTO_DOMAINS = range(60, 102)
 DOMAIN_MAX = 232                       # Fast DDS's largest domain id
 DISCOVERY_RANGES = ('localhost', 'subnet')
-CONTENT_FILTERS = ('auto', 'on', 'off')   # the nodes' DDS content filters on run_id (and a UAV node's own UAV)
+CONTENT_FILTERS = ('on', 'off', 'auto')   # the nodes' DDS content filters on run_id (and a UAV node's own UAV)
 
 
 def new_run_id() -> str:
@@ -129,7 +129,9 @@ def content_filters_for(requested: str, domain_picked: bool, exclusive: bool, di
     other run's messages unless someone later chooses that domain by hand; the guard still drops those by
     run id (every node checks it), only in Python. Fast DDS evaluates a content filter by deserialising
     each sample once per filtered reader (about 0.4 s of the 60-slot main job in one process, a tenth of
-    its time: bench/planner_latency.py), which only a flood of another run's messages repays.
+    its time: bench/planner_latency.py), which only a flood of another run's messages repays; but without
+    them such a flood stalled the run (bench/foreign_traffic.py --content-filters off), so `on` is the
+    default and auto an opt-in.
     """
     if requested != 'auto':
         return requested
